@@ -1,0 +1,68 @@
+// The checker's entry: a file and its imports in, diagnostics out, and, only when there
+// is no error, the checked program that the compiler accepts.
+
+import { resolve as resolvePath } from "node:path";
+import type { ReportItem } from "../ast.js";
+import { hasErrors, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
+import { ModuleLoader, type Module, type SourceHost } from "./program.js";
+import { resolveModules, type Binding, type Resolution } from "./resolve.js";
+import { TypeChecker, type ExprInfo } from "./typecheck.js";
+
+declare const checkedBrand: unique symbol;
+
+/** A program with no errors. Only `checkProgram` makes one, so nothing unchecked runs. */
+export interface CheckedProgram {
+  readonly [checkedBrand]: true;
+  readonly root: Module;
+  readonly modules: readonly Module[];
+  /** The root file's top-level names, its own and imported ones. */
+  readonly scope: ReadonlyMap<string, Binding>;
+  /** The root file's `report` blocks. */
+  readonly reports: readonly ReportItem[];
+  readonly resolution: Resolution;
+  /** Type and static value of every expression. */
+  readonly info: ReadonlyMap<import("../ast.js").Expr, ExprInfo>;
+}
+
+export type CheckResult =
+  | { readonly ok: true; readonly program: CheckedProgram; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+/** Checks one file (and what it imports); `problem` when the file itself cannot be read. */
+export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoader()): CheckResult | { problem: string } {
+  const loaded = loader.load(resolvePath(path));
+  if ("problem" in loaded) return loaded;
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+  // Recovery leaves holes in a tree with syntax errors; checking it would report echoes.
+  if (loaded.modules.some((m) => m.syntaxErrors)) return { ok: false, diagnostics: sortDiagnostics(diagnostics) };
+
+  const resolution = resolveModules(loaded.modules, diagnostics);
+  const types = new TypeChecker(resolution, diagnostics);
+  types.run(loaded.modules);
+  const sorted = sortDiagnostics(diagnostics);
+  if (hasErrors(sorted)) return { ok: false, diagnostics: sorted };
+  const program = {
+    root: loaded.root,
+    modules: loaded.modules,
+    scope: resolution.fileScopes.get(loaded.root)!,
+    reports: loaded.root.ast.items.filter((i): i is ReportItem => i.kind === "Report"),
+    resolution,
+    info: types.info,
+  } as unknown as CheckedProgram;
+  return { ok: true, program, diagnostics: sorted };
+}
+
+/** An in-memory host: path → text. For tests and editors. */
+export function memoryHost(files: Readonly<Record<string, string>>): SourceHost {
+  const byPath = new Map(Object.entries(files).map(([p, t]) => [resolvePath(p), t]));
+  return {
+    read(path) {
+      const text = byPath.get(resolvePath(path));
+      return text === undefined ? { problem: "no such file" } : { text };
+    },
+  };
+}
+
+export { ModuleLoader, diskHost, type Module, type SourceHost } from "./program.js";
+export type { Binding, LetBinding, LoopBinding, ArgSource, ResolvedCall, Resolution } from "./resolve.js";
+export type { ExprInfo } from "./typecheck.js";

@@ -1,0 +1,347 @@
+// The standard library (LANGUAGE.md, Standard library): one declaration per op, read by
+// the checker, the runtime, the code generator and `lth ops`. Nothing here may import
+// TensorFlow: `lth check` must stay instant.
+
+import type { DurationUnit } from "./ast.js";
+import {
+  Arch,
+  Bool,
+  Dataset,
+  Duration,
+  enumOf,
+  Int,
+  listOf,
+  Metrics,
+  Net,
+  Num,
+  Percent,
+  Str,
+  typeVar,
+  type Type,
+  type Value,
+} from "./types.js";
+
+/** The language version this table implements. */
+export const LANGUAGE_VERSION = 0;
+
+/** Bounds on a numeric value (a Percent in percent, a Duration's count). */
+export interface Bounds {
+  readonly min?: number;
+  readonly max?: number;
+  /** `min` itself is not allowed (a learning rate above 0). */
+  readonly minExclusive?: boolean;
+  readonly maxExclusive?: boolean;
+  /** The only values allowed (VGG depths). */
+  readonly oneOf?: readonly number[];
+}
+
+/** A parameter's default: a constant, or the value of another parameter of the call. */
+export type DefaultValue = Value | { readonly kind: "Param"; readonly name: string };
+
+export interface ParamDecl {
+  readonly name: string;
+  readonly type: Type;
+  readonly doc: string;
+  /** What the number counts, for people: "examples", "channels". */
+  readonly unit?: string;
+  readonly bounds?: Bounds;
+  /** Bounds on each element of a list parameter. */
+  readonly elementBounds?: Bounds;
+  /** For a Duration: the units it may be given in (both when absent). */
+  readonly units?: readonly DurationUnit[];
+  /** A list argument must have at least one element. */
+  readonly nonEmpty?: boolean;
+  /** Absent: the argument is required. */
+  readonly default?: DefaultValue;
+}
+
+/** A rule across parameters (`train + test ≤ 10000`). */
+export interface Constraint {
+  readonly doc: string;
+  readonly params: readonly string[];
+  /** A message when the values break the rule; the values have every default applied. */
+  violated(values: ReadonlyMap<string, Value>): string | undefined;
+}
+
+export type OpCategory = "data" | "architecture" | "training" | "pruning" | "analysis" | "list";
+
+export interface OpDecl {
+  readonly name: string;
+  /** Bumped whenever the op's output for the same inputs may change; part of every stage key. */
+  readonly version: number;
+  readonly category: OpCategory;
+  readonly doc: string;
+  readonly params: readonly ParamDecl[];
+  readonly result: Type;
+  readonly constraints?: readonly Constraint[];
+}
+
+// ---- shorthands -----------------------------------------------------------------------
+
+const int = (value: number) => ({ kind: "Int", value }) as const;
+const num = (value: number) => ({ kind: "Number", value }) as const;
+const pct = (value: number) => ({ kind: "Percent", value }) as const;
+const steps = (count: number) => ({ kind: "Duration", count, unit: "steps" }) as const;
+const bool = (value: boolean) => ({ kind: "Bool", value }) as const;
+const choice = (value: string) => ({ kind: "Enum", value }) as const;
+const sameAs = (name: string) => ({ kind: "Param", name }) as const;
+
+const SEED_BOUNDS: Bounds = { min: 0, max: 2 ** 32 - 1 };
+const POSITIVE: Bounds = { min: 0, minExclusive: true };
+const NON_NEGATIVE: Bounds = { min: 0 };
+const PERCENT: Bounds = { min: 0, max: 100 };
+
+function seed(doc: string, fallback?: number): ParamDecl {
+  return fallback === undefined
+    ? { name: "seed", type: Int, doc, bounds: SEED_BOUNDS }
+    : { name: "seed", type: Int, doc, bounds: SEED_BOUNDS, default: int(fallback) };
+}
+
+function sumAtMost(a: string, b: string, limit: number, what: string): Constraint {
+  return {
+    doc: `${a} + ${b} ≤ ${limit}`,
+    params: [a, b],
+    violated(values) {
+      const x = values.get(a);
+      const y = values.get(b);
+      if (x?.kind !== "Int" || y?.kind !== "Int" || x.value + y.value <= limit) return undefined;
+      return `${a} + ${b} must be at most ${limit} (${what}); found ${x.value} + ${y.value} = ${x.value + y.value}`;
+    },
+  };
+}
+
+const net = (doc = "the network"): ParamDecl => ({ name: "net", type: Net, doc });
+const data = (doc = "the dataset"): ParamDecl => ({ name: "data", type: Dataset, doc });
+const convWidth: ParamDecl = {
+  name: "width",
+  type: Num,
+  doc: "channel multiplier: 0.25 is a quarter-width net",
+  bounds: { min: 0, minExclusive: true, max: 16 },
+  default: num(1),
+};
+
+function convnet(name: string, layers: string): OpDecl {
+  return {
+    name,
+    version: 1,
+    category: "architecture",
+    doc: `Frankle & Carbin's ${name}: ${layers} conv (3x3, max-pool after each pair), FC 256-256-10`,
+    params: [convWidth],
+    result: Arch,
+  };
+}
+
+// ---- the table ------------------------------------------------------------------------
+
+const declarations: readonly OpDecl[] = [
+  {
+    name: "mnist",
+    version: 1,
+    category: "data",
+    doc: "the 10,000 real MNIST digits shipped with the package; disjoint, seeded split",
+    params: [
+      { name: "train", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(8000) },
+      { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(2000) },
+      seed("seed of the split", 0),
+    ],
+    result: Dataset,
+    constraints: [sumAtMost("train", "test", 10000, "the package ships 10,000 digits")],
+  },
+  {
+    name: "idx",
+    version: 1,
+    category: "data",
+    doc: "MNIST-format IDX files, raw or .gz (MNIST, Fashion-MNIST); paths relative to the .lth file",
+    params: [
+      { name: "images", type: Str, doc: "training images", unit: "path" },
+      { name: "labels", type: Str, doc: "training labels", unit: "path" },
+      { name: "test_images", type: Str, doc: "test images", unit: "path" },
+      { name: "test_labels", type: Str, doc: "test labels", unit: "path" },
+    ],
+    result: Dataset,
+  },
+  {
+    name: "cifar10",
+    version: 1,
+    category: "data",
+    doc: "the CIFAR-10 binary version (data_batch_*.bin, test_batch.bin) in a folder",
+    params: [
+      { name: "dir", type: Str, doc: "the folder holding the batches", unit: "path" },
+      { name: "train", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1, max: 50000 }, default: int(50000) },
+      { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(10000) },
+    ],
+    result: Dataset,
+  },
+  {
+    name: "synthetic",
+    version: 1,
+    category: "data",
+    doc: "a seeded Gaussian-mixture classification set, for tests",
+    params: [
+      { name: "n", type: Int, doc: "examples", unit: "examples", bounds: { min: 2, max: 10_000_000 } },
+      { name: "features", type: Int, doc: "input features", bounds: { min: 1, max: 1_000_000 } },
+      { name: "classes", type: Int, doc: "classes", bounds: { min: 2, max: 10_000 } },
+      seed("seed of the mixture and the sample", 0),
+      { name: "noise", type: Num, doc: "standard deviation around each class centre", bounds: NON_NEGATIVE, default: num(0.1) },
+    ],
+    result: Dataset,
+  },
+  {
+    name: "lenet_300_100",
+    version: 1,
+    category: "architecture",
+    doc: "fully connected 300-100-10 (LeCun et al.; Frankle & Carbin's MNIST net)",
+    params: [],
+    result: Arch,
+  },
+  {
+    name: "mlp",
+    version: 1,
+    category: "architecture",
+    doc: "fully connected, ReLU, with the given hidden widths",
+    params: [{ name: "hidden", type: listOf(Int), doc: "width of each hidden layer", unit: "units", elementBounds: { min: 1, max: 1_000_000 } }],
+    result: Arch,
+  },
+  convnet("conv2", "64-64"),
+  convnet("conv4", "64-64-128-128"),
+  convnet("conv6", "64-64-128-128-256-256"),
+  {
+    name: "vgg",
+    version: 1,
+    category: "architecture",
+    doc: "VGG with batch norm, for channel (early-bird) pruning",
+    params: [
+      { name: "depth", type: Int, doc: "number of weight layers", bounds: { oneOf: [11, 13, 16] }, default: int(11) },
+      { ...convWidth, doc: "channel multiplier" },
+      { name: "batchnorm", type: Bool, doc: "batch norm after every conv", default: bool(true) },
+    ],
+    result: Arch,
+  },
+  {
+    name: "init",
+    version: 1,
+    category: "training",
+    doc: "a dense, freshly initialised net whose input and output sizes come from data",
+    params: [
+      { name: "arch", type: Arch, doc: "the architecture" },
+      data("the dataset that fixes input and output sizes"),
+      seed("seed of the initial weights", 0),
+      { name: "scheme", type: enumOf("glorot", "he"), doc: "weight initialisation", default: choice("glorot") },
+    ],
+    result: Net,
+  },
+  {
+    name: "train",
+    version: 1,
+    category: "training",
+    doc: "trains with the net's mask held fixed (pruned weights stay exactly zero); records test accuracy and loss",
+    params: [
+      net(),
+      data(),
+      { name: "length", type: Duration, doc: "how long to train", unit: "epochs|steps", bounds: POSITIVE },
+      { name: "lr", type: Num, doc: "learning rate", bounds: POSITIVE, default: num(0.1) },
+      { name: "batch", type: Int, doc: "minibatch size", unit: "examples", bounds: { min: 1, max: 1_000_000 }, default: int(60) },
+      { name: "optimizer", type: enumOf("sgd", "momentum", "adam"), doc: "update rule", default: choice("sgd") },
+      { name: "momentum", type: Num, doc: "momentum coefficient (momentum optimizer)", bounds: { min: 0, max: 1, maxExclusive: true }, default: num(0.9) },
+      { name: "weight_decay", type: Num, doc: "L2 weight decay", bounds: NON_NEGATIVE, default: num(0) },
+      { name: "schedule", type: enumOf("constant", "cosine"), doc: "learning-rate schedule after warmup", default: choice("constant") },
+      { name: "warmup", type: Duration, doc: "linear learning-rate warmup", unit: "epochs|steps", bounds: NON_NEGATIVE, default: steps(0) },
+      seed("seed of the data order", 0),
+    ],
+    result: Net,
+  },
+  {
+    name: "evaluate",
+    version: 1,
+    category: "analysis",
+    doc: "test loss and accuracy",
+    params: [net(), data()],
+    result: Metrics,
+  },
+  {
+    name: "prune",
+    version: 1,
+    category: "pruning",
+    doc: "removes rate of the weights that remain (biases are never pruned)",
+    params: [
+      net(),
+      { name: "rate", type: Percent, doc: "share of the remaining weights to remove", bounds: PERCENT },
+      { name: "scope", type: enumOf("layerwise", "global"), doc: "rank weights within each layer or across all", default: choice("layerwise") },
+      { name: "criterion", type: enumOf("magnitude", "random"), doc: "which weights go: smallest |w|, or random ones", default: choice("magnitude") },
+      { name: "output_rate", type: Percent, doc: "the rate for the last layer", bounds: PERCENT, default: sameAs("rate") },
+      seed("seed of random pruning", 0),
+    ],
+    result: Net,
+  },
+  {
+    name: "rewind",
+    version: 1,
+    category: "pruning",
+    doc: "the weights of `to` under the mask of net; both must come from the same initialisation",
+    params: [net("the net whose mask is kept"), { name: "to", type: Net, doc: "the net whose weights are taken" }],
+    result: Net,
+  },
+  {
+    name: "reinit",
+    version: 1,
+    category: "pruning",
+    doc: "fresh random weights under the same mask (the random-reinitialisation control)",
+    params: [net(), seed("seed of the new weights")],
+    result: Net,
+  },
+  {
+    name: "shuffle_mask",
+    version: 1,
+    category: "pruning",
+    doc: "each layer's mask randomly permuted, same per-layer sparsity (the random-sparsity control)",
+    params: [net(), seed("seed of the permutation")],
+    result: Net,
+  },
+  {
+    name: "earlybird",
+    version: 1,
+    category: "pruning",
+    doc: "trains with an L1 penalty on batch-norm scales until the channel mask stops changing (You et al., 2020)",
+    params: [
+      net("a net with batch norm"),
+      data(),
+      { name: "rate", type: Percent, doc: "share of channels to mask, by smallest |γ| under one global threshold", bounds: { min: 0, max: 100, minExclusive: true, maxExclusive: true } },
+      { name: "eps", type: Num, doc: "normalised Hamming distance under which two masks count as the same", bounds: { min: 0, max: 1 }, default: num(0.1) },
+      { name: "window", type: Int, doc: "masks compared: the newest and the window − 1 before it", unit: "epochs", bounds: { min: 2, max: 1000 }, default: int(5) },
+      { name: "max", type: Duration, doc: "training budget if no ticket emerges", unit: "epochs", units: ["epochs"], bounds: POSITIVE },
+      { name: "l1", type: Num, doc: "L1 penalty on batch-norm scales", bounds: NON_NEGATIVE, default: num(1e-4) },
+      { name: "lr", type: Num, doc: "learning rate", bounds: POSITIVE, default: num(0.1) },
+      { name: "batch", type: Int, doc: "minibatch size", unit: "examples", bounds: { min: 1, max: 1_000_000 }, default: int(64) },
+    ],
+    result: Net,
+  },
+  {
+    name: "mask_distance",
+    version: 1,
+    category: "analysis",
+    doc: "normalised Hamming distance between two masks of the same architecture",
+    params: [
+      { name: "a", type: Net, doc: "one net" },
+      { name: "b", type: Net, doc: "the other net" },
+    ],
+    result: Num,
+  },
+  {
+    name: "last",
+    version: 1,
+    category: "list",
+    doc: "the last element",
+    params: [{ name: "xs", type: listOf(typeVar("T")), doc: "a list", nonEmpty: true }],
+    result: typeVar("T"),
+  },
+];
+
+export const OPS: ReadonlyMap<string, OpDecl> = new Map(declarations.map((op) => [op.name, op]));
+
+export function lookupOp(name: string): OpDecl | undefined {
+  return OPS.get(name);
+}
+
+export function paramOf(op: OpDecl, name: string): ParamDecl | undefined {
+  return op.params.find((p) => p.name === name);
+}

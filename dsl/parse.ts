@@ -1,0 +1,102 @@
+// Text to AST: lex, parse with recovery, build the AST, and turn every lexing, parsing and
+// literal problem into a `syntax` diagnostic anchored where LANGUAGE.md says.
+
+import { EOF, type IRecognitionException, type IToken } from "chevrotain";
+import type { Comment, FileNode } from "./ast.js";
+import { AstBuilder } from "./build-ast.js";
+import type { FileCstNode } from "./cst.js";
+import { error, type Diagnostic } from "./diagnostics.js";
+import { lthLexer, UnterminatedBlockComment, UnterminatedString } from "./lexer.js";
+import { lthParser } from "./parser.js";
+import { SourceFile } from "./source.js";
+
+export interface ParsedFile {
+  readonly source: SourceFile;
+  readonly ast: FileNode;
+  /** Syntax diagnostics only; empty when the text matches the grammar. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function parseSource(source: SourceFile): ParsedFile {
+  const diagnostics: Diagnostic[] = [];
+  const syntax = (start: number, end: number, message: string) =>
+    diagnostics.push(error(source, { start, end }, "syntax", message));
+
+  const lexed = lthLexer.tokenize(source.text);
+  /** Ends of unexpected characters: a parse error right after one is its echo, not news. */
+  const lexErrorEnds = new Set<number>();
+  for (const e of lexed.errors) {
+    lexErrorEnds.add(e.offset + e.length);
+    const text = source.text.slice(e.offset, e.offset + e.length);
+    const shown = [...text].length === 1 ? `character '${text}'` : `characters '${text}'`;
+    syntax(e.offset, e.offset + e.length, `unexpected ${shown}`);
+  }
+  for (const token of lexed.tokens) {
+    if (token.tokenType === UnterminatedString) {
+      syntax(token.startOffset, token.startOffset + 1, "unterminated string; close it with '\"' before the end of the line");
+    }
+  }
+  const comments: Comment[] = [];
+  for (const token of lexed.groups["comments"] ?? []) {
+    const start = token.startOffset;
+    if (token.tokenType === UnterminatedBlockComment) {
+      syntax(start, start + 2, "unterminated comment; close it with '*/'");
+    }
+    comments.push({
+      kind: "Comment",
+      range: { start, end: start + token.image.length },
+      text: token.image,
+      block: token.image.startsWith("/*"),
+    });
+  }
+
+  lthParser.input = lexed.tokens;
+  const cst = lthParser.file() as FileCstNode;
+  for (const e of lthParser.errors) {
+    const { start, end } = parseErrorRange(e, lexed.tokens);
+    if (followsLexError(source.text, start, lexErrorEnds)) continue;
+    syntax(start, end, e.message);
+  }
+
+  const builder = new AstBuilder();
+  const ast = builder.file(cst, comments, source.text.length);
+  for (const p of builder.problems) syntax(p.range.start, p.range.end, p.message);
+
+  return { source, ast, diagnostics: onePerPosition(diagnostics) };
+}
+
+/**
+ * The unexpected token; at the end of the file, the end of the previous token
+ * (LANGUAGE.md, Diagnostics).
+ */
+function parseErrorRange(e: IRecognitionException, tokens: readonly IToken[]): { start: number; end: number } {
+  const token = e.token;
+  if (token.tokenType !== EOF && Number.isFinite(token.startOffset)) {
+    return { start: token.startOffset, end: token.startOffset + token.image.length };
+  }
+  const last = tokens[tokens.length - 1];
+  const end = last ? last.startOffset + last.image.length : 0;
+  return { start: end, end };
+}
+
+function followsLexError(text: string, start: number, lexErrorEnds: ReadonlySet<number>): boolean {
+  let i = start;
+  while (i > 0 && /[ \t]/.test(text[i - 1]!)) i--;
+  return lexErrorEnds.has(i);
+}
+
+/** Recovery can report one unexpected token twice (in a rule and at the top level). */
+function onePerPosition(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<number>();
+  return diagnostics
+    .sort((a, b) => a.range.start - b.range.start)
+    .filter((d) => {
+      if (seen.has(d.range.start)) return false;
+      seen.add(d.range.start);
+      return true;
+    });
+}
+
+export function parseText(path: string, text: string): ParsedFile {
+  return parseSource(new SourceFile(path, text));
+}

@@ -1,0 +1,296 @@
+// The `.lth` grammar (LANGUAGE.md, Grammar) as a Chevrotain CstParser. Error recovery is
+// on, so one pass reports every syntax error; ast.ts turns the CST into the typed AST.
+
+import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
+import {
+  allTokens,
+  As,
+  Colon,
+  Comma,
+  Defaults,
+  DurationLiteral,
+  Equals,
+  False,
+  For,
+  From,
+  Identifier,
+  Import,
+  In,
+  KEYWORDS,
+  LBracket,
+  LCurly,
+  Let,
+  LParen,
+  Minus,
+  NumberLiteral,
+  PercentLiteral,
+  Pipe,
+  RBracket,
+  RCurly,
+  Repeat,
+  Report,
+  RParen,
+  StringLiteral,
+  True,
+  Yield,
+} from "./lexer.js";
+
+function describe(token: IToken): string {
+  if (token.tokenType === EOF) return "the end of the file";
+  if (KEYWORDS.includes(token.tokenType)) return `the reserved word '${token.image}'`;
+  const image = token.image.length > 24 ? `${token.image.slice(0, 21)}...` : token.image;
+  return `'${image.replace(/\s+/g, " ")}'`;
+}
+
+function label(type: TokenType): string {
+  return String(type.LABEL ?? type.name);
+}
+
+/** What a person would call the thing that was expected, by grammar rule. */
+const RULE_EXPECTATION: Record<string, string> = {
+  file: "'let', 'import', 'defaults' or 'report'",
+  item: "'let', 'import', 'defaults' or 'report'",
+  expression: "an expression",
+  unary: "an expression",
+  postfix: "an expression",
+  primary: "an expression",
+  literal: "a value",
+  block: "'let' or 'yield'",
+};
+
+const messages: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage({ expected, actual }) {
+    if (expected === EOF) {
+      return `unexpected ${describe(actual)}; an item starts with 'let', 'import', 'defaults' or 'report'`;
+    }
+    if (expected === Identifier && KEYWORDS.includes(actual.tokenType)) {
+      return `'${actual.image}' is a reserved word and cannot be used as a name`;
+    }
+    return `expected ${label(expected)} but found ${describe(actual)}`;
+  },
+  buildNotAllInputParsedMessage({ firstRedundant }) {
+    return `unexpected ${describe(firstRedundant)}; expected 'let', 'import', 'defaults' or 'report'`;
+  },
+  buildNoViableAltMessage({ actual, ruleName }) {
+    const first = actual[0]!;
+    return `expected ${RULE_EXPECTATION[ruleName] ?? "something else"} but found ${describe(first)}`;
+  },
+  buildEarlyExitMessage({ actual, ruleName }) {
+    return `expected ${RULE_EXPECTATION[ruleName] ?? "something else"} but found ${describe(actual[0]!)}`;
+  },
+};
+
+class LthParser extends CstParser {
+  constructor() {
+    super(allTokens, {
+      recoveryEnabled: true,
+      nodeLocationTracking: "onlyOffset",
+      errorMessageProvider: messages,
+      maxLookahead: 3,
+    });
+    this.performSelfAnalysis();
+  }
+
+  // file := item*
+  file = this.RULE("file", () => {
+    this.MANY(() => this.SUBRULE(this.item));
+  });
+
+  // item := import | defaults | let | report
+  item = this.RULE("item", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.importItem) },
+      { ALT: () => this.SUBRULE(this.defaultsItem) },
+      { ALT: () => this.SUBRULE(this.letItem) },
+      { ALT: () => this.SUBRULE(this.reportItem) },
+    ]);
+  });
+
+  // import := "import" STRING
+  importItem = this.RULE("importItem", () => {
+    this.CONSUME(Import);
+    this.CONSUME(StringLiteral);
+  });
+
+  // defaults := "defaults" IDENT "{" args? "}"
+  defaultsItem = this.RULE("defaultsItem", () => {
+    this.CONSUME(Defaults);
+    this.CONSUME(Identifier);
+    this.CONSUME(LCurly);
+    this.OPTION(() => this.SUBRULE(this.args));
+    this.CONSUME(RCurly);
+  });
+
+  // let := "let" IDENT "=" expr
+  letItem = this.RULE("letItem", () => {
+    this.CONSUME(Let);
+    this.CONSUME(Identifier);
+    this.CONSUME(Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  // report := "report" STRING? "{" IDENT ("," IDENT)* ","? "}"
+  reportItem = this.RULE("reportItem", () => {
+    this.CONSUME(Report);
+    this.OPTION(() => this.CONSUME(StringLiteral));
+    this.CONSUME(LCurly);
+    this.CONSUME(Identifier);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType !== RCurly,
+      DEF: () => {
+        this.CONSUME(Comma);
+        this.CONSUME2(Identifier);
+      },
+    });
+    this.OPTION2(() => this.CONSUME2(Comma));
+    this.CONSUME(RCurly);
+  });
+
+  // expr := unary ("|>" call)*
+  expression = this.RULE("expression", () => {
+    this.SUBRULE(this.unary);
+    this.MANY(() => {
+      this.CONSUME(Pipe);
+      this.SUBRULE(this.call);
+    });
+  });
+
+  // A leading "-" is unary minus (LANGUAGE.md, Lexical structure).
+  unary = this.RULE("unary", () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(Minus);
+          this.SUBRULE(this.unary);
+        },
+      },
+      { ALT: () => this.SUBRULE(this.postfix) },
+    ]);
+  });
+
+  // postfix := primary ("[" expr "]")*
+  postfix = this.RULE("postfix", () => {
+    this.SUBRULE(this.primary);
+    this.MANY(() => {
+      this.CONSUME(LBracket);
+      this.SUBRULE(this.expression);
+      this.CONSUME(RBracket);
+    });
+  });
+
+  // primary := call | IDENT | literal | list | repeat | for | "(" expr ")"
+  primary = this.RULE("primary", () => {
+    this.OR([
+      { GATE: () => this.LA(2).tokenType === LParen, ALT: () => this.SUBRULE(this.call) },
+      { ALT: () => this.CONSUME(Identifier) },
+      { ALT: () => this.SUBRULE(this.literal) },
+      { ALT: () => this.SUBRULE(this.list) },
+      { ALT: () => this.SUBRULE(this.repeat) },
+      { ALT: () => this.SUBRULE(this.forLoop) },
+      { ALT: () => this.SUBRULE(this.parenthesized) },
+    ]);
+  });
+
+  // call := IDENT "(" args? ")"
+  call = this.RULE("call", () => {
+    this.CONSUME(Identifier);
+    this.CONSUME(LParen);
+    this.OPTION(() => this.SUBRULE(this.args));
+    this.CONSUME(RParen);
+  });
+
+  // args := arg ("," arg)* ","?
+  args = this.RULE("args", () => {
+    this.SUBRULE(this.arg);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType !== RParen && this.LA(2).tokenType !== RCurly,
+      DEF: () => {
+        this.CONSUME(Comma);
+        this.SUBRULE2(this.arg);
+      },
+    });
+    this.OPTION(() => this.CONSUME2(Comma));
+  });
+
+  // arg := (IDENT ":")? expr
+  arg = this.RULE("arg", () => {
+    this.OPTION({
+      GATE: () => this.LA(2).tokenType === Colon,
+      DEF: () => {
+        this.CONSUME(Identifier);
+        this.CONSUME(Colon);
+      },
+    });
+    this.SUBRULE(this.expression);
+  });
+
+  // list := "[" (expr ("," expr)* ","?)? "]"
+  list = this.RULE("list", () => {
+    this.CONSUME(LBracket);
+    this.OPTION(() => {
+      this.SUBRULE(this.expression);
+      this.MANY({
+        GATE: () => this.LA(2).tokenType !== RBracket,
+        DEF: () => {
+          this.CONSUME(Comma);
+          this.SUBRULE2(this.expression);
+        },
+      });
+      this.OPTION2(() => this.CONSUME2(Comma));
+    });
+    this.CONSUME(RBracket);
+  });
+
+  // repeat := "repeat" INT "from" expr "as" IDENT block
+  // The count is any number literal, with an optional minus, so that `repeat 0`,
+  // `repeat -1` and `repeat 2.5` get the checker's precise range and type errors.
+  repeat = this.RULE("repeat", () => {
+    this.CONSUME(Repeat);
+    this.OPTION(() => this.CONSUME(Minus));
+    this.CONSUME(NumberLiteral);
+    this.CONSUME(From);
+    this.SUBRULE(this.expression);
+    this.CONSUME(As);
+    this.CONSUME(Identifier);
+    this.SUBRULE(this.block);
+  });
+
+  // for := "for" IDENT "in" expr block
+  forLoop = this.RULE("forLoop", () => {
+    this.CONSUME(For);
+    this.CONSUME(Identifier);
+    this.CONSUME(In);
+    this.SUBRULE(this.expression);
+    this.SUBRULE(this.block);
+  });
+
+  // block := "{" let* "yield" expr "}"
+  block = this.RULE("block", () => {
+    this.CONSUME(LCurly);
+    this.MANY(() => this.SUBRULE(this.letItem));
+    this.CONSUME(Yield);
+    this.SUBRULE(this.expression);
+    this.CONSUME(RCurly);
+  });
+
+  parenthesized = this.RULE("parenthesized", () => {
+    this.CONSUME(LParen);
+    this.SUBRULE(this.expression);
+    this.CONSUME(RParen);
+  });
+
+  // literal := NUMBER | QUANTITY | STRING | "true" | "false"
+  literal = this.RULE("literal", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(NumberLiteral) },
+      { ALT: () => this.CONSUME(PercentLiteral) },
+      { ALT: () => this.CONSUME(DurationLiteral) },
+      { ALT: () => this.CONSUME(StringLiteral) },
+      { ALT: () => this.CONSUME(True) },
+      { ALT: () => this.CONSUME(False) },
+    ]);
+  });
+}
+
+/** One parser instance serves every parse; Chevrotain resets it on each `input =`. */
+export const lthParser = new LthParser();
