@@ -6,7 +6,7 @@ import type { Comment, FileNode } from "./ast.js";
 import { AstBuilder } from "./build-ast.js";
 import type { FileCstNode } from "./cst.js";
 import { error, type Diagnostic } from "./diagnostics.js";
-import { lthLexer, UnterminatedBlockComment, UnterminatedString } from "./lexer.js";
+import { LBracket, LCurly, lthLexer, LParen, Minus, RBracket, RCurly, RParen, UnterminatedBlockComment, UnterminatedString } from "./lexer.js";
 import { lthParser } from "./parser.js";
 import { SourceFile } from "./source.js";
 
@@ -34,13 +34,17 @@ export function parseSource(source: SourceFile): ParsedFile {
   for (const token of lexed.tokens) {
     if (token.tokenType === UnterminatedString) {
       syntax(token.startOffset, token.startOffset + 1, "unterminated string; close it with '\"' before the end of the line");
+      // The string took the rest of its line, closing brackets included.
+      lexErrorEnds.add(token.startOffset + token.image.length);
     }
   }
+  let unterminatedComment = false;
   const comments: Comment[] = [];
   for (const token of lexed.groups["comments"] ?? []) {
     const start = token.startOffset;
     if (token.tokenType === UnterminatedBlockComment) {
       syntax(start, start + 2, "unterminated comment; close it with '*/'");
+      unterminatedComment = true;
     }
     comments.push({
       kind: "Comment",
@@ -50,11 +54,22 @@ export function parseSource(source: SourceFile): ParsedFile {
     });
   }
 
+  const tooDeep = firstTooDeep(lexed.tokens);
+  if (tooDeep) {
+    // The parser and every later phase recurse on nesting; past this depth no real
+    // experiment goes, and the JavaScript stack would.
+    syntax(tooDeep.startOffset, tooDeep.startOffset + tooDeep.image.length, `nesting deeper than ${MAX_NESTING} levels`);
+    const ast: FileNode = { kind: "File", range: { start: 0, end: source.text.length }, items: [], comments };
+    return { source, ast, diagnostics: onePerPosition(diagnostics) };
+  }
+
   lthParser.input = lexed.tokens;
   const cst = lthParser.file() as FileCstNode;
   for (const e of lthParser.errors) {
     const { start, end } = parseErrorRange(e, lexed.tokens);
     if (followsLexError(source.text, start, lexErrorEnds)) continue;
+    // The comment took the rest of the file, so the file ends early.
+    if (unterminatedComment && e.token.tokenType === EOF) continue;
     syntax(start, end, e.message);
   }
 
@@ -63,6 +78,22 @@ export function parseSource(source: SourceFile): ParsedFile {
   for (const p of builder.problems) syntax(p.range.start, p.range.end, p.message);
 
   return { source, ast, diagnostics: onePerPosition(diagnostics) };
+}
+
+/** How deep brackets may nest, and how many minus signs may stand in a row. */
+export const MAX_NESTING = 100;
+
+function firstTooDeep(tokens: readonly IToken[]): IToken | undefined {
+  let depth = 0;
+  let minuses = 0;
+  for (const token of tokens) {
+    const type = token.tokenType;
+    if (type === LParen || type === LBracket || type === LCurly) depth++;
+    else if (type === RParen || type === RBracket || type === RCurly) depth = Math.max(0, depth - 1);
+    minuses = type === Minus ? minuses + 1 : 0;
+    if (depth > MAX_NESTING || minuses > MAX_NESTING) return token;
+  }
+  return undefined;
 }
 
 /**
@@ -81,7 +112,7 @@ function parseErrorRange(e: IRecognitionException, tokens: readonly IToken[]): {
 
 function followsLexError(text: string, start: number, lexErrorEnds: ReadonlySet<number>): boolean {
   let i = start;
-  while (i > 0 && /[ \t]/.test(text[i - 1]!)) i--;
+  while (i > 0 && /\s/.test(text[i - 1]!)) i--;
   return lexErrorEnds.has(i);
 }
 

@@ -59,7 +59,10 @@ const RULE_EXPECTATION: Record<string, string> = {
 };
 
 const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage({ expected, actual }) {
+  buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
+    if (ruleName === "call" && expected === LParen) {
+      return `expected '(' after '${previous.image}': what follows '|>' must be a call`;
+    }
     if (expected === EOF) {
       return `unexpected ${describe(actual)}; an item starts with 'let', 'import', 'defaults' or 'report'`;
     }

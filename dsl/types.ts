@@ -65,8 +65,9 @@ export function showType(t: Type): string {
 
 /** "an Int", "a Net": the type with its article, for messages. */
 export function aType(t: Type): string {
-  const shown = showType(t);
   if (t.kind === "Enum") return `one of ${t.values.join(", ")}`;
+  // `List<T>` means nothing to a reader of a message: any list will do.
+  const shown = t.kind === "List" && t.element.kind === "Var" ? "List" : showType(t);
   return /^[AEIOU]/.test(shown) ? `an ${shown}` : `a ${shown}`;
 }
 

@@ -2,9 +2,9 @@
 // missing files and import cycles reported at the import's path string.
 
 import { readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import type { FileNode, ImportItem } from "../ast.js";
-import { displayPath, error, type Diagnostic } from "../diagnostics.js";
+import { error, type Diagnostic } from "../diagnostics.js";
 import { parseSource } from "../parse.js";
 import { SourceFile } from "../source.js";
 
@@ -99,7 +99,7 @@ export class ModuleLoader {
             module.source,
             item.path.range,
             "import-not-found",
-            `cannot import "${item.path.value}": ${read.problem} (${displayPath(target)})`,
+            `cannot import "${item.path.value}": ${read.problem}`,
           ),
         );
         continue;
@@ -133,7 +133,9 @@ export class ModuleLoader {
     const [first] = cycle;
     const next = cycle[1];
     const edge = next ? first!.imports.find((i) => i.target === next)! : closing;
-    const names = [...cycle, first!].map((m) => displayPath(m.source.path));
+    // Paths as seen from the file the error is in, like the import strings themselves.
+    const from = dirname(first!.source.path);
+    const names = [...cycle, first!].map((m) => relative(from, m.source.path));
     this.diagnostics.push(error(first!.source, edge.item.path.range, "import-cycle", `import cycle: ${names.join(" → ")}`));
   }
 }

@@ -209,6 +209,7 @@ class Resolver {
       if (item.kind !== "Defaults") continue;
       const op = lookupOp(item.op.name);
       if (!op) this.unknownOp(item.op, scope);
+      const unknown = (value: A.Expr) => this.unboundValue(value, scope, reads);
       const entries = table.get(item.op.name) ?? new Map<string, A.Arg>();
       const reads = deps.get(item.op.name) ?? new Set<LetBinding>();
       if (op) {
@@ -218,15 +219,19 @@ class Resolver {
       for (const arg of item.args) {
         if (!arg.name) {
           this.report(module, arg.range, "syntax", "a defaults entry needs a parameter name: write `name: value`");
-          this.expr(arg.value, scope, reads);
+          unknown(arg.value);
           continue;
         }
         const param = op && paramOf(op, arg.name.name);
-        if (op && !param) this.unknownParam(op, arg.name, module);
-        else if (param && entries.has(param.name)) {
+        if (!param) {
+          if (op) this.unknownParam(op, arg.name, module);
+          unknown(arg.value);
+          continue;
+        }
+        if (entries.has(param.name)) {
           this.report(module, arg.name.range, "duplicate-arg", `'${param.name}' already has a default for '${op!.name}'`);
-        } else if (param) entries.set(param.name, arg);
-        this.argValue(arg.value, param?.type.kind === "Enum" ? param.type.values : undefined, scope, reads);
+        } else entries.set(param.name, arg);
+        this.argValue(arg.value, param.type.kind === "Enum" ? param.type.values : undefined, scope, reads);
       }
     }
   }
@@ -301,6 +306,19 @@ class Resolver {
     return undefined;
   }
 
+  /**
+   * The value of an argument whose parameter is unknown (a misspelt op or name): a bare
+   * identifier that names nothing is probably one of the intended parameter's enum
+   * values, so it is not reported on top of the misspelling.
+   */
+  private unboundValue(value: A.Expr, scope: Scope, reads: Set<LetBinding>): void {
+    if (value.kind === "Name" && !scope.lookup(value.name)) {
+      this.result.enumArgs.set(value, undefined);
+      return;
+    }
+    this.expr(value, scope, reads);
+  }
+
   /** An argument: a bare identifier for an enum parameter is one of its values. */
   private argValue(value: A.Expr, enumValues: readonly string[] | undefined, scope: Scope, reads: Set<LetBinding>): void {
     if (!enumValues || value.kind !== "Name") {
@@ -326,7 +344,7 @@ class Resolver {
     if (!op) {
       this.unknownOp(call.op, scope);
       if (piped) this.expr(piped, scope, reads);
-      for (const arg of call.args) this.expr(arg.value, scope, reads);
+      for (const arg of call.args) this.unboundValue(arg.value, scope, reads);
       return;
     }
     const args = new Map<string, ArgSource>();
@@ -363,11 +381,15 @@ class Resolver {
     for (const arg of named) {
       const name = arg.name!;
       const param = paramOf(op, name.name);
-      if (!param) this.unknownParam(op, name, module);
-      else if (args.has(param.name)) {
+      if (!param) {
+        this.unknownParam(op, name, module);
+        this.unboundValue(arg.value, scope, reads);
+        continue;
+      }
+      if (args.has(param.name)) {
         this.report(module, name.range, "duplicate-arg", `'${param.name}' is given twice in this call of '${op.name}'`);
       } else args.set(param.name, { kind: "arg", value: arg.value, name });
-      this.argValue(arg.value, param?.type.kind === "Enum" ? param.type.values : undefined, scope, reads);
+      this.argValue(arg.value, param.type.kind === "Enum" ? param.type.values : undefined, scope, reads);
     }
 
     const fileDefaults = this.result.defaults.get(module)?.get(op.name);

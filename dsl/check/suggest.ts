@@ -22,12 +22,13 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The candidate closest to `word`, if it is close enough to be a likely typo: at most one
- * edit for short words, up to a third of the length for longer ones. Case differences
- * alone always count as close.
+ * The candidate closest to `word`, if it is close enough to be a likely typo: one edit
+ * for words of three to five letters, up to a third of the length for longer ones, none
+ * for shorter ones (any one-letter name is one edit from `t`). A difference of case
+ * alone always counts as close.
  */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  const limit = Math.max(1, Math.floor(word.length / 3));
+  const limit = word.length < 3 ? 0 : Math.max(1, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
