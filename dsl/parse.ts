@@ -1,12 +1,30 @@
 // Text to AST: lex, parse with recovery, build the AST, and turn every lexing, parsing and
 // literal problem into a `syntax` diagnostic anchored where LANGUAGE.md says.
 
-import { EOF, type IRecognitionException, type IToken } from "chevrotain";
+import { EOF, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
 import type { Comment, FileNode } from "./ast.js";
 import { AstBuilder } from "./build-ast.js";
 import type { FileCstNode } from "./cst.js";
 import { error, type Diagnostic } from "./diagnostics.js";
-import { LBracket, LCurly, lthLexer, LParen, Minus, RBracket, RCurly, RParen, UnterminatedBlockComment, UnterminatedString } from "./lexer.js";
+import {
+  Defaults,
+  Identifier,
+  Import,
+  LBracket,
+  LCurly,
+  Let,
+  lthLexer,
+  LParen,
+  Minus,
+  Pipe,
+  RBracket,
+  RCurly,
+  Report,
+  RParen,
+  UnterminatedBlockComment,
+  UnterminatedString,
+  Yield,
+} from "./lexer.js";
 import { lthParser } from "./parser.js";
 import { SourceFile } from "./source.js";
 
@@ -58,7 +76,8 @@ export function parseSource(source: SourceFile): ParsedFile {
   if (tooDeep) {
     // The parser and every later phase recurse on nesting; past this depth no real
     // experiment goes, and the JavaScript stack would.
-    syntax(tooDeep.startOffset, tooDeep.startOffset + tooDeep.image.length, `nesting deeper than ${MAX_NESTING} levels`);
+    const { token, problem } = tooDeep;
+    syntax(token.startOffset, token.startOffset + token.image.length, problem);
     const ast: FileNode = { kind: "File", range: { start: 0, end: source.text.length }, items: [], comments };
     return { source, ast, diagnostics: onePerPosition(diagnostics) };
   }
@@ -80,21 +99,37 @@ export function parseSource(source: SourceFile): ParsedFile {
   return { source, ast, diagnostics: onePerPosition(diagnostics) };
 }
 
-/** How deep brackets may nest, and how many minus signs may stand in a row. */
+/**
+ * How deep brackets may nest, and how many minus signs may stand in a row; how many
+ * pipes and indexes one item or block `let` may hold (each pipe and index nests the
+ * tree one level deeper).
+ */
 export const MAX_NESTING = 100;
+export const MAX_CHAIN = 200;
 
-function firstTooDeep(tokens: readonly IToken[]): IToken | undefined {
+function firstTooDeep(tokens: readonly IToken[]): { token: IToken; problem: string } | undefined {
   let depth = 0;
   let minuses = 0;
+  let chain = 0;
+  let previous: TokenType | undefined;
   for (const token of tokens) {
     const type = token.tokenType;
+    const indexing = type === LBracket && previous !== undefined && INDEXABLE_ENDS.has(previous);
+    previous = type;
     if (type === LParen || type === LBracket || type === LCurly) depth++;
     else if (type === RParen || type === RBracket || type === RCurly) depth = Math.max(0, depth - 1);
     minuses = type === Minus ? minuses + 1 : 0;
-    if (depth > MAX_NESTING || minuses > MAX_NESTING) return token;
+    if (STATEMENT_STARTS.has(type)) chain = 0;
+    else if (type === Pipe || indexing) chain++;
+    if (depth > MAX_NESTING || minuses > MAX_NESTING) return { token, problem: `nesting deeper than ${MAX_NESTING} levels` };
+    if (chain > MAX_CHAIN) return { token, problem: `more than ${MAX_CHAIN} pipes and indexes in one binding` };
   }
   return undefined;
 }
+
+const STATEMENT_STARTS: ReadonlySet<TokenType> = new Set([Let, Yield, Import, Defaults, Report]);
+/** A '[' after one of these indexes; after anything else it opens a list. */
+const INDEXABLE_ENDS: ReadonlySet<TokenType> = new Set([Identifier, RParen, RBracket, RCurly]);
 
 /**
  * The unexpected token; at the end of the file, the end of the previous token

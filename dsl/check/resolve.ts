@@ -76,6 +76,8 @@ export interface Resolution {
   readonly fileScopes: Map<Module, ReadonlyMap<string, Binding>>;
   /** Bindings that depend on themselves; the type checker gives them no type. */
   readonly cyclic: Set<LetBinding>;
+  /** Every `let`, each after the bindings it reads (cycles aside). */
+  readonly order: LetBinding[];
   /** The binding owning each loop variable's block lets, by loop. */
   readonly loopVariables: Map<A.RepeatExpr | A.ForExpr, LoopBinding>;
 }
@@ -94,6 +96,7 @@ class Resolver {
     letOf: new Map(),
     fileScopes: new Map(),
     cyclic: new Set(),
+    order: [],
     loopVariables: new Map(),
   };
   /** Bindings each `let` reads, directly or through a block it contains. */
@@ -474,6 +477,8 @@ class Resolver {
             onStack.delete(member);
             component.push(member);
           } while (member !== frame.node);
+          // Tarjan closes a component only after everything it reads: dependencies first.
+          this.result.order.push(...component);
           const selfLoop = component.length === 1 && this.deps.get(frame.node)!.has(frame.node);
           if (component.length > 1 || selfLoop) this.reportCycle(component);
         }

@@ -56,7 +56,9 @@ export class TypeChecker {
 
   run(modules: readonly Module[]): void {
     for (const module of modules) this.checkDefaults(module);
-    for (const binding of this.resolution.lets) if (!binding.block) this.bindingType(binding);
+    // Dependencies first, so typing one binding never recurses down a long chain of others.
+    // Block lets wait for their block: their loop variable's type comes from it.
+    for (const binding of this.resolution.order) if (!binding.block) this.bindingType(binding);
   }
 
   private report(range: Range, code: Diagnostic["code"], message: string): void {
@@ -75,20 +77,34 @@ export class TypeChecker {
     }
   }
 
-  /** A binding's info, computed once; a binding in a cycle has no type. */
+  /**
+   * A binding's info, computed once. A binding in a cycle has no type, but its expression
+   * is still checked, so mistakes inside it are reported too.
+   */
   bindingType(binding: Binding): ExprInfo {
     const known = this.bindingInfo.get(binding);
     if (known) return known;
-    if (binding.kind === "loop") return UNKNOWN;
-    if (this.resolution.cyclic.has(binding) || this.inProgress.has(binding)) return UNKNOWN;
+    if (binding.kind === "loop" || this.inProgress.has(binding)) return UNKNOWN;
+    if (this.resolution.cyclic.has(binding)) {
+      this.bindingInfo.set(binding, UNKNOWN);
+      this.within(binding.module, () => this.expr(binding.node.value));
+      return UNKNOWN;
+    }
     this.inProgress.add(binding);
-    const saved = this.module;
-    this.module = binding.module;
-    const info = this.expr(binding.node.value);
-    this.module = saved;
+    const info = this.within(binding.module, () => this.expr(binding.node.value));
     this.inProgress.delete(binding);
     this.bindingInfo.set(binding, info);
     return info;
+  }
+
+  private within<T>(module: Module, f: () => T): T {
+    const saved = this.module;
+    this.module = module;
+    try {
+      return f();
+    } finally {
+      this.module = saved;
+    }
   }
 
   expr(e: A.Expr): ExprInfo {

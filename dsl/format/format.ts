@@ -31,6 +31,8 @@ export function formatFile(source: SourceFile, ast: A.FileNode): string {
 
 class Formatter {
   private readonly attached = new Map<Slot, Attached>();
+  /** Comments moved out of the middle of an element; each gets a line of its own. */
+  private readonly hoisted = new Set<A.Comment>();
   /** Comments after the last element of a container (or in an empty one). */
   private readonly dangling = new Map<Container, A.Comment[]>();
 
@@ -53,13 +55,19 @@ class Formatter {
     if (inside) {
       const nested = innermostContainer(inside, comment.range);
       if (nested && nested !== container) this.attach(comment, nested);
-      // Inside an element but not between the parts of a list: it moves before the element.
-      else this.at(inside).leading.push(comment);
+      else {
+        // Inside an element but not between the parts of a list: it moves above the element.
+        this.at(inside).leading.push(comment);
+        this.hoisted.add(comment);
+      }
       return;
     }
     const before = [...slots].reverse().find((s) => s.range.end <= comment.range.start);
     const after = slots.find((s) => s.range.start >= comment.range.end);
-    if (before && this.source.line(before.range.end) === this.source.line(comment.range.start)) {
+    const sameLine = (a: number, b: number) => this.source.line(a) === this.source.line(b);
+    // `a, /* note */ b` belongs to b; `a, // note` and `a /* note */` (line end) to a.
+    const inlineBeforeNext = comment.block && after !== undefined && sameLine(comment.range.end, after.range.start);
+    if (before && sameLine(before.range.end, comment.range.start) && !inlineBeforeNext) {
       this.at(before).trailing.push(comment);
     } else if (after) {
       this.at(after).leading.push(comment);
@@ -77,13 +85,6 @@ class Formatter {
       this.attached.set(slot, entry);
     }
     return entry;
-  }
-
-  private ownLine(comment: A.Comment): boolean {
-    const text = this.source.text;
-    let i = comment.range.start;
-    while (i > 0 && (text[i - 1] === " " || text[i - 1] === "\t")) i--;
-    return i === 0 || text[i - 1] === "\n";
   }
 
   /** Whether the source has an empty line just above `offset`. */
@@ -106,13 +107,15 @@ class Formatter {
   private leading(slot: Slot, statement: boolean, start = slot.range.start): Doc[] {
     const comments = this.attached.get(slot)?.leading ?? [];
     const docs: Doc[] = [];
+    let inline = false;
     comments.forEach((c, i) => {
       if (statement && i > 0 && this.blankLineBefore(c.range.start)) docs.push(hardline);
-      if (this.ownLine(c) || !c.block) docs.push(this.commentText(c), hardline);
-      else docs.push(this.commentText(c), " ");
+      // `/* note */ x` stays on x's line; anything else gets a line of its own.
+      const next = comments[i + 1]?.range.start ?? start;
+      inline = c.block && !this.hoisted.has(c) && this.source.line(c.range.end) === this.source.line(next);
+      docs.push(this.commentText(c), inline ? " " : hardline);
     });
-    const last = comments[comments.length - 1];
-    if (statement && last && (this.ownLine(last) || !last.block) && this.blankLineBefore(start)) docs.push(hardline);
+    if (statement && comments.length > 0 && !inline && this.blankLineBefore(start)) docs.push(hardline);
     return docs;
   }
 

@@ -1,0 +1,253 @@
+// The checker's rules, stated as LANGUAGE.md states them, on in-memory files.
+
+import { describe, expect, it } from "vitest";
+import type * as A from "../../dsl/ast.js";
+import { checkProgram, memoryHost, ModuleLoader, type CheckedProgram } from "../../dsl/check/index.js";
+import { renderDiagnostic } from "../../dsl/diagnostics.js";
+import { showType } from "../../dsl/types.js";
+
+const PRELUDE = `let data = mnist(train: 1000, test: 500)
+let net0 = init(lenet_300_100(), data, seed: 7)
+`;
+
+/** `code@line:column` for each diagnostic of /p/main.lth (plus any other files given). */
+function codes(main: string, others: Record<string, string> = {}): string[] {
+  const files = { "/p/main.lth": main, ...Object.fromEntries(Object.entries(others).map(([k, v]) => [`/p/${k}`, v])) };
+  const result = checkProgram("/p/main.lth", new ModuleLoader(memoryHost(files)));
+  if ("problem" in result) throw new Error(result.problem);
+  return result.diagnostics.map((d) => {
+    const r = renderDiagnostic(d, "/p");
+    return `${r.code}@${r.file === "main.lth" ? "" : `${r.file}:`}${r.line}:${r.column}`;
+  });
+}
+
+function program(main: string, others: Record<string, string> = {}): CheckedProgram {
+  const files = { "/p/main.lth": main, ...Object.fromEntries(Object.entries(others).map(([k, v]) => [`/p/${k}`, v])) };
+  const result = checkProgram("/p/main.lth", new ModuleLoader(memoryHost(files)));
+  if ("problem" in result || !result.ok) throw new Error(JSON.stringify("problem" in result ? result : result.diagnostics.map((d) => d.message)));
+  return result.program;
+}
+
+/** The type the checker gave a top-level binding. */
+function typeOf(p: CheckedProgram, name: string): string {
+  const binding = p.scope.get(name);
+  if (binding?.kind !== "let") throw new Error(`no let ${name}`);
+  return showType(p.info.get(binding.node.value)!.type);
+}
+
+function callOf(p: CheckedProgram, name: string): A.CallExpr {
+  const binding = p.scope.get(name);
+  if (binding?.kind !== "let") throw new Error(`no let ${name}`);
+  const value = binding.node.value;
+  if (value.kind === "Call") return value;
+  if (value.kind === "Pipe") return value.call;
+  throw new Error(`${name} is not a call`);
+}
+
+describe("names", () => {
+  it("resolve independently of line order", () => {
+    expect(codes(`let dense = train(net0, data, 1 epoch)\n${PRELUDE}`)).toEqual([]);
+  });
+
+  it("inside a block are local to it, and may hide an outer name", () => {
+    const text = `${PRELUDE}let pruned = prune(net0, 10%)
+let r = repeat 2 from net0 as t {
+  let pruned = prune(t, 20%)
+  yield pruned
+}
+let outer = train(pruned, data, 1 epoch)
+`;
+    expect(codes(text)).toEqual([]);
+  });
+
+  it("inside a block may be used above their line", () => {
+    const text = `${PRELUDE}let r = repeat 2 from net0 as t {
+  yield trained
+  let trained = train(pruned, data, 1 epoch)
+  let pruned = prune(t, 20%)
+}
+`;
+    // `yield` closes a block, so the lets must come first; the order among them is free.
+    expect(codes(text)).toEqual(["syntax@5:3", "syntax@7:1"]);
+    const reordered = `${PRELUDE}let r = repeat 2 from net0 as t {
+  let trained = train(pruned, data, 1 epoch)
+  let pruned = prune(t, 20%)
+  yield trained
+}
+`;
+    expect(codes(reordered)).toEqual([]);
+  });
+
+  it("read as enum values where the parameter is an enum, even when a binding has the name", () => {
+    const text = `${PRELUDE}let global = prune(net0, 50%)
+let p = prune(net0, 20%, scope: global)
+`;
+    const p = program(text);
+    const call = callOf(p, "p");
+    const scope = call.args[2]!.value as A.NameExpr;
+    expect(p.resolution.enumArgs.get(scope)).toBe("global");
+    expect(p.resolution.refs.has(scope)).toBe(false);
+  });
+
+  it("that only an enum value could be, are not a cycle", () => {
+    expect(codes(`${PRELUDE}let random = prune(net0, 20%, criterion: random)\n`)).toEqual([]);
+  });
+});
+
+describe("cycles", () => {
+  it("are reported once, at the first binding of the cycle, with the whole cycle", () => {
+    const text = `let data = mnist()
+let c = train(a, data, 1 epoch)
+let b = prune(c, 20%)
+let a = rewind(b, to: b)
+`;
+    const files = { "/p/main.lth": text };
+    const result = checkProgram("/p/main.lth", new ModuleLoader(memoryHost(files)));
+    if ("problem" in result) throw new Error();
+    expect(result.diagnostics.map((d) => [d.code, d.message])).toEqual([["cycle", "'c' depends on itself: c → a → b → c"]]);
+  });
+
+  it("through a defaults block count", () => {
+    const text = `let data = mnist()
+defaults train { data: d }
+let d = train(net, length: 1 epoch)
+let net = init(lenet_300_100(), data)
+`;
+    expect(codes(text)).toEqual(["cycle@3:5"]);
+  });
+
+  it("do not come from a long chain, however long", () => {
+    const lines = ["let n0 = mnist()"];
+    for (let i = 1; i <= 3000; i++) lines.push(`let n${i} = n${i - 1}`);
+    expect(codes(lines.reverse().join("\n"))).toEqual([]);
+  });
+});
+
+describe("types", () => {
+  it("of a repeat is a list of its yields; of last, the element", () => {
+    const p = program(`${PRELUDE}let rounds = repeat 3 from net0 as t {
+  yield prune(t, 20%)
+}
+let ticket = last(rounds)
+let scores = for n in rounds {
+  yield evaluate(n, data)
+}
+let gaps = [mask_distance(ticket, net0), 0.5, 1]
+`);
+    expect(typeOf(p, "rounds")).toBe("List<Net>");
+    expect(typeOf(p, "ticket")).toBe("Net");
+    expect(typeOf(p, "scores")).toBe("List<Metrics>");
+    expect(typeOf(p, "gaps")).toBe("List<Number>");
+  });
+
+  it("an Int fits a Number, not the reverse", () => {
+    expect(codes(`${PRELUDE}let t = train(net0, data, 1 epoch, lr: 1)\n`)).toEqual([]);
+    expect(codes(`${PRELUDE}let t = train(net0, data, 1 epoch, batch: 60.0)\n`)).toEqual(["type-mismatch@3:43"]);
+  });
+
+  it("a Number is neither a Percent nor a Duration", () => {
+    expect(codes(`${PRELUDE}let p = prune(net0, 0.2)\n`)).toEqual(["type-mismatch@3:21"]);
+    expect(codes(`${PRELUDE}let t = train(net0, data, 20%)\n`)).toEqual(["type-mismatch@3:27"]);
+  });
+
+  it("a wrong argument does not make the call's result wrong too", () => {
+    expect(codes(`${PRELUDE}let p = prune(net0, 0.2)\nlet t = train(p, data, 1 epoch)\nlet e = evaluate(t, data)\n`)).toEqual(["type-mismatch@3:21"]);
+  });
+});
+
+describe("arguments", () => {
+  it("a pipe passes its left side as the first argument", () => {
+    const p = program(`${PRELUDE}let c = net0 |> reinit(seed: 99) |> train(data, 2 epochs)\n`);
+    const call = callOf(p, "c");
+    const resolved = p.resolution.calls.get(call)!;
+    const net = resolved.args.get("net")!;
+    expect(net.kind === "arg" && net.value.kind).toBe("Pipe");
+    expect(typeOf(p, "c")).toBe("Net");
+  });
+
+  it("a call's argument wins over the file's defaults, which win over the op's", () => {
+    const p = program(`${PRELUDE}defaults train { lr: 1.2e-3, batch: 32 }
+let a = train(net0, data, 1 epoch, lr: 0.5)
+`);
+    const args = p.resolution.calls.get(callOf(p, "a"))!.args;
+    expect(args.get("lr")?.kind).toBe("arg");
+    expect(args.get("batch")?.kind).toBe("defaults");
+    expect(args.get("optimizer")).toEqual({ kind: "default", value: { kind: "Enum", value: "sgd" } });
+  });
+
+  it("a defaults block can supply a required argument", () => {
+    expect(codes(`${PRELUDE}defaults reinit { seed: 5 }\nlet r = reinit(net0)\n`)).toEqual([]);
+  });
+
+  it("a default that names another parameter takes its value (output_rate = rate)", () => {
+    const p = program(`${PRELUDE}let p = prune(net0, 20%)\n`);
+    expect(p.resolution.calls.get(callOf(p, "p"))!.args.get("output_rate")).toEqual({ kind: "default", value: { kind: "Param", name: "rate" } });
+  });
+
+  it("the cross-parameter rule sees defaults (train 9000 + default test 2000)", () => {
+    expect(codes(`let data = mnist(train: 9000)\n`)).toEqual(["out-of-range@1:25"]);
+    expect(codes(`defaults mnist { test: 2000 }\nlet data = mnist(train: 9000)\n`)).toEqual(["out-of-range@2:25"]);
+  });
+});
+
+describe("imports", () => {
+  it("make the imported file's bindings visible", () => {
+    expect(codes(`import "common.lth"\nlet dense = train(net0, data, 1 epoch)\n`, { "common.lth": PRELUDE })).toEqual([]);
+  });
+
+  it("are not transitive: a name must be imported from the file that binds it", () => {
+    const others = { "a.lth": `import "b.lth"\nlet net0 = init(lenet_300_100(), data)\n`, "b.lth": `let data = mnist()\n` };
+    expect(codes(`import "a.lth"\nlet dense = train(net0, data, 1 epoch)\n`, others)).toEqual(["undefined-name@2:25"]);
+  });
+
+  it("bind a file reached twice (a diamond) once", () => {
+    const others = {
+      "a.lth": `import "common.lth"\nlet x = prune(net0, 10%)\n`,
+      "b.lth": `import "common.lth"\nlet y = prune(net0, 20%)\n`,
+      "common.lth": PRELUDE,
+    };
+    expect(codes(`import "a.lth"\nimport "b.lth"\nimport "common.lth"\nlet z = mask_distance(x, y)\n`, others)).toEqual([]);
+  });
+
+  it("resolve relative to the importing file", () => {
+    const others = { "lib/a.lth": `import "../shared/b.lth"\nlet net0 = init(lenet_300_100(), data)\n`, "shared/b.lth": `let data = mnist()\n` };
+    expect(codes(`import "lib/a.lth"\nlet n = net0\n`, others)).toEqual([]);
+  });
+
+  it("report errors inside an imported file under that file's name", () => {
+    expect(codes(`import "common.lth"\n`, { "common.lth": `let data = mnst()\n` })).toEqual(["unknown-op@common.lth:1:12"]);
+  });
+
+  it("with a syntax error stop the other checks of every file", () => {
+    expect(codes(`import "common.lth"\nlet x = undefined_thing\n`, { "common.lth": `let data = mnist(\n` })).toEqual(["syntax@common.lth:1:18"]);
+  });
+
+  it("that are missing do not make the names they would bind undefined", () => {
+    expect(codes(`import "common.lth"\nlet dense = train(net0, data, 1 epoch)\n`)).toEqual(["import-not-found@1:8"]);
+  });
+});
+
+describe("lists", () => {
+  it("a for over a literal list has that list's length", () => {
+    const text = `${PRELUDE}let sweep = for r in [10%, 20%] {
+  yield prune(net0, r)
+}
+let a = sweep[1]
+let b = sweep[2]
+`;
+    expect(codes(text)).toEqual(["out-of-range@7:15"]);
+  });
+
+  it("a for item's value is checked where it is used", () => {
+    const text = `${PRELUDE}let sweep = for r in [0.1, 0.2] {
+  yield prune(net0, r)
+}
+`;
+    expect(codes(text)).toEqual(["type-mismatch@4:21"]);
+  });
+
+  it("an index reads a value the text fixes", () => {
+    expect(codes(`${PRELUDE}let rates = [20%, 150%]\n`)).toEqual(["out-of-range@3:19"]);
+    expect(codes(`${PRELUDE}let sizes = [300, 100]\nlet arch = mlp([sizes[0], 0])\n`)).toEqual(["out-of-range@4:27"]);
+  });
+});
