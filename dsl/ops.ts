@@ -80,7 +80,6 @@ export interface OpDecl {
 
 const int = (value: number) => ({ kind: "Int", value }) as const;
 const num = (value: number) => ({ kind: "Number", value }) as const;
-const pct = (value: number) => ({ kind: "Percent", value }) as const;
 const steps = (count: number) => ({ kind: "Duration", count, unit: "steps" }) as const;
 const bool = (value: boolean) => ({ kind: "Bool", value }) as const;
 const choice = (value: string) => ({ kind: "Enum", value }) as const;

@@ -138,12 +138,9 @@ class LthParser extends CstParser {
     this.OPTION(() => this.CONSUME(StringLiteral));
     this.CONSUME(LCurly);
     this.CONSUME(Identifier);
-    this.MANY({
-      GATE: () => this.LA(2).tokenType !== RCurly,
-      DEF: () => {
-        this.CONSUME(Comma);
-        this.CONSUME2(Identifier);
-      },
+    this.MANY(() => {
+      this.CONSUME(Comma);
+      this.CONSUME2(Identifier);
     });
     this.OPTION2(() => this.CONSUME2(Comma));
     this.CONSUME(RCurly);
@@ -184,7 +181,7 @@ class LthParser extends CstParser {
   // primary := call | IDENT | literal | list | repeat | for | "(" expr ")"
   primary = this.RULE("primary", () => {
     this.OR([
-      { GATE: () => this.LA(2).tokenType === LParen, ALT: () => this.SUBRULE(this.call) },
+      { ALT: () => this.SUBRULE(this.call) },
       { ALT: () => this.CONSUME(Identifier) },
       { ALT: () => this.SUBRULE(this.literal) },
       { ALT: () => this.SUBRULE(this.list) },
@@ -205,24 +202,18 @@ class LthParser extends CstParser {
   // args := arg ("," arg)* ","?
   args = this.RULE("args", () => {
     this.SUBRULE(this.arg);
-    this.MANY({
-      GATE: () => this.LA(2).tokenType !== RParen && this.LA(2).tokenType !== RCurly,
-      DEF: () => {
-        this.CONSUME(Comma);
-        this.SUBRULE2(this.arg);
-      },
+    this.MANY(() => {
+      this.CONSUME(Comma);
+      this.SUBRULE2(this.arg);
     });
     this.OPTION(() => this.CONSUME2(Comma));
   });
 
   // arg := (IDENT ":")? expr
   arg = this.RULE("arg", () => {
-    this.OPTION({
-      GATE: () => this.LA(2).tokenType === Colon,
-      DEF: () => {
-        this.CONSUME(Identifier);
-        this.CONSUME(Colon);
-      },
+    this.OPTION(() => {
+      this.CONSUME(Identifier);
+      this.CONSUME(Colon);
     });
     this.SUBRULE(this.expression);
   });
@@ -232,12 +223,9 @@ class LthParser extends CstParser {
     this.CONSUME(LBracket);
     this.OPTION(() => {
       this.SUBRULE(this.expression);
-      this.MANY({
-        GATE: () => this.LA(2).tokenType !== RBracket,
-        DEF: () => {
-          this.CONSUME(Comma);
-          this.SUBRULE2(this.expression);
-        },
+      this.MANY(() => {
+        this.CONSUME(Comma);
+        this.SUBRULE2(this.expression);
       });
       this.OPTION2(() => this.CONSUME2(Comma));
     });

@@ -1,0 +1,13 @@
+// The package's public API: the language front end. The compiler and runtime add their
+// entry points here as they land.
+
+export { checkProgram, memoryHost, ModuleLoader, diskHost } from "./dsl/check/index.js";
+export type { CheckedProgram, CheckResult, ExprInfo, Module, SourceHost, Binding, LetBinding, ResolvedCall } from "./dsl/check/index.js";
+export { parseSource, parseText, type ParsedFile } from "./dsl/parse.js";
+export { formatText } from "./dsl/commands/fmt.js";
+export { DIAGNOSTIC_CODES, formatDiagnosticLine, renderDiagnostic, type Diagnostic, type DiagnosticCode, type RenderedDiagnostic } from "./dsl/diagnostics.js";
+export { LANGUAGE_VERSION, lookupOp, OPS, type OpDecl, type ParamDecl, type Bounds, type Constraint, type DefaultValue } from "./dsl/ops.js";
+export { signature } from "./dsl/ops-doc.js";
+export type { Type, Value } from "./dsl/types.js";
+export { SourceFile, type Range, type Position } from "./dsl/source.js";
+export type * as Ast from "./dsl/ast.js";

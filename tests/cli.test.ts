@@ -1,0 +1,173 @@
+// The `lth` command as a user runs it: the built CLI in a child process (npm test builds
+// it first), its output formats, exit statuses, and that `check` writes nothing.
+
+import { execa } from "execa";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { OPS } from "../dsl/ops.js";
+
+const repo = join(import.meta.dirname, "..");
+const cli = join(repo, "dist/cli.js");
+const fixtures = join(repo, "tests/fixtures");
+
+function lth(args: string[], cwd = repo) {
+  return execa(process.execPath, [cli, ...args], { cwd, reject: false });
+}
+
+/** A scratch copy of a fixture folder. */
+function scratch(from: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+  cpSync(from, dir, { recursive: true });
+  return dir;
+}
+
+/** Every file under `dir` with its size and modification time. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => {
+      const path = join(e.parentPath, e.name);
+      const s = statSync(path);
+      return `${path} ${e.isFile() ? s.size : "dir"} ${s.mtimeMs}`;
+    })
+    .sort();
+}
+
+describe("lth check", () => {
+  it("exits 0 and prints no diagnostics for the shipped pipelines", async () => {
+    const r = await lth(["check", "pipelines/quickstart.lth", "pipelines/lenet-imp.lth"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("checked 2 files: no problems");
+  });
+
+  it("prints one editor-style line per problem, in order, and exits 1", async () => {
+    const r = await lth(["check", "experiment.lth"], join(fixtures, "readme"));
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout.split("\n")).toEqual([
+      "experiment.lth:7:20: error: 'rate' expects a Percent; found a Number; write 20% for a percentage",
+      "experiment.lth:9:51: error: unknown op 'trian'; did you mean 'train'?",
+    ]);
+    expect(r.stderr).toBe("checked 1 file: 2 errors");
+  });
+
+  it("names files as they were given, and sorts each file's problems by position", async () => {
+    const r = await lth(["check", "tests/fixtures/check/mixed--one-error-each/main.lth", "tests/fixtures/readme/experiment.lth"]);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stdout.split("\n");
+    expect(lines.map((l) => l.split(": error")[0])).toEqual([
+      "tests/fixtures/check/mixed--one-error-each/main.lth:3:13",
+      "tests/fixtures/check/mixed--one-error-each/main.lth:4:27",
+      "tests/fixtures/check/mixed--one-error-each/main.lth:5:72",
+      "tests/fixtures/check/mixed--one-error-each/main.lth:6:25",
+      "tests/fixtures/readme/experiment.lth:7:20",
+      "tests/fixtures/readme/experiment.lth:9:51",
+    ]);
+  });
+
+  it("--json prints the documented objects", async () => {
+    const r = await lth(["check", "--json", "tests/fixtures/check/syntax--several-errors/main.lth"]);
+    expect(r.exitCode).toBe(1);
+    const diagnostics = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(diagnostics).toHaveLength(4);
+    expect(Object.keys(diagnostics[0]!)).toEqual(["file", "line", "column", "endLine", "endColumn", "severity", "code", "message"]);
+    expect(diagnostics[0]).toMatchObject({ file: "tests/fixtures/check/syntax--several-errors/main.lth", line: 1, column: 30, endLine: 1, endColumn: 31, severity: "error", code: "syntax" });
+    expect(r.stderr).toBe("");
+  });
+
+  it("--json prints an empty array for a clean file", async () => {
+    const r = await lth(["check", "--json", "pipelines/quickstart.lth"]);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+
+  it("writes nothing to disk, whether the file is clean or not", async () => {
+    const dir = scratch(join(fixtures, "valid"));
+    cpSync(join(fixtures, "readme/experiment.lth"), join(dir, "experiment.lth"));
+    const before = snapshot(dir);
+    expect((await lth(["check", "every-form.lth"], dir)).exitCode).toBe(0);
+    expect((await lth(["check", "--json", "experiment.lth"], dir)).exitCode).toBe(1);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it("exits 2 for a file that does not exist, naming it", async () => {
+    const r = await lth(["check", "nowhere.lth"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("cannot read nowhere.lth: no such file");
+  });
+
+  it("exits 2 on a usage error", async () => {
+    expect((await lth(["check"])).exitCode).toBe(2);
+    expect((await lth(["check", "--frobnicate", "pipelines/quickstart.lth"])).exitCode).toBe(2);
+    expect((await lth(["frobnicate"])).exitCode).toBe(2);
+  });
+});
+
+describe("lth fmt", () => {
+  it("--check lists an unformatted file, changes nothing, and exits 1", async () => {
+    const dir = scratch(join(fixtures, "format"));
+    const before = readFileSync(join(dir, "comments.lth"), "utf8");
+    const r = await lth(["fmt", "--check", "comments.lth"], dir);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe("comments.lth: not formatted");
+    expect(readFileSync(join(dir, "comments.lth"), "utf8")).toBe(before);
+  });
+
+  it("rewrites a file into a form that --check accepts and that checks the same", async () => {
+    const dir = scratch(join(fixtures, "valid"));
+    expect((await lth(["fmt", "every-form.lth"], dir)).stdout).toBe("formatted every-form.lth");
+    expect((await lth(["fmt", "--check", "every-form.lth"], dir)).exitCode).toBe(0);
+    const r = await lth(["check", "every-form.lth"], dir);
+    expect([r.exitCode, r.stdout]).toEqual([0, ""]);
+    expect(readdirSync(dir).sort()).toEqual(["every-form.lth", "shared"]);
+  });
+
+  it("leaves a file with syntax errors untouched, reports them, and exits 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+    writeFileSync(join(dir, "bad.lth"), "let a = f(\n");
+    const r = await lth(["fmt", "bad.lth"], dir);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe("bad.lth:1:11: error: expected ')' but found the end of the file");
+    expect(readFileSync(join(dir, "bad.lth"), "utf8")).toBe("let a = f(\n");
+  });
+});
+
+describe("lth ops", () => {
+  it("lists every op of the table with its signature", async () => {
+    const r = await lth(["ops"]);
+    expect(r.exitCode).toBe(0);
+    for (const name of OPS.keys()) expect(r.stdout).toContain(`  ${name}(`);
+    expect(r.stdout).toContain("train(net: Net, data: Dataset, length: Duration, lr: Number = 0.1, batch: Int = 60, optimizer: sgd|momentum|adam = sgd");
+  });
+
+  it("--json gives each op's parameters with types, bounds and defaults", async () => {
+    const r = await lth(["ops", "--json"]);
+    const table = JSON.parse(r.stdout) as { languageVersion: number; ops: { name: string; params: { name: string; required: boolean; default?: string }[] }[] };
+    expect(table.languageVersion).toBe(0);
+    expect(table.ops.map((o) => o.name)).toEqual([...OPS.keys()]);
+    const prune = table.ops.find((o) => o.name === "prune")!;
+    expect(prune.params.find((p) => p.name === "output_rate")).toMatchObject({ required: false, default: "rate" });
+    expect(prune.params.find((p) => p.name === "rate")).toMatchObject({ required: true });
+  });
+});
+
+describe("the README", () => {
+  const readme = readFileSync(join(repo, "README.md"), "utf8");
+
+  it("shows the example file exactly", () => {
+    const example = /```lth\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBe(readFileSync(join(fixtures, "readme/experiment.lth"), "utf8"));
+  });
+
+  it("shows what lth check really prints for it", async () => {
+    const shown = /```console\n\$ npx lth check experiment\.lth\n([\s\S]*?)```/.exec(readme)?.[1];
+    const r = await lth(["check", "experiment.lth"], join(fixtures, "readme"));
+    expect(shown).toBe(`${r.stdout}\n`);
+  });
+
+  it("says what the first command prints", async () => {
+    const r = await lth(["check", "pipelines/quickstart.lth"]);
+    expect(readme).toContain(`(it prints\n\`${r.stderr}\`)`);
+  });
+});
