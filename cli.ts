@@ -17,7 +17,7 @@ const program = new Command("lth")
 program
   .command("check")
   .description("parse and type-check .lth files; print every problem with its line and column")
-  .argument("<files...>", ".lth files")
+  .argument("<files...>", ".lth files, or folders to search for them")
   .option("--json", "print the diagnostics as a JSON array")
   .action(async (files: string[], options: { json?: boolean }) => {
     const { checkCommand } = await import("./dsl/commands/check.js");
@@ -27,7 +27,7 @@ program
 program
   .command("fmt")
   .description("rewrite .lth files in canonical form, keeping every comment")
-  .argument("<files...>", ".lth files")
+  .argument("<files...>", ".lth files, or folders to search for them")
   .option("--check", "change nothing; list the files that are not formatted and exit 1")
   .action(async (files: string[], options: { check?: boolean }) => {
     const { fmtCommand } = await import("./dsl/commands/fmt.js");

@@ -91,6 +91,16 @@ describe("lth check", () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
+  it("checks every .lth file below a folder given instead of a file", async () => {
+    const r = await lth(["check", "pipelines"]);
+    const count = readdirSync(join(repo, "pipelines")).filter((f) => f.endsWith(".lth")).length;
+    expect([r.exitCode, r.stdout, r.stderr]).toEqual([0, "", `checked ${count} files: no problems`]);
+    const bad = await lth(["check", "tests/fixtures/readme"]);
+    expect(bad.stdout.split("\n")[0]).toMatch(/^tests\/fixtures\/readme\/experiment\.lth:7:20: error: /);
+    const empty = await lth(["check", "dsl/commands"]);
+    expect([empty.exitCode, empty.stderr]).toEqual([2, "lth check: no .lth files in dsl/commands"]);
+  });
+
   it("exits 2 for a file that does not exist, naming it", async () => {
     const r = await lth(["check", "nowhere.lth"]);
     expect(r.exitCode).toBe(2);

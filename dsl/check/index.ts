@@ -2,7 +2,7 @@
 // is no error, the checked program that the compiler accepts.
 
 import { resolve as resolvePath } from "node:path";
-import type { ReportItem } from "../ast.js";
+import type { Expr, ReportItem } from "../ast.js";
 import { hasErrors, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
 import { ModuleLoader, type Module, type SourceHost } from "./program.js";
 import { resolveModules, type Binding, type Resolution } from "./resolve.js";
@@ -21,7 +21,7 @@ export interface CheckedProgram {
   readonly reports: readonly ReportItem[];
   readonly resolution: Resolution;
   /** Type and static value of every expression. */
-  readonly info: ReadonlyMap<import("../ast.js").Expr, ExprInfo>;
+  readonly info: ReadonlyMap<Expr, ExprInfo>;
 }
 
 export type CheckResult =

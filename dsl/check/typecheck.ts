@@ -174,7 +174,7 @@ export class TypeChecker {
     switch (operand.type.kind) {
       case "Int":
       case "Number":
-        return v && "value" in v && typeof v.value === "number" ? { type: operand.type, value: { kind: v.kind, value: -v.value } as Value } : { type: operand.type };
+        return v?.kind === "Int" || v?.kind === "Number" ? { type: operand.type, value: { kind: v.kind, value: -v.value } } : { type: operand.type };
       case "Percent":
         this.report(e.range, "out-of-range", "a percentage cannot be negative");
         return UNKNOWN;

@@ -1,4 +1,7 @@
-// Where a command writes: the process's streams, or buffers in tests.
+// Where a command writes (the process's streams, or buffers in tests), and what it reads.
+
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
 
 export interface CommandIO {
   /** Results: diagnostics, tables, JSON. */
@@ -21,4 +24,21 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * The files a command works on: each argument as given, or, for a folder, every `.lth`
+ * file below it (sorted; `node_modules` and dot-folders such as the `.lth` store skipped).
+ */
+export function lthFiles(args: readonly string[], cwd: string): string[] {
+  return args.flatMap((arg) => {
+    const path = resolve(cwd, arg);
+    if (!existsSync(path) || !statSync(path).isDirectory()) return [arg];
+    return readdirSync(path, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith(".lth"))
+      .map((e) => relative(path, join(e.parentPath, e.name)))
+      .filter((rel) => !rel.split(sep).some((part) => part.startsWith(".") || part === "node_modules"))
+      .sort()
+      .map((rel) => join(arg, rel));
+  });
 }
