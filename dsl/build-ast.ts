@@ -59,9 +59,11 @@ export class AstBuilder {
     return undefined;
   }
 
-  private importItem(node: C.ImportItemCstNode): A.ImportItem {
-    const range = this.range(node);
-    return { kind: "Import", range, path: this.string(first(node.children.StringLiteral), range.end) };
+  /** An import whose path recovery lost is dropped: there is nothing to load. */
+  private importItem(node: C.ImportItemCstNode): A.ImportItem | undefined {
+    const path = first(node.children.StringLiteral);
+    if (!present(path)) return undefined;
+    return { kind: "Import", range: this.range(node), path: this.string(path, path.startOffset) };
   }
 
   private defaultsItem(node: C.DefaultsItemCstNode): A.DefaultsItem {

@@ -37,7 +37,6 @@ import {
 
 function describe(token: IToken): string {
   if (token.tokenType === EOF) return "the end of the file";
-  if (KEYWORDS.includes(token.tokenType)) return `the reserved word '${token.image}'`;
   const image = token.image.length > 24 ? `${token.image.slice(0, 21)}...` : token.image;
   return `'${image.replace(/\s+/g, " ")}'`;
 }
@@ -45,6 +44,8 @@ function describe(token: IToken): string {
 function label(type: TokenType): string {
   return String(type.LABEL ?? type.name);
 }
+
+const ITEM_STARTS = "an item starts with 'let', 'import', 'defaults' or 'report'";
 
 /** What a person would call the thing that was expected, by grammar rule. */
 const RULE_EXPECTATION: Record<string, string> = {
@@ -64,7 +65,7 @@ const messages: IParserErrorMessageProvider = {
       return `expected '(' after '${previous.image}': what follows '|>' must be a call`;
     }
     if (expected === EOF) {
-      return `unexpected ${describe(actual)}; an item starts with 'let', 'import', 'defaults' or 'report'`;
+      return `unexpected ${describe(actual)}; ${ITEM_STARTS}`;
     }
     if (expected === Identifier && KEYWORDS.includes(actual.tokenType)) {
       return `'${actual.image}' is a reserved word and cannot be used as a name`;
@@ -72,7 +73,7 @@ const messages: IParserErrorMessageProvider = {
     return `expected ${label(expected)} but found ${describe(actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
-    return `unexpected ${describe(firstRedundant)}; expected 'let', 'import', 'defaults' or 'report'`;
+    return `unexpected ${describe(firstRedundant)}; ${ITEM_STARTS}`;
   },
   buildNoViableAltMessage({ actual, ruleName }) {
     const first = actual[0]!;
