@@ -73,7 +73,7 @@ export class AstBuilder {
       kind: "Defaults",
       range,
       op: this.identifier(first(node.children.Identifier), range.end),
-      args: args ? this.args(args) : [],
+      args: args ? this.args(args, "defaults") : [],
     };
   }
 
@@ -158,18 +158,27 @@ export class AstBuilder {
       kind: "Call",
       range,
       op: this.identifier(first(node.children.Identifier), range.start),
-      args: args ? this.args(args) : [],
+      args: args ? this.args(args, "call") : [],
     };
   }
 
-  private args(node: C.ArgsCstNode): A.Arg[] {
+  /**
+   * Arguments, positional ones first (LANGUAGE.md, Grammar); every entry of a `defaults`
+   * block is named. The grammar's comments say so, so breaking either is a syntax error.
+   */
+  private args(node: C.ArgsCstNode, owner: "call" | "defaults"): A.Arg[] {
+    let named = false;
     return (node.children.arg ?? []).map((argNode) => {
       const range = this.range(argNode);
       const nameToken = first(argNode.children.Identifier);
       const value = this.expression(first(argNode.children.expression), range.end);
-      return present(nameToken)
-        ? { kind: "Arg", range, name: this.identifier(nameToken, range.start), value }
-        : { kind: "Arg", range, value };
+      if (present(nameToken)) {
+        named = true;
+        return { kind: "Arg", range, name: this.identifier(nameToken, range.start), value };
+      }
+      if (owner === "defaults") this.problems.push({ range, message: "a defaults entry needs a parameter name: write `name: value`" });
+      else if (named) this.problems.push({ range, message: "a positional argument cannot follow a named one" });
+      return { kind: "Arg", range, value };
     });
   }
 
@@ -187,6 +196,10 @@ export class AstBuilder {
     const literal: A.NumberLiteral = present(countToken)
       ? this.number(countToken)
       : { kind: "Number", range: { start: range.start, end: range.start }, value: NaN, integer: true, text: "" };
+    // The grammar's `repeat INT`: a count of rounds is whole.
+    if (present(countToken) && !literal.integer) {
+      this.problems.push({ range: literal.range, message: `'repeat' takes a whole number of rounds; found ${literal.text}` });
+    }
     const count: A.NumberLiteral | A.NegateExpr = present(minus)
       ? { kind: "Negate", range: { start: minus.startOffset, end: literal.range.end }, operand: literal }
       : literal;

@@ -8,6 +8,7 @@ import type { FileCstNode } from "./cst.js";
 import { error, type Diagnostic } from "./diagnostics.js";
 import {
   Defaults,
+  For,
   Identifier,
   Import,
   LBracket,
@@ -18,6 +19,7 @@ import {
   Minus,
   Pipe,
   RBracket,
+  Repeat,
   RCurly,
   Report,
   RParen,
@@ -83,7 +85,11 @@ export function parseSource(source: SourceFile): ParsedFile {
   }
 
   lthParser.input = lexed.tokens;
-  const cst = lthParser.file() as FileCstNode;
+  const cst = withinStack(() => lthParser.file() as FileCstNode);
+  if (!cst) {
+    syntax(0, 0, TOO_DEEP);
+    return { source, ast: { kind: "File", range: { start: 0, end: source.text.length }, items: [], comments }, diagnostics };
+  }
   for (const e of lthParser.errors) {
     const { start, end } = parseErrorRange(e, lexed.tokens);
     if (followsLexError(source.text, start, lexErrorEnds)) continue;
@@ -99,10 +105,26 @@ export function parseSource(source: SourceFile): ParsedFile {
   return { source, ast, diagnostics: onePerPosition(diagnostics) };
 }
 
+export const TOO_DEEP = "this file nests too deeply to read";
+
 /**
- * How deep brackets may nest, and how many minus signs may stand in a row; how many
- * pipes and indexes one item or block `let` may hold (each pipe and index nests the
- * tree one level deeper).
+ * Runs a recursive phase; undefined if it ran out of stack. The limits below keep real
+ * files far from that, so this is the last guard, not the rule: a file that reaches it
+ * gets a diagnostic instead of a stack trace.
+ */
+export function withinStack<T>(run: () => T): T | undefined {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/.test(e.message)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * How deep brackets and `repeat`/`for` may nest, and how many minus signs may stand in a
+ * row; how many pipes and indexes one item or block `let` may hold (each pipe and index
+ * nests the tree one level deeper).
  */
 export const MAX_NESTING = 100;
 export const MAX_CHAIN = 200;
@@ -111,12 +133,18 @@ function firstTooDeep(tokens: readonly IToken[]): { token: IToken; problem: stri
   let depth = 0;
   let minuses = 0;
   let chain = 0;
+  /** `repeat`/`for` seen whose block has not opened: each counts as a level already. */
+  let openingLoops = 0;
   let previous: TokenType | undefined;
   for (const token of tokens) {
     const type = token.tokenType;
     const indexing = type === LBracket && previous !== undefined && INDEXABLE_ENDS.has(previous);
     previous = type;
-    if (type === LParen || type === LBracket || type === LCurly) depth++;
+    if (type === Repeat || type === For) {
+      depth++;
+      openingLoops++;
+    } else if (type === LCurly && openingLoops > 0) openingLoops--;
+    else if (type === LParen || type === LBracket || type === LCurly) depth++;
     else if (type === RParen || type === RBracket || type === RCurly) depth = Math.max(0, depth - 1);
     minuses = type === Minus ? minuses + 1 : 0;
     if (STATEMENT_STARTS.has(type)) chain = 0;

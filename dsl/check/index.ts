@@ -3,7 +3,8 @@
 
 import { resolve as resolvePath } from "node:path";
 import type { Expr, ReportItem } from "../ast.js";
-import { hasErrors, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
+import { error, hasErrors, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
+import { TOO_DEEP, withinStack } from "../parse.js";
 import { ModuleLoader, type Module, type SourceHost } from "./program.js";
 import { resolveModules, type Binding, type Resolution } from "./resolve.js";
 import { TypeChecker, type ExprInfo } from "./typecheck.js";
@@ -36,11 +37,16 @@ export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoad
   // Recovery leaves holes in a tree with syntax errors; checking it would report echoes.
   if (loaded.modules.some((m) => m.syntaxErrors)) return { ok: false, diagnostics: sortDiagnostics(diagnostics) };
 
-  const resolution = resolveModules(loaded.modules, diagnostics);
-  const types = new TypeChecker(resolution, diagnostics);
-  types.run(loaded.modules);
+  const checked = withinStack(() => {
+    const resolution = resolveModules(loaded.modules, diagnostics);
+    const types = new TypeChecker(resolution, diagnostics);
+    types.run(loaded.modules);
+    return { resolution, types };
+  });
+  if (!checked) diagnostics.push(error(loaded.root.source, { start: 0, end: 0 }, "syntax", TOO_DEEP));
   const sorted = sortDiagnostics(diagnostics);
-  if (hasErrors(sorted)) return { ok: false, diagnostics: sorted };
+  if (!checked || hasErrors(sorted)) return { ok: false, diagnostics: sorted };
+  const { resolution, types } = checked;
   const program = {
     root: loaded.root,
     modules: loaded.modules,

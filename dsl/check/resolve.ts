@@ -109,7 +109,8 @@ class Resolver {
   run(modules: readonly Module[]): Resolution {
     const scopes = new Map<Module, Scope>();
     for (const module of modules) scopes.set(module, this.ownScope(module));
-    for (const module of modules) this.addImports(module, scopes);
+    const state = new Map<Module, "visiting" | "done">();
+    for (const module of modules) this.completeScope(module, scopes, state);
     for (const module of modules) this.resolveModule(module, scopes.get(module)!);
     this.findCycles();
     return this.result;
@@ -149,7 +150,24 @@ class Resolver {
     scope.names.set(binding.name, binding);
   }
 
-  /** An imported file's own bindings become visible; a clash with another import or a local `let` is an error. */
+  /**
+   * A file's names: its own `let`s and every name visible in the files it imports, which
+   * are completed first (inside an import cycle, a file still being completed offers its
+   * own names only).
+   */
+  private completeScope(module: Module, scopes: Map<Module, Scope>, state: Map<Module, "visiting" | "done">): void {
+    if (state.has(module)) return;
+    state.set(module, "visiting");
+    for (const { target } of module.imports) if (target) this.completeScope(target, scopes, state);
+    this.addImports(module, scopes);
+    state.set(module, "done");
+  }
+
+  /**
+   * An imported file's names become visible. One binding reached twice (a diamond) is
+   * bound once; a different binding of a name already bound, locally or by an earlier
+   * import, is an error.
+   */
   private addImports(module: Module, scopes: Map<Module, Scope>): void {
     const scope = scopes.get(module)!;
     const own = new Map(scope.names);
@@ -160,15 +178,15 @@ class Resolver {
       seen.add(target);
       const clashes: string[] = [];
       for (const [name, binding] of scopes.get(target)!.names) {
-        if (binding.module !== target) continue;
         const local = own.get(name);
-        if (local && local.kind === "let") {
+        if (local === binding) continue;
+        if (local?.kind === "let") {
           this.report(module, local.node.name.range, "duplicate-binding", `'${name}' is already bound by import "${item.path.value}"`);
           continue;
         }
         const other = importedFrom.get(name);
         if (other) {
-          clashes.push(name);
+          if (scope.names.get(name) !== binding) clashes.push(name);
           continue;
         }
         importedFrom.set(name, item);
@@ -220,11 +238,8 @@ class Resolver {
         deps.set(op.name, reads);
       }
       for (const arg of item.args) {
-        if (!arg.name) {
-          this.report(module, arg.range, "syntax", "a defaults entry needs a parameter name: write `name: value`");
-          unknown(arg.value);
-          continue;
-        }
+        // A positional entry is a syntax error (build-ast.ts), so this never runs on one.
+        if (!arg.name) continue;
         const param = op && paramOf(op, arg.name.name);
         if (!param) {
           if (op) this.unknownParam(op, arg.name, module);
@@ -351,18 +366,9 @@ class Resolver {
       return;
     }
     const args = new Map<string, ArgSource>();
-    const positional: { value: A.Expr }[] = piped ? [{ value: piped }] : [];
-    const named: A.Arg[] = [];
-    let sawNamed = false;
-    for (const arg of call.args) {
-      if (arg.name) {
-        sawNamed = true;
-        named.push(arg);
-      } else if (sawNamed) {
-        this.report(module, arg.range, "syntax", "a positional argument cannot follow a named one");
-        this.expr(arg.value, scope, reads);
-      } else positional.push(arg);
-    }
+    // Positional arguments come first (a syntax error otherwise, caught in build-ast.ts).
+    const positional: { value: A.Expr }[] = [...(piped ? [{ value: piped }] : []), ...call.args.filter((a) => !a.name)];
+    const named = call.args.filter((a) => a.name);
     positional.forEach(({ value }, i) => {
       const param = op.params[i];
       if (param) {

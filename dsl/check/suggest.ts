@@ -25,7 +25,8 @@ export function editDistance(a: string, b: string): number {
  * The candidate closest to `word`, if it is close enough to be a likely typo: one edit
  * for words of three to five letters, up to a third of the length for longer ones, none
  * for shorter ones (any one-letter name is one edit from `t`). A difference of case
- * alone always counts as close.
+ * alone, or a word that is the other plus a suffix (`batch_size` for `batch`), always
+ * counts as close.
  */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   const limit = word.length < 3 ? 0 : Math.max(1, Math.floor(word.length / 3));
@@ -33,7 +34,13 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     if (candidate === word) continue;
-    const distance = candidate.toLowerCase() === word.toLowerCase() ? 0.5 : editDistance(word, candidate);
+    const lower = word.toLowerCase();
+    const distance =
+      candidate.toLowerCase() === lower
+        ? 0.5
+        : candidate.length >= 3 && lower.startsWith(`${candidate.toLowerCase()}_`)
+          ? limit
+          : editDistance(word, candidate);
     if (distance <= limit && distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

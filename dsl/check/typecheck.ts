@@ -176,10 +176,10 @@ export class TypeChecker {
       case "Number":
         return v?.kind === "Int" || v?.kind === "Number" ? { type: operand.type, value: { kind: v.kind, value: -v.value } } : { type: operand.type };
       case "Percent":
-        this.report(e.range, "out-of-range", "a percentage cannot be negative");
+        this.report(e.range, "out-of-range", `a percentage cannot be negative${v ? `; found -${showValue(v)}` : ""}`);
         return UNKNOWN;
       case "Duration":
-        this.report(e.range, "out-of-range", "a duration cannot be negative");
+        this.report(e.range, "out-of-range", `a duration cannot be negative${v ? `; found -${showValue(v)}` : ""}`);
         return UNKNOWN;
       default:
         this.report(e.operand.range, "type-mismatch", `only a number can be negated; this is ${aType(operand.type)}`);
@@ -249,13 +249,10 @@ export class TypeChecker {
     return count === undefined ? { type: listOf(result.type) } : { type: listOf(result.type), length: count };
   }
 
+  /** The number of rounds; a fraction is a syntax error (build-ast.ts), a count below 1 out of range. */
   private repeatCount(count: A.NumberLiteral | A.NegateExpr): number | undefined {
     const literal = count.kind === "Negate" ? (count.operand as A.NumberLiteral) : count;
     const value = count.kind === "Negate" ? -literal.value : literal.value;
-    if (!literal.integer) {
-      this.report(count.range, "type-mismatch", `'repeat' takes a whole number of rounds; found ${count.kind === "Negate" ? "-" : ""}${literal.text}`);
-      return undefined;
-    }
     if (value < 1 || value > MAX_REPEAT) {
       this.report(count.range, "out-of-range", `'repeat' needs between 1 and ${MAX_REPEAT} rounds; found ${value}`);
       return undefined;

@@ -195,9 +195,15 @@ describe("imports", () => {
     expect(codes(`import "common.lth"\nlet dense = train(net0, data, 1 epoch)\n`, { "common.lth": PRELUDE })).toEqual([]);
   });
 
-  it("are not transitive: a name must be imported from the file that binds it", () => {
+  it("are transitive: what an imported file sees, its importer sees", () => {
     const others = { "a.lth": `import "b.lth"\nlet net0 = init(lenet_300_100(), data)\n`, "b.lth": `let data = mnist()\n` };
-    expect(codes(`import "a.lth"\nlet dense = train(net0, data, 1 epoch)\n`, others)).toEqual(["undefined-name@2:25"]);
+    expect(codes(`import "a.lth"\nlet dense = train(net0, data, 1 epoch)\n`, others)).toEqual([]);
+  });
+
+  it("that bind one name to two different bindings clash, however deep", () => {
+    const others = { "a.lth": `import "b.lth"\nlet net0 = init(lenet_300_100(), data)\n`, "b.lth": `let data = mnist()\n`, "c.lth": `let data = mnist(seed: 1)\n` };
+    expect(codes(`import "a.lth"\nimport "c.lth"\nlet n = net0\n`, others)).toEqual(["duplicate-binding@2:8"]);
+    expect(codes(`import "a.lth"\nlet data = mnist()\n`, others)).toEqual(["duplicate-binding@2:5"]);
   });
 
   it("bind a file reached twice (a diamond) once", () => {
@@ -207,6 +213,8 @@ describe("imports", () => {
       "common.lth": PRELUDE,
     };
     expect(codes(`import "a.lth"\nimport "b.lth"\nimport "common.lth"\nlet z = mask_distance(x, y)\n`, others)).toEqual([]);
+    // `data` reaches main through both a.lth and b.lth: one binding, no clash.
+    expect(codes(`import "a.lth"\nimport "b.lth"\nlet z = train(x, data, 1 epoch)\n`, others)).toEqual([]);
   });
 
   it("resolve relative to the importing file", () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as A from "../../dsl/ast.js";
 import { lthParser } from "../../dsl/parser.js";
-import { parseText } from "../../dsl/parse.js";
+import { parseText, withinStack } from "../../dsl/parse.js";
 
 const everyForm = readFileSync(join(import.meta.dirname, "../fixtures/valid/every-form.lth"), "utf8");
 
@@ -147,6 +147,19 @@ describe("syntax errors", () => {
   it("refuses nesting past the limit instead of overflowing the stack", () => {
     expect(syntaxErrors(`let a = ${"(".repeat(5000)}1${")".repeat(5000)}`)).toEqual(["1:109"]);
     expect(syntaxErrors(`let a = ${"-".repeat(5000)}1`)).toEqual(["1:109"]);
+  });
+});
+
+describe("the last guard against deep recursion", () => {
+  it("turns a stack overflow into undefined and lets every other error through", () => {
+    const deep = (n: number): number => deep(n + 1) + 1;
+    expect(withinStack(() => deep(0))).toBeUndefined();
+    expect(withinStack(() => 7)).toBe(7);
+    expect(() =>
+      withinStack(() => {
+        throw new RangeError("Invalid array length");
+      }),
+    ).toThrow("Invalid array length");
   });
 });
 

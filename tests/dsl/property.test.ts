@@ -155,6 +155,8 @@ describe("check never throws", () => {
       `let a = net0${" |> prune(10%)".repeat(200)}`,
       `let a = xs${"[0]".repeat(200)}`,
       `let a = ${"repeat 1 from x as t { yield ".repeat(90)}t${" }".repeat(90)}`,
+      `let a = ${"repeat 1 from ".repeat(300)}n${" as t { yield t }".repeat(300)}`,
+      `let a = ${"for a in ".repeat(1000)}[n]${" { yield a }".repeat(1000)}`,
       "/*".repeat(10_000),
     ]) {
       checkNeverThrows(text);
