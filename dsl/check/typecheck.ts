@@ -55,26 +55,29 @@ export class TypeChecker {
   ) {}
 
   run(modules: readonly Module[]): void {
-    for (const module of modules) this.checkDefaults(module);
     // Dependencies first, so typing one binding never recurses down a long chain of others.
     // Block lets wait for their block: their loop variable's type comes from it.
     for (const binding of this.resolution.order) if (!binding.block) this.bindingType(binding);
+    // `defaults` entries that no call used are checked all the same.
+    for (const module of modules) {
+      for (const [opName, entries] of this.resolution.defaults.get(module) ?? []) {
+        const op = lookupOp(opName)!;
+        for (const [paramName, entry] of entries) this.defaultsEntry(module, entry, op.params.find((p) => p.name === paramName)!);
+      }
+    }
   }
 
   private report(range: Range, code: Diagnostic["code"], message: string): void {
     this.diagnostics.push(error(this.module.source, range, code, message));
   }
 
-  private checkDefaults(module: Module): void {
-    this.module = module;
-    for (const [opName, entries] of this.resolution.defaults.get(module) ?? []) {
-      const op = lookupOp(opName);
-      if (!op) continue;
-      for (const [paramName, entry] of entries) {
-        const param = op.params.find((p) => p.name === paramName)!;
-        this.defaultsInfo.set(entry, this.argument(entry.value, param, new Map()));
-      }
-    }
+  /** A `defaults` entry, checked against its parameter once, when first needed. */
+  private defaultsEntry(module: Module, entry: A.Arg, param: ParamDecl): ExprInfo {
+    const known = this.defaultsInfo.get(entry);
+    if (known) return known;
+    const info = this.within(module, () => this.argument(entry.value, param, new Map()));
+    this.defaultsInfo.set(entry, info);
+    return info;
   }
 
   /**
@@ -314,7 +317,8 @@ export class TypeChecker {
       case "arg":
         return this.argument(source.value, param, bindings);
       case "defaults": {
-        const info = this.defaultsInfo.get(source.entry) ?? UNKNOWN;
+        // Defaults apply within their own file, so this call's module is the entry's.
+        const info = this.defaultsEntry(this.module, source.entry, param);
         assignable(info.type, param.type, bindings);
         return info;
       }
