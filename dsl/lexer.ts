@@ -1,7 +1,8 @@
 // The `.lth` tokens (LANGUAGE.md, Lexical structure). Keywords come before Identifier and
 // use it as their longer_alt, so `letter` is a name and `let` a keyword.
 
-import { createToken, Lexer, type TokenType } from "chevrotain";
+import type { TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: "a name" });
 

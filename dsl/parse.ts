@@ -1,7 +1,8 @@
 // Text to AST: lex, parse with recovery, build the AST, and turn every lexing, parsing and
 // literal problem into a `syntax` diagnostic anchored where LANGUAGE.md says.
 
-import { EOF, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
+import type { IRecognitionException, IToken, TokenType } from "chevrotain";
+import { EOF } from "./chevrotain.js";
 import type { Comment, FileNode } from "./ast.js";
 import { AstBuilder } from "./build-ast.js";
 import type { FileCstNode } from "./cst.js";

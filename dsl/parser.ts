@@ -1,7 +1,8 @@
 // The `.lth` grammar (LANGUAGE.md, Grammar) as a Chevrotain CstParser. Error recovery is
 // on, so one pass reports every syntax error; ast.ts turns the CST into the typed AST.
 
-import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
+import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+import { CstParser, EOF } from "./chevrotain.js";
 import {
   allTokens,
   As,
