@@ -44,11 +44,22 @@ export function parseSource(source: SourceFile): ParsedFile {
     diagnostics.push(error(source, { start, end }, "syntax", message));
 
   const lexed = lthLexer.tokenize(source.text);
+  const blockComments = (lexed.groups["comments"] ?? []).filter((t) => t.image.startsWith("/*"));
   /** Ends of unexpected characters: a parse error right after one is its echo, not news. */
   const lexErrorEnds = new Set<number>();
+  // Text after a comment that tried to nest, up to its stray closer: errors there are echoes.
+  const spilled: { start: number; end: number }[] = [];
   for (const e of lexed.errors) {
     lexErrorEnds.add(e.offset + e.length);
     const text = source.text.slice(e.offset, e.offset + e.length);
+    const nested = text.startsWith("*/") ? nestedCommentBefore(blockComments, e.offset) : undefined;
+    if (nested) {
+      const end = nested.startOffset + nested.image.length;
+      spilled.push({ start: end, end: e.offset });
+      const line = source.position(nested.startOffset).line;
+      syntax(e.offset, e.offset + 2, `'*/' closes no comment: comments do not nest, so the comment on line ${line} ended at its first '*/'`);
+      continue;
+    }
     const shown = [...text].length === 1 ? `character '${text}'` : `characters '${text}'`;
     syntax(e.offset, e.offset + e.length, `unexpected ${shown}`);
   }
@@ -94,6 +105,7 @@ export function parseSource(source: SourceFile): ParsedFile {
   for (const e of lthParser.errors) {
     const { start, end } = parseErrorRange(e, lexed.tokens);
     if (followsLexError(source.text, start, lexErrorEnds)) continue;
+    if (spilled.some((s) => s.start <= start && start < s.end)) continue;
     // The comment took the rest of the file, so the file ends early.
     if (unterminatedComment && e.token.tokenType === EOF) continue;
     syntax(start, end, e.message);
@@ -172,6 +184,12 @@ function parseErrorRange(e: IRecognitionException, tokens: readonly IToken[]): {
   const last = tokens[tokens.length - 1];
   const end = last ? last.startOffset + last.image.length : 0;
   return { start: end, end };
+}
+
+/** The block comment just before `offset` if it holds an opener of its own (an attempt to nest). */
+function nestedCommentBefore(blockComments: readonly IToken[], offset: number): IToken | undefined {
+  const before = blockComments.filter((c) => c.startOffset + c.image.length <= offset).at(-1);
+  return before && before.image.indexOf("/*", 2) >= 0 ? before : undefined;
 }
 
 function followsLexError(text: string, start: number, lexErrorEnds: ReadonlySet<number>): boolean {

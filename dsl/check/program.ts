@@ -37,7 +37,7 @@ export interface Module {
   readonly ast: FileNode;
   readonly imports: readonly ModuleImport[];
   readonly syntaxErrors: boolean;
-  /** An import failed, so names it would have bound are not reported as undefined. */
+  /** One of this file's imports failed. */
   readonly incompleteImports: boolean;
 }
 

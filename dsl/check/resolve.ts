@@ -103,6 +103,8 @@ class Resolver {
   private readonly deps = new Map<LetBinding, Set<LetBinding>>();
   /** Bindings read by each file's `defaults` entries, by op: a call of the op reads them too. */
   private readonly defaultsDeps = new Map<Module, Map<string, Set<LetBinding>>>();
+  /** Files that miss some names because an import, theirs or a nested one, failed. */
+  private readonly incomplete = new Set<Module>();
 
   constructor(private readonly diagnostics: Diagnostic[]) {}
 
@@ -160,6 +162,9 @@ class Resolver {
     state.set(module, "visiting");
     for (const { target } of module.imports) if (target) this.completeScope(target, scopes, state);
     this.addImports(module, scopes);
+    if (module.incompleteImports || module.imports.some(({ target }) => target && this.incomplete.has(target))) {
+      this.incomplete.add(module);
+    }
     state.set(module, "done");
   }
 
@@ -320,7 +325,8 @@ class Resolver {
       this.result.refs.set(e, binding);
       return binding;
     }
-    if (!scope.module.incompleteImports) this.report(scope.module, e.range, "undefined-name", undefinedNameMessage(e.name, scope));
+    // A name the failed import would have bound is not news on top of that failure.
+    if (!this.incomplete.has(scope.module)) this.report(scope.module, e.range, "undefined-name", undefinedNameMessage(e.name, scope));
     return undefined;
   }
 

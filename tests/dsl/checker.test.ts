@@ -259,3 +259,10 @@ let b = sweep[2]
     expect(codes(`${PRELUDE}let sizes = [300, 100]\nlet arch = mlp([sizes[0], 0])\n`)).toEqual(["out-of-range@4:27"]);
   });
 });
+
+describe("a failed import nested in another", () => {
+  it("does not make the names it would have passed through undefined", () => {
+    const others = { "lib/a.lth": `import "b.lth"\nlet net0 = init(lenet_300_100(), data)\n`, "b.lth": `let data = mnist()\n` };
+    expect(codes(`import "lib/a.lth"\nlet dense = train(net0, data, 1 epoch)\n`, others)).toEqual(["import-not-found@lib/a.lth:1:8"]);
+  });
+});
