@@ -28,7 +28,7 @@ import {
   UnterminatedString,
   Yield,
 } from "./lexer.js";
-import { lthParser } from "./parser.js";
+import { describeToken, lthParser } from "./parser.js";
 import { SourceFile } from "./source.js";
 
 export interface ParsedFile {
@@ -47,17 +47,17 @@ export function parseSource(source: SourceFile): ParsedFile {
   const blockComments = (lexed.groups["comments"] ?? []).filter((t) => t.image.startsWith("/*"));
   /** Ends of unexpected characters: a parse error right after one is its echo, not news. */
   const lexErrorEnds = new Set<number>();
-  // Text after a comment that tried to nest, up to its stray closer: errors there are echoes.
-  const spilled: { start: number; end: number }[] = [];
+  // Text that a comment trying to nest spilled into the code, up to its stray closer: the
+  // first unexpected token there is the error, told as what it is; the rest are echoes.
+  const spilled: { start: number; end: number; message: string; reported: boolean }[] = [];
   for (const e of lexed.errors) {
     lexErrorEnds.add(e.offset + e.length);
     const text = source.text.slice(e.offset, e.offset + e.length);
     const nested = text.startsWith("*/") ? nestedCommentBefore(blockComments, e.offset) : undefined;
     if (nested) {
-      const end = nested.startOffset + nested.image.length;
-      spilled.push({ start: end, end: e.offset });
       const line = source.position(nested.startOffset).line;
-      syntax(e.offset, e.offset + 2, `'*/' closes no comment: comments do not nest, so the comment on line ${line} ended at its first '*/'`);
+      const message = `comments do not nest: the comment on line ${line} ended at its first '*/'`;
+      spilled.push({ start: nested.startOffset + nested.image.length, end: e.offset, message, reported: false });
       continue;
     }
     const shown = [...text].length === 1 ? `character '${text}'` : `characters '${text}'`;
@@ -105,11 +105,19 @@ export function parseSource(source: SourceFile): ParsedFile {
   for (const e of lthParser.errors) {
     const { start, end } = parseErrorRange(e, lexed.tokens);
     if (followsLexError(source.text, start, lexErrorEnds)) continue;
-    if (spilled.some((s) => s.start <= start && start < s.end)) continue;
+    const spill = spilled.find((s) => s.start <= start && start < s.end);
+    if (spill) {
+      if (!spill.reported) syntax(start, end, `unexpected ${describeToken(e.token)}; ${spill.message}`);
+      spill.reported = true;
+      continue;
+    }
     // The comment took the rest of the file, so the file ends early.
     if (unterminatedComment && e.token.tokenType === EOF) continue;
     syntax(start, end, e.message);
   }
+
+  // A spill that parsed cleanly leaves the stray closer as the only sign.
+  for (const s of spilled) if (!s.reported) syntax(s.end, s.end + 2, `'*/' closes no comment; ${s.message}`);
 
   const builder = new AstBuilder();
   const ast = builder.file(cst, comments, source.text.length);

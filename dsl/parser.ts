@@ -36,7 +36,7 @@ import {
   Yield,
 } from "./lexer.js";
 
-function describe(token: IToken): string {
+export function describeToken(token: IToken): string {
   if (token.tokenType === EOF) return "the end of the file";
   const image = token.image.length > 24 ? `${token.image.slice(0, 21)}...` : token.image;
   return `'${image.replace(/\s+/g, " ")}'`;
@@ -66,22 +66,22 @@ const messages: IParserErrorMessageProvider = {
       return `expected '(' after '${previous.image}': what follows '|>' must be a call`;
     }
     if (expected === EOF) {
-      return `unexpected ${describe(actual)}; ${ITEM_STARTS}`;
+      return `unexpected ${describeToken(actual)}; ${ITEM_STARTS}`;
     }
     if (expected === Identifier && KEYWORDS.includes(actual.tokenType)) {
       return `'${actual.image}' is a reserved word and cannot be used as a name`;
     }
-    return `expected ${label(expected)} but found ${describe(actual)}`;
+    return `expected ${label(expected)} but found ${describeToken(actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
-    return `unexpected ${describe(firstRedundant)}; ${ITEM_STARTS}`;
+    return `unexpected ${describeToken(firstRedundant)}; ${ITEM_STARTS}`;
   },
   buildNoViableAltMessage({ actual, ruleName }) {
     const first = actual[0]!;
-    return `expected ${RULE_EXPECTATION[ruleName] ?? "something else"} but found ${describe(first)}`;
+    return `expected ${RULE_EXPECTATION[ruleName] ?? "something else"} but found ${describeToken(first)}`;
   },
   buildEarlyExitMessage({ actual, ruleName }) {
-    return `expected ${RULE_EXPECTATION[ruleName] ?? "something else"} but found ${describe(actual[0]!)}`;
+    return `expected ${RULE_EXPECTATION[ruleName] ?? "something else"} but found ${describeToken(actual[0]!)}`;
   },
 };
 
