@@ -220,7 +220,7 @@ class Resolver {
         // A duplicate `let` is checked as well, under a binding of its own.
         this.expr(item.value, scope, this.deps.get(this.result.letOf.get(item)!)!);
       } else if (item.kind === "Report") {
-        for (const name of item.names) this.lookup({ kind: "Name", range: name.range, name: name.name }, scope);
+        for (const name of item.names) this.lookup(name.name, name.range, scope);
       }
     }
   }
@@ -235,7 +235,6 @@ class Resolver {
       if (item.kind !== "Defaults") continue;
       const op = lookupOp(item.op.name);
       if (!op) this.unknownOp(item.op, scope);
-      const unknown = (value: A.Expr) => this.unboundValue(value, scope, reads);
       const entries = table.get(item.op.name) ?? new Map<string, A.Arg>();
       const reads = deps.get(item.op.name) ?? new Set<LetBinding>();
       if (op) {
@@ -248,7 +247,7 @@ class Resolver {
         const param = op && paramOf(op, arg.name.name);
         if (!param) {
           if (op) this.unknownParam(op, arg.name, module);
-          unknown(arg.value);
+          this.unboundValue(arg.value, scope, reads);
           continue;
         }
         if (entries.has(param.name)) {
@@ -315,19 +314,16 @@ class Resolver {
   }
 
   private readName(e: A.NameExpr, scope: Scope, reads: Set<LetBinding>): void {
-    const binding = this.lookup(e, scope);
+    const binding = this.lookup(e.name, e.range, scope);
+    if (binding) this.result.refs.set(e, binding);
     if (binding?.kind === "let") reads.add(binding);
   }
 
-  private lookup(e: A.NameExpr, scope: Scope): Binding | undefined {
-    const binding = scope.lookup(e.name);
-    if (binding) {
-      this.result.refs.set(e, binding);
-      return binding;
-    }
+  private lookup(name: string, range: Range, scope: Scope): Binding | undefined {
+    const binding = scope.lookup(name);
     // A name the failed import would have bound is not news on top of that failure.
-    if (!this.incomplete.has(scope.module)) this.report(scope.module, e.range, "undefined-name", undefinedNameMessage(e.name, scope));
-    return undefined;
+    if (!binding && !this.incomplete.has(scope.module)) this.report(scope.module, range, "undefined-name", undefinedNameMessage(name, scope));
+    return binding;
   }
 
   /**
