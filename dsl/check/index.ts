@@ -35,7 +35,9 @@ export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoad
   if ("problem" in loaded) return loaded;
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   // Recovery leaves holes in a tree with syntax errors; checking it would report echoes.
-  if (loaded.modules.some((m) => m.syntaxErrors)) return { ok: false, diagnostics: sortDiagnostics(diagnostics) };
+  if (loaded.modules.some((m) => m.syntaxErrors)) {
+    return { ok: false, diagnostics: sortDiagnostics(diagnostics.filter((d) => d.code === "syntax")) };
+  }
 
   const checked = withinStack(() => {
     const resolution = resolveModules(loaded.modules, diagnostics);

@@ -59,6 +59,8 @@ interface MutableModule {
 /** Loads modules once per path, so diamonds and repeated roots share one module. */
 export class ModuleLoader {
   private readonly cache = new Map<string, MutableModule>();
+  /** Cycles already reported, by their files: one reached from two roots is one problem. */
+  private readonly cycles = new Set<string>();
   readonly diagnostics: Diagnostic[] = [];
 
   constructor(private readonly host: SourceHost = diskHost) {}
@@ -130,6 +132,9 @@ export class ModuleLoader {
 
   /** Reported at the import by which the cycle's first file enters it. */
   private reportCycle(cycle: MutableModule[], closing: ModuleImport): void {
+    const identity = cycle.map((m) => m.source.path).sort().join("\0");
+    if (this.cycles.has(identity)) return;
+    this.cycles.add(identity);
     const [first] = cycle;
     const next = cycle[1];
     const edge = next ? first!.imports.find((i) => i.target === next)! : closing;

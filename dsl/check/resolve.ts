@@ -45,6 +45,8 @@ export interface ResolvedCall {
 
 class Scope {
   readonly names = new Map<string, Binding>();
+  /** Messages for names this scope lacks, so a name missing 2,000 times is looked into once. */
+  readonly undefinedMessages = new Map<string, string>();
   constructor(
     readonly module: Module,
     readonly parent?: Scope,
@@ -78,6 +80,8 @@ export interface Resolution {
   readonly cyclic: Set<LetBinding>;
   /** Every `let`, each after the bindings it reads (cycles aside). */
   readonly order: LetBinding[];
+  /** The `let`s of each block, in that order. */
+  readonly blockOrder: Map<A.RepeatExpr | A.ForExpr, LetBinding[]>;
   /** The binding owning each loop variable's block lets, by loop. */
   readonly loopVariables: Map<A.RepeatExpr | A.ForExpr, LoopBinding>;
 }
@@ -97,6 +101,7 @@ class Resolver {
     fileScopes: new Map(),
     cyclic: new Set(),
     order: [],
+    blockOrder: new Map(),
     loopVariables: new Map(),
   };
   /** Bindings each `let` reads, directly or through a block it contains. */
@@ -322,14 +327,21 @@ class Resolver {
   private lookup(name: string, range: Range, scope: Scope): Binding | undefined {
     const binding = scope.lookup(name);
     // A name the failed import would have bound is not news on top of that failure.
-    if (!binding && !this.incomplete.has(scope.module)) this.report(scope.module, range, "undefined-name", undefinedNameMessage(name, scope));
+    if (!binding && !this.incomplete.has(scope.module)) {
+      let message = scope.undefinedMessages.get(name);
+      if (message === undefined) {
+        message = undefinedNameMessage(name, scope);
+        scope.undefinedMessages.set(name, message);
+      }
+      this.report(scope.module, range, "undefined-name", message);
+    }
     return binding;
   }
 
   /**
-   * The value of an argument whose parameter is unknown (a misspelt op or name): a bare
-   * identifier that names nothing is probably one of the intended parameter's enum
-   * values, so it is not reported on top of the misspelling.
+   * The value of an argument with no parameter (a misspelt op or name, one argument too
+   * many): a bare identifier that names nothing is probably an enum value meant for some
+   * parameter, so it is not reported on top of the mistake already reported.
    */
   private unboundValue(value: A.Expr, scope: Scope, reads: Set<LetBinding>): void {
     if (value.kind === "Name" && !scope.lookup(value.name)) {
@@ -387,7 +399,7 @@ class Resolver {
           `'${op.name}' takes ${most === 0 ? "no arguments" : `at most ${most} argument${most === 1 ? "" : "s"}`}; found ${positional.length}`,
         );
       }
-      this.expr(value, scope, reads);
+      this.unboundValue(value, scope, reads);
     });
     for (const arg of named) {
       const name = arg.name!;
@@ -486,7 +498,13 @@ class Resolver {
             component.push(member);
           } while (member !== frame.node);
           // Tarjan closes a component only after everything it reads: dependencies first.
-          this.result.order.push(...component);
+          for (const binding of component) {
+            this.result.order.push(binding);
+            if (!binding.block) continue;
+            const list = this.result.blockOrder.get(binding.block) ?? [];
+            list.push(binding);
+            this.result.blockOrder.set(binding.block, list);
+          }
           const selfLoop = component.length === 1 && this.deps.get(frame.node)!.has(frame.node);
           if (component.length > 1 || selfLoop) this.reportCycle(component);
         }

@@ -23,7 +23,7 @@ import {
   type Value,
 } from "../types.js";
 import type { Module } from "./program.js";
-import type { ArgSource, Binding, Resolution, ResolvedCall } from "./resolve.js";
+import type { ArgSource, Binding, LetBinding, Resolution, ResolvedCall } from "./resolve.js";
 
 /** What the checker knows about an expression before anything runs. */
 export interface ExprInfo {
@@ -57,7 +57,7 @@ export class TypeChecker {
   run(modules: readonly Module[]): void {
     // Dependencies first, so typing one binding never recurses down a long chain of others.
     // Block lets wait for their block: their loop variable's type comes from it.
-    for (const binding of this.resolution.order) if (!binding.block) this.bindingType(binding);
+    for (const binding of this.resolution.order) if (!binding.block) this.checkBinding(binding);
     // `defaults` entries that no call used are checked all the same.
     for (const module of modules) {
       for (const [opName, entries] of this.resolution.defaults.get(module) ?? []) {
@@ -81,16 +81,22 @@ export class TypeChecker {
   }
 
   /**
-   * A binding's info, computed once. A binding in a cycle has no type, but its expression
-   * is still checked, so mistakes inside it are reported too.
+   * Checks a `let`. One in a cycle has no type, but its expression is still checked, so
+   * mistakes inside it are reported too; callers go in dependency order, so neither a
+   * long chain nor a long cycle is followed by recursion.
    */
+  private checkBinding(binding: LetBinding): void {
+    this.bindingType(binding);
+    if (this.resolution.cyclic.has(binding)) this.within(binding.module, () => this.expr(binding.node.value));
+  }
+
+  /** A binding's info, computed once; a binding in a cycle has none. */
   bindingType(binding: Binding): ExprInfo {
     const known = this.bindingInfo.get(binding);
     if (known) return known;
     if (binding.kind === "loop" || this.inProgress.has(binding)) return UNKNOWN;
     if (this.resolution.cyclic.has(binding)) {
       this.bindingInfo.set(binding, UNKNOWN);
-      this.within(binding.module, () => this.expr(binding.node.value));
       return UNKNOWN;
     }
     this.inProgress.add(binding);
@@ -121,8 +127,8 @@ export class TypeChecker {
   private compute(e: A.Expr): ExprInfo {
     switch (e.kind) {
       case "Number":
-        if (e.integer && !Number.isSafeInteger(e.value)) {
-          this.report(e.range, "out-of-range", `${e.text} is too large for an Int`);
+        if (e.integer ? !Number.isSafeInteger(e.value) : !Number.isFinite(e.value)) {
+          this.report(e.range, "out-of-range", `${e.text} is too large for ${e.integer ? "an Int" : "a Number"}`);
           return UNKNOWN;
         }
         return { type: { kind: e.integer ? "Int" : "Number" }, value: { kind: e.integer ? "Int" : "Number", value: e.value } };
@@ -133,6 +139,10 @@ export class TypeChecker {
         }
         return { type: { kind: "Percent" }, value: { kind: "Percent", value: e.value } };
       case "Duration":
+        if (!Number.isFinite(e.count)) {
+          this.report(e.range, "out-of-range", `${e.text} is too large for a duration`);
+          return UNKNOWN;
+        }
         if (e.unit === "steps" && !Number.isInteger(e.count)) {
           this.report(e.range, "out-of-range", `a number of steps must be whole; found ${e.text}`);
           return UNKNOWN;
@@ -179,11 +189,13 @@ export class TypeChecker {
       case "Number":
         return v?.kind === "Int" || v?.kind === "Number" ? { type: operand.type, value: { kind: v.kind, value: -v.value } } : { type: operand.type };
       case "Percent":
-        this.report(e.range, "out-of-range", `a percentage cannot be negative${v ? `; found -${showValue(v)}` : ""}`);
+      case "Duration": {
+        // `-0%` is 0%; anything else below zero has no meaning for a share or a length.
+        if (v && magnitude(v) === 0) return operand;
+        const what = operand.type.kind === "Percent" ? "a percentage" : "a duration";
+        this.report(e.range, "out-of-range", `${what} cannot be negative${v ? `; found -${showValue(v)}` : ""}`);
         return UNKNOWN;
-      case "Duration":
-        this.report(e.range, "out-of-range", `a duration cannot be negative${v ? `; found -${showValue(v)}` : ""}`);
-        return UNKNOWN;
+      }
       default:
         this.report(e.operand.range, "type-mismatch", `only a number can be negated; this is ${aType(operand.type)}`);
         return UNKNOWN;
@@ -241,7 +253,7 @@ export class TypeChecker {
     const from = this.expr(e.from);
     const variable = this.resolution.loopVariables.get(e);
     if (variable) this.bindingInfo.set(variable, { type: from.type });
-    const result = this.block(e.body);
+    const result = this.block(e);
     if (!assignable(result.type, from.type)) {
       this.report(
         e.body.result.range,
@@ -272,17 +284,14 @@ export class TypeChecker {
     }
     const variable = this.resolution.loopVariables.get(e);
     if (variable) this.bindingInfo.set(variable, { type: element });
-    const result = this.block(e.body);
+    const result = this.block(e);
     return over.length === undefined ? { type: listOf(result.type) } : { type: listOf(result.type), length: over.length };
   }
 
-  /** Every `let` of a block is checked, used or not; the block's value is its `yield`. */
-  private block(body: A.Block): ExprInfo {
-    for (const node of body.lets) {
-      const binding = this.resolution.letOf.get(node);
-      if (binding) this.bindingType(binding);
-    }
-    return this.expr(body.result);
+  /** Every `let` of a block is checked, used or not, in dependency order; the block's value is its `yield`. */
+  private block(loop: A.RepeatExpr | A.ForExpr): ExprInfo {
+    for (const binding of this.resolution.blockOrder.get(loop) ?? []) this.checkBinding(binding);
+    return this.expr(loop.body.result);
   }
 
   // ---- calls ----------------------------------------------------------------------------

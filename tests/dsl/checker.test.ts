@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type * as A from "../../dsl/ast.js";
 import { checkProgram, memoryHost, ModuleLoader, type CheckedProgram } from "../../dsl/check/index.js";
-import { renderDiagnostic } from "../../dsl/diagnostics.js";
+import { renderDiagnostic, sortDiagnostics } from "../../dsl/diagnostics.js";
 import { showType } from "../../dsl/types.js";
 
 const PRELUDE = `let data = mnist(train: 1000, test: 500)
@@ -264,5 +264,24 @@ describe("a failed import nested in another", () => {
   it("does not make the names it would have passed through undefined", () => {
     const others = { "lib/a.lth": `import "b.lth"\nlet net0 = init(lenet_300_100(), data)\n`, "b.lth": `let data = mnist()\n` };
     expect(codes(`import "lib/a.lth"\nlet dense = train(net0, data, 1 epoch)\n`, others)).toEqual(["import-not-found@lib/a.lth:1:8"]);
+  });
+});
+
+describe("a file with a syntax error", () => {
+  it("reports syntax errors only, import problems included", () => {
+    expect(codes(`import "missing.lth"\nlet a = (\n`)).toEqual(["syntax@2:10"]);
+  });
+});
+
+describe("an import cycle reached from two files checked together", () => {
+  it("is one problem, reported once", () => {
+    const host = memoryHost({ "/p/b.lth": `import "c.lth"\nlet x = mnist()\n`, "/p/c.lth": `import "b.lth"\nlet y = mnist()\n` });
+    const loader = new ModuleLoader(host);
+    const all = ["/p/b.lth", "/p/c.lth"].flatMap((path) => {
+      const result = checkProgram(path, loader);
+      return "problem" in result ? [] : result.diagnostics;
+    });
+    // As `lth check b.lth c.lth` prints them: merged, each once.
+    expect(sortDiagnostics(all).map((d) => `${d.code}@${d.file.path}`)).toEqual(["import-cycle@/p/b.lth"]);
   });
 });
