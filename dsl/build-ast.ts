@@ -225,21 +225,36 @@ export class AstBuilder {
     };
   }
 
+  /** A block's `let`s, then its one `yield` last (LANGUAGE.md: block := "{" let* "yield" expr "}"). */
   private block(node: C.BlockCstNode | undefined, fallback: number): A.Block {
     if (!node) {
       return { kind: "Block", range: { start: fallback, end: fallback }, lets: [], result: this.missing(fallback), yieldRange: { start: fallback, end: fallback } };
     }
     const range = this.range(node);
-    const yieldToken = first(node.children.Yield);
+    const yields = node.children.yieldClause ?? [];
+    const [firstYield, secondYield] = yields;
+    const yieldToken = first(firstYield?.children.Yield);
     const yieldRange = present(yieldToken) ? tokenRange(yieldToken) : { start: range.end, end: range.end };
+    const letNodes = node.children.letItem ?? [];
+    const closer = first(node.children.RCurly);
+    if (!firstYield && present(closer)) {
+      this.problems.push({ range: tokenRange(closer), message: "expected 'yield' but found '}': a block ends with 'yield' and its result" });
+    }
+    const lateLet = letNodes.find((l) => firstYield && nodeRange(l, 0).start > yieldRange.start);
+    if (lateLet) {
+      this.problems.push({ range: this.range(lateLet), message: "a block's 'let's come before its 'yield'" });
+    } else if (secondYield) {
+      this.problems.push({ range: this.range(secondYield), message: "a block has one 'yield', at its end" });
+    }
     return {
       kind: "Block",
       range,
-      lets: (node.children.letItem ?? []).map((l) => this.letItem(l)),
-      result: this.expression(first(node.children.expression), yieldRange.end),
+      lets: letNodes.map((l) => this.letItem(l)),
+      result: this.expression(first(firstYield?.children.expression), yieldRange.end),
       yieldRange,
     };
   }
+
 
   private literal(node: C.LiteralCstNode): A.Expr {
     const c = node.children;

@@ -204,9 +204,18 @@ export interface BlockCstNode extends CstNode {
 export type BlockCstChildren = {
   LCurly: IToken[];
   letItem?: LetItemCstNode[];
+  yieldClause?: YieldClauseCstNode[];
+  RCurly: IToken[];
+};
+
+export interface YieldClauseCstNode extends CstNode {
+  name: "yieldClause";
+  children: YieldClauseCstChildren;
+}
+
+export type YieldClauseCstChildren = {
   Yield: IToken[];
   expression: ExpressionCstNode[];
-  RCurly: IToken[];
 };
 
 export interface ParenthesizedCstNode extends CstNode {
@@ -252,6 +261,7 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   repeat(children: RepeatCstChildren, param?: IN): OUT;
   forLoop(children: ForLoopCstChildren, param?: IN): OUT;
   block(children: BlockCstChildren, param?: IN): OUT;
+  yieldClause(children: YieldClauseCstChildren, param?: IN): OUT;
   parenthesized(children: ParenthesizedCstChildren, param?: IN): OUT;
   literal(children: LiteralCstChildren, param?: IN): OUT;
 }

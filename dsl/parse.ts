@@ -111,8 +111,12 @@ export function parseSource(source: SourceFile): ParsedFile {
       spill.reported = true;
       continue;
     }
-    // The comment took the rest of the file, so the file ends early.
-    if (unterminatedComment && e.token.tokenType === EOF) continue;
+    if (e.token.tokenType === EOF) {
+      // The comment took the rest of the file, so the file ends early.
+      if (unterminatedComment) continue;
+      // What stands after the last token is unreadable: that, not the early end, is the news.
+      if (lexed.errors.some((l) => l.offset >= start)) continue;
+    }
     syntax(start, end, e.message);
   }
 

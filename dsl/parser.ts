@@ -46,6 +46,8 @@ function label(type: TokenType): string {
   return String(type.LABEL ?? type.name);
 }
 
+const STATEMENT_KEYWORDS: readonly TokenType[] = [Let, Import, Defaults, Report, Yield];
+
 const ITEM_STARTS = "an item starts with 'let', 'import', 'defaults' or 'report'";
 
 /** What a person would call the thing that was expected, by grammar rule. */
@@ -57,13 +59,19 @@ const RULE_EXPECTATION: Record<string, string> = {
   postfix: "an expression",
   primary: "an expression",
   literal: "a value",
-  block: "'let' or 'yield'",
+  block: "'let', 'yield' or '}'",
 };
 
 const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
     if (ruleName === "call" && expected === LParen) {
       return `expected '(' after '${previous.image}': what follows '|>' must be a call`;
+    }
+    if (ruleName === "call" && expected === Identifier) {
+      return `expected a call after '|>' but found ${describeToken(actual)}`;
+    }
+    if (ruleName === "block" && expected === RCurly) {
+      return `expected 'let', 'yield' or '}' in a block but found ${describeToken(actual)}`;
     }
     if (expected === EOF) {
       return `unexpected ${describeToken(actual)}; ${ITEM_STARTS}`;
@@ -94,6 +102,16 @@ class LthParser extends CstParser {
       maxLookahead: 3,
     });
     this.performSelfAnalysis();
+  }
+
+  /**
+   * Recovery may drop a stray token to go on, but never one that starts an item or a
+   * block's line: dropping the `let` after a dangling `|>` would glue two lines together
+   * and report the second one's name as the error.
+   */
+  // Chevrotain asks with the expected type; the token it would drop is the next one.
+  override canTokenTypeBeDeletedInRecovery(): boolean {
+    return !STATEMENT_KEYWORDS.includes(this.LA(1).tokenType);
   }
 
   // file := item*
@@ -257,13 +275,20 @@ class LthParser extends CstParser {
     this.SUBRULE(this.block);
   });
 
-  // block := "{" let* "yield" expr "}"
+  // block := "{" let* "yield" expr "}", parsed as "{" (let | yield expr)* "}": build-ast.ts
+  // checks for the one `yield` at the end, so a missing or misplaced one is one error at
+  // the right place instead of a recovery that swallows the items after the block.
   block = this.RULE("block", () => {
     this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.letItem));
+    this.MANY(() =>
+      this.OR([{ ALT: () => this.SUBRULE(this.letItem) }, { ALT: () => this.SUBRULE(this.yieldClause) }]),
+    );
+    this.CONSUME(RCurly);
+  });
+
+  yieldClause = this.RULE("yieldClause", () => {
     this.CONSUME(Yield);
     this.SUBRULE(this.expression);
-    this.CONSUME(RCurly);
   });
 
   parenthesized = this.RULE("parenthesized", () => {

@@ -37,7 +37,8 @@ export class SourceFile {
       if (this.lineStarts[mid]! <= clamped) lo = mid;
       else hi = mid - 1;
     }
-    const lineStart = this.lineStarts[lo]!;
+    // A byte-order mark is no column: editors do not show it.
+    const lineStart = lo === 0 && this.text.charCodeAt(0) === 0xfeff ? Math.min(1, clamped) : this.lineStarts[lo]!;
     return { line: lo + 1, column: codePointCount(this.text, lineStart, clamped) + 1 };
   }
 

@@ -66,6 +66,7 @@ export function showType(t: Type): string {
 /** "an Int", "a Net": the type with its article, for messages. */
 export function aType(t: Type): string {
   if (t.kind === "Enum") return `one of ${t.values.join(", ")}`;
+  if (t.kind === "List" && t.element.kind === "Empty") return "an empty list";
   // `List<T>` means nothing to a reader of a message: any list will do.
   const shown = t.kind === "List" && t.element.kind === "Var" ? "List" : showType(t);
   return /^[AEIOU]/.test(shown) ? `an ${shown}` : `a ${shown}`;

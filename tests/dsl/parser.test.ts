@@ -140,6 +140,10 @@ describe("syntax errors", () => {
     expect(syntaxErrors('let a = f("é😀", @)')).toEqual(["1:17"]);
   });
 
+  it("does not count a byte-order mark as a column", () => {
+    expect(syntaxErrors("\ufefflet a = @")).toEqual(["1:9"]);
+  });
+
   it("reports a reserved word used as a name", () => {
     const parsed = parseText("/t.lth", "let yield = 3");
     expect(parsed.diagnostics.map((d) => d.message)).toEqual(["'yield' is a reserved word and cannot be used as a name"]);
