@@ -49,15 +49,17 @@ class Formatter {
 
   // ---- attaching comments -----------------------------------------------------------------
 
-  private attach(comment: A.Comment, container: Container): void {
+  /** `statement`: the item or block line the container belongs to. */
+  private attach(comment: A.Comment, container: Container, statement?: Slot): void {
     const slots = slotsOf(container);
     const inside = slots.find((s) => contains(s.range, comment.range));
     if (inside) {
+      const owner = container.kind === "File" || container.kind === "Block" ? inside : statement;
       const nested = innermostContainer(inside, comment.range);
-      if (nested && nested !== container) this.attach(comment, nested);
+      if (nested && nested !== container) this.attach(comment, nested, owner);
       else {
-        // Inside an element but not between the parts of a list: it moves above the element.
-        this.at(inside).leading.push(comment);
+        // Inside an element but not between the parts of a list: it moves above the line.
+        this.at(owner ?? inside).leading.push(comment);
         this.hoisted.add(comment);
       }
       return;
@@ -105,18 +107,30 @@ class Formatter {
 
   /** `start`: where the slot's text begins, when before its node (`yield` before the result). */
   private leading(slot: Slot, statement: boolean, start = slot.range.start): Doc[] {
-    const comments = this.attached.get(slot)?.leading ?? [];
+    const written = this.writtenBefore(slot);
     const docs: Doc[] = [];
     let inline = false;
-    comments.forEach((c, i) => {
+    written.forEach((c, i) => {
       if (statement && i > 0 && this.blankLineBefore(c.range.start)) docs.push(hardline);
       // `/* note */ x` stays on x's line; anything else gets a line of its own.
-      const next = comments[i + 1]?.range.start ?? start;
-      inline = c.block && !this.hoisted.has(c) && this.source.line(c.range.end) === this.source.line(next);
+      const next = written[i + 1]?.range.start ?? start;
+      inline = c.block && this.source.line(c.range.end) === this.source.line(next);
       docs.push(this.commentText(c), inline ? " " : hardline);
     });
-    if (statement && comments.length > 0 && !inline && this.blankLineBefore(start)) docs.push(hardline);
+    if (statement && written.length > 0 && !inline && this.blankLineBefore(start)) docs.push(hardline);
+    // Comments moved out of the middle of the line come last, right above it.
+    for (const c of this.attached.get(slot)?.leading ?? []) if (this.hoisted.has(c)) docs.push(this.commentText(c), hardline);
     return docs;
+  }
+
+  /** The comments that stood before a slot in the source (not those moved out of it). */
+  private writtenBefore(slot: Slot): A.Comment[] {
+    return (this.attached.get(slot)?.leading ?? []).filter((c) => !this.hoisted.has(c));
+  }
+
+  /** Where a statement's text begins, its comments included: blank lines above it count from there. */
+  private statementStart(slot: Slot, start: number): number {
+    return this.writtenBefore(slot)[0]?.range.start ?? start;
   }
 
   private trailing(slot: Slot): Doc[] {
@@ -147,8 +161,7 @@ class Formatter {
     items.forEach((item, i) => {
       if (i > 0) {
         docs.push(hardline);
-        const first = this.attached.get(item)?.leading[0] ?? item;
-        if (this.blankLineBefore(first.range.start)) docs.push(hardline);
+        if (this.blankLineBefore(this.statementStart(item, item.range.start))) docs.push(hardline);
       }
       docs.push(this.withComments(item, this.item(item), true));
     });
@@ -238,13 +251,20 @@ class Formatter {
     return arg.name ? [arg.name.name, ": ", this.expr(arg.value)] : this.expr(arg.value);
   }
 
-  /** `a |> f() |> g()` on one line when it fits, else one step a line. */
+  /**
+   * `a |> f() |> g()` on one line when it fits, else one step a line. A comment after a
+   * step keeps the line break after it: on one line it would read as the next step's.
+   */
   private pipe(pipe: A.PipeExpr): Doc {
-    const steps = pipeSteps(pipe);
-    const [input, ...calls] = steps;
-    const rest = calls.map((c) => [line, "|> ", this.withComments(c, this.call(c as A.CallExpr))]);
+    const [input, ...calls] = pipeSteps(pipe);
+    const step = (slot: Slot, doc: Doc, last: boolean): Doc => [
+      this.withComments(slot, doc),
+      !last && (this.attached.get(slot)?.trailing.length ?? 0) > 0 ? breakParent : "",
+    ];
+    const rest = calls.map((c, i) => [line, "|> ", step(c, this.call(c as A.CallExpr), i === calls.length - 1)]);
+    // A pipe's range ends with its last step, so nothing dangles after it; printed all the same.
     const dangling = this.danglingComments(pipe, false, pipe.range);
-    return group([this.withComments(input!, this.expr(input as A.Expr)), indent([...rest, dangling])]);
+    return group([step(input!, this.expr(input as A.Expr), calls.length === 0), indent([...rest, dangling])]);
   }
 
   private block(body: A.Block): Doc {
@@ -254,8 +274,7 @@ class Formatter {
       const start = s === body.result ? body.yieldRange.start : s.range.start;
       if (i > 0) {
         docs.push(hardline);
-        const first = this.attached.get(s)?.leading[0]?.range.start ?? start;
-        if (this.blankLineBefore(first)) docs.push(hardline);
+        if (this.blankLineBefore(this.statementStart(s, start))) docs.push(hardline);
       }
       const doc = s === body.result ? ["yield ", this.expr(body.result)] : this.letItem(s as A.LetItem);
       docs.push(this.withComments(s, doc, true, start));

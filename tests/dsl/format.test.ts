@@ -142,6 +142,21 @@ report "r" {
     expect(format("/t.lth", "let a = 1\n\n\n\nlet b = 2\nlet c = 3\n")).toBe("let a = 1\n\nlet b = 2\nlet c = 3\n");
   });
 
+  it.each([
+    // A comment inside an expression moves above its line, keeping the blank line above it.
+    ["let control = rounds[-1 /* the final ticket */]\n  |> reinit(seed: 99)\n", "/* the final ticket */\nlet control = rounds[-1] |> reinit(seed: 99)\n"],
+    ["let x = f(k: x[/* c */ 0] |> g())\n", "/* c */\nlet x = f(k: x[0] |> g())\n"],
+    ["let a = 1\n\nlet b = x[/* c */ 0]\n", "let a = 1\n\n/* c */\nlet b = x[0]\n"],
+    ["defaults train { lr: /* c */ 0.1 }\n", "/* c */\ndefaults train { lr: 0.1 }\n"],
+    // A comment after a pipe step keeps the step's line break.
+    ["let dense = net0 /* dense */\n  |> train(data, 5 epochs)\n", "let dense = net0 /* dense */\n  |> train(data, 5 epochs)\n"],
+    ["let y = x |> f() /* c */\n|> g()\n", "let y = x\n  |> f() /* c */\n  |> g()\n"],
+    ["let r = repeat 2 from net0 as t {\n  yield // c\n\n  t\n}\n", "let r = repeat 2 from net0 as t {\n  // c\n  yield t\n}\n"],
+  ])("places the comment in %j where it stays on the next run", (input, expected) => {
+    expect(format("/t.lth", input)).toBe(expected);
+    expect(format("/t.lth", expected)).toBe(expected);
+  });
+
   it("refuses a file with syntax errors", () => {
     const result = formatText("/t.lth", "let a = f(\n");
     expect("errors" in result && result.errors.map((d) => d.code)).toEqual(["syntax"]);

@@ -9,6 +9,7 @@ import { checkProgram, memoryHost, ModuleLoader } from "../../dsl/check/index.js
 import { formatText } from "../../dsl/commands/fmt.js";
 import { DIAGNOSTIC_CODES, renderDiagnostic } from "../../dsl/diagnostics.js";
 import { OPS } from "../../dsl/ops.js";
+import { lthLexer } from "../../dsl/lexer.js";
 import { parseText } from "../../dsl/parse.js";
 
 const PATH = "/p/main.lth";
@@ -110,16 +111,10 @@ const item = fc.oneof(
   fc.constantFrom('import "shared/data.lth"', "defaults train { lr: 0.1, batch: 60 }", "defaults prune {}", 'report "r" { a, b, }', "report { dense }"),
 );
 
-function insideToken(text: string, at: number): boolean {
-  const quotes = (text.slice(0, at).match(/(?<!\\)"/g) ?? []).length;
-  return quotes % 2 === 1 || /^\d$/.test(text[at - 1] ?? "") && /^ (epoch|step)/.test(text.slice(at));
-}
-
-/** Splits a valid text at token boundaries and puts comments in some of the gaps. */
+/** A valid text with comments put at random token boundaries (after any token). */
 const commented = fc.array(item, { maxLength: 6 }).chain((items) => {
   const text = items.join("\n");
-  // Spaces and newlines separate tokens everywhere except inside a string or a duration.
-  const gaps = [...text.matchAll(/[ \n]/g)].map((m) => m.index).filter((at) => !insideToken(text, at));
+  const gaps = lthLexer.tokenize(text).tokens.map((t) => t.startOffset + t.image.length);
   return fc.subarray(gaps, { maxLength: Math.min(6, gaps.length) }).chain((chosen) =>
     fc.array(fc.boolean(), { minLength: chosen.length, maxLength: chosen.length }).map((kinds) => {
       let out = text;
@@ -177,7 +172,7 @@ describe("fmt on anything that parses", () => {
         expect(parseText(PATH, text).diagnostics).toEqual([]);
         formatLaws(text);
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
   });
 });
