@@ -176,6 +176,14 @@ describe("the README", () => {
     expect(shown).toBe(`${r.stdout}\n`);
   });
 
+  it("is right that the example checks clean once its two mistakes are fixed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+    const fixed = readFileSync(join(fixtures, "readme/experiment.lth"), "utf8").replace("prune(0.2,", "prune(20%,").replace("trian(", "train(");
+    writeFileSync(join(dir, "experiment.lth"), fixed);
+    const r = await lth(["check", "experiment.lth"], dir);
+    expect([r.exitCode, r.stdout]).toEqual([0, ""]);
+  });
+
   it("says what the first command prints", async () => {
     const r = await lth(["check", "pipelines/quickstart.lth"]);
     expect(readme).toContain(`(it prints\n\`${r.stderr}\`)`);
