@@ -29,7 +29,6 @@ export const True = keyword("true");
 export const False = keyword("false");
 
 export const KEYWORDS = [Let, Import, Defaults, Repeat, From, As, Yield, For, In, Report, True, False];
-export const RESERVED_WORDS: ReadonlySet<string> = new Set(KEYWORDS.map((k) => String(k.LABEL).slice(1, -1)));
 
 const number = String.raw`\d+(?:\.\d+)?(?:[eE][+-]?\d+)?`;
 

@@ -46,13 +46,6 @@ export class SourceFile {
   line(offset: number): number {
     return this.position(offset).line;
   }
-
-  /** Number of line breaks in text[from, to). */
-  newlinesBetween(from: number, to: number): number {
-    let n = 0;
-    for (let i = from; i < to; i++) if (this.text.charCodeAt(i) === 10) n++;
-    return n;
-  }
 }
 
 function codePointCount(text: string, from: number, to: number): number {
@@ -67,12 +60,4 @@ function codePointCount(text: string, from: number, to: number): number {
     n++;
   }
   return n;
-}
-
-export function range(start: number, end: number): Range {
-  return { start, end };
-}
-
-export function spanning(first: Range, last: Range): Range {
-  return { start: first.start, end: last.end };
 }

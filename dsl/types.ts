@@ -72,10 +72,6 @@ export function aType(t: Type): string {
   return /^[AEIOU]/.test(shown) ? `an ${shown}` : `a ${shown}`;
 }
 
-export function isErrorType(t: Type): boolean {
-  return t.kind === "Unknown";
-}
-
 /** Type variables bound while matching a generic op's parameters. */
 export type Bindings = Map<string, Type>;
 
@@ -147,9 +143,9 @@ export type Value =
 export function showValue(v: Value): string {
   switch (v.kind) {
     case "Percent":
-      return `${formatNumber(v.value)}%`;
+      return `${v.value}%`;
     case "Duration":
-      return `${formatNumber(v.count)} ${v.count === 1 ? v.unit.slice(0, -1) : v.unit}`;
+      return `${v.count} ${v.count === 1 ? v.unit.slice(0, -1) : v.unit}`;
     case "String":
       return JSON.stringify(v.value);
     case "Bool":
@@ -158,12 +154,8 @@ export function showValue(v: Value): string {
     case "List":
       return `[${v.items.map(showValue).join(", ")}]`;
     default:
-      return formatNumber(v.value);
+      return String(v.value);
   }
-}
-
-export function formatNumber(n: number): string {
-  return String(n);
 }
 
 /** The number a range applies to: a Percent in percent, a Duration's count. */
