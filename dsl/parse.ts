@@ -86,21 +86,26 @@ export function parseSource(source: SourceFile): ParsedFile {
     });
   }
 
+  /** A file that could not be parsed at all: no items, its comments, its diagnostics. */
+  const unparsed = (): ParsedFile => {
+    const ast: FileNode = { kind: "File", range: { start: 0, end: source.text.length }, items: [], comments };
+    return { source, ast, diagnostics: onePerPosition(diagnostics) };
+  };
+
   const tooDeep = firstTooDeep(lexed.tokens);
   if (tooDeep) {
     // The parser and every later phase recurse on nesting; past this depth no real
     // experiment goes, and the JavaScript stack would.
     const { token, problem } = tooDeep;
     syntax(token.startOffset, token.startOffset + token.image.length, problem);
-    const ast: FileNode = { kind: "File", range: { start: 0, end: source.text.length }, items: [], comments };
-    return { source, ast, diagnostics: onePerPosition(diagnostics) };
+    return unparsed();
   }
 
   lthParser.input = lexed.tokens;
   const cst = withinStack(() => lthParser.file() as FileCstNode);
   if (!cst) {
     syntax(0, 0, TOO_DEEP);
-    return { source, ast: { kind: "File", range: { start: 0, end: source.text.length }, items: [], comments }, diagnostics };
+    return unparsed();
   }
   for (const e of lthParser.errors) {
     const { start, end } = parseErrorRange(e, lexed.tokens);

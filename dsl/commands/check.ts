@@ -3,18 +3,15 @@
 import { resolve } from "node:path";
 import { checkProgram, ModuleLoader } from "../check/index.js";
 import { formatDiagnosticLine, renderDiagnostic, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
-import { EXIT, lthFiles, plural, type CommandIO } from "./io.js";
+import { EXIT, filesOrUsage, plural, type CommandIO } from "./io.js";
 
 export interface CheckOptions {
   readonly json?: boolean;
 }
 
 export function checkCommand(args: readonly string[], options: CheckOptions, io: CommandIO): number {
-  const files = lthFiles(args, io.cwd);
-  if (files.length === 0) {
-    io.err(`lth check: no .lth files in ${args.join(", ")}`);
-    return EXIT.usage;
-  }
+  const files = filesOrUsage("check", args, io);
+  if (!files) return EXIT.usage;
   const loader = new ModuleLoader();
   const diagnostics: Diagnostic[] = [];
   let unreadable = 0;

@@ -7,7 +7,7 @@ import { formatDiagnosticLine, renderDiagnostic, type Diagnostic } from "../diag
 import { formatFile } from "../format/format.js";
 import { parseSource } from "../parse.js";
 import { SourceFile } from "../source.js";
-import { EXIT, lthFiles, plural, type CommandIO } from "./io.js";
+import { EXIT, filesOrUsage, plural, type CommandIO } from "./io.js";
 
 export interface FmtOptions {
   readonly check?: boolean;
@@ -21,11 +21,8 @@ export function formatText(path: string, text: string): { text: string } | { err
 }
 
 export function fmtCommand(args: readonly string[], options: FmtOptions, io: CommandIO): number {
-  const files = lthFiles(args, io.cwd);
-  if (files.length === 0) {
-    io.err(`lth fmt: no .lth files in ${args.join(", ")}`);
-    return EXIT.usage;
-  }
+  const files = filesOrUsage("fmt", args, io);
+  if (!files) return EXIT.usage;
   let status: number = EXIT.ok;
   const unformatted: string[] = [];
   for (const file of files) {

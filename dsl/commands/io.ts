@@ -27,10 +27,20 @@ export function plural(n: number, word: string): string {
 }
 
 /**
+ * The files a command works on, or undefined (said on stderr) when the arguments name none.
+ */
+export function filesOrUsage(command: string, args: readonly string[], io: CommandIO): string[] | undefined {
+  const files = lthFiles(args, io.cwd);
+  if (files.length > 0) return files;
+  io.err(`lth ${command}: no .lth files in ${args.join(", ")}`);
+  return undefined;
+}
+
+/**
  * The files a command works on: each argument as given, or, for a folder, every `.lth`
  * file below it (sorted; `node_modules` and dot-folders such as the `.lth` store skipped).
  */
-export function lthFiles(args: readonly string[], cwd: string): string[] {
+function lthFiles(args: readonly string[], cwd: string): string[] {
   return args.flatMap((arg) => {
     const path = resolve(cwd, arg);
     if (!existsSync(path) || !statSync(path).isDirectory()) return [arg];
