@@ -71,8 +71,6 @@ export interface Resolution {
   readonly calls: Map<A.CallExpr, ResolvedCall>;
   /** The `defaults` entries of each file, by op and parameter. */
   readonly defaults: Map<Module, Map<string, Map<string, A.Arg>>>;
-  /** Every `let`, file level and block level. */
-  readonly lets: LetBinding[];
   readonly letOf: Map<A.LetItem, LetBinding>;
   /** Each file's top-level names, own and imported. */
   readonly fileScopes: Map<Module, ReadonlyMap<string, Binding>>;
@@ -96,7 +94,6 @@ class Resolver {
     enumArgs: new Map(),
     calls: new Map(),
     defaults: new Map(),
-    lets: [],
     letOf: new Map(),
     fileScopes: new Map(),
     cyclic: new Set(),
@@ -106,6 +103,8 @@ class Resolver {
   };
   /** Bindings each `let` reads, directly or through a block it contains. */
   private readonly deps = new Map<LetBinding, Set<LetBinding>>();
+  /** Every `let`, file level and block level, as declared (`order` has them sorted). */
+  private readonly lets: LetBinding[] = [];
   /** Bindings read by each file's `defaults` entries, by op: a call of the op reads them too. */
   private readonly defaultsDeps = new Map<Module, Map<string, Set<LetBinding>>>();
   /** Files that miss some names because an import, theirs or a nested one, failed. */
@@ -140,7 +139,7 @@ class Resolver {
 
   private letBinding(node: A.LetItem, module: Module, block?: A.RepeatExpr | A.ForExpr): LetBinding {
     const binding: LetBinding = block ? { kind: "let", name: node.name.name, node, module, block } : { kind: "let", name: node.name.name, node, module };
-    this.result.lets.push(binding);
+    this.lets.push(binding);
     this.deps.set(binding, new Set());
     this.result.letOf.set(node, binding);
     return binding;
@@ -463,7 +462,7 @@ class Resolver {
     const onStack = new Set<LetBinding>();
     const stack: LetBinding[] = [];
     let counter = 0;
-    const lets = this.result.lets;
+    const lets = this.lets;
 
     const connect = (root: LetBinding) => {
       // Iterative, so a 5,000-binding chain cannot overflow the call stack.
