@@ -44,6 +44,68 @@ program
     process.exitCode = opsCommand(options, processIO);
   });
 
+const storeOption = "--store <dir>";
+const storeHelp = "the store folder (default: $LTH_STORE, else .lth/ beside the pipeline)";
+
+program
+  .command("plan")
+  .description("say, for every stage, whether a run would use the cache or run it, and why")
+  .argument("<file>", "the .lth pipeline")
+  .argument("[names...]", "bindings to plan for (default: all)")
+  .option("--json", "as JSON")
+  .option(storeOption, storeHelp)
+  .action(async (file: string, names: string[], options: { json?: boolean; store?: string }) => {
+    const { planCommand } = await import("./runtime/commands/plan.js");
+    process.exitCode = planCommand(file, names, options, processIO);
+  });
+
+program
+  .command("run")
+  .description("bring the named bindings (default: all) up to date, rerunning only what changed")
+  .argument("<file>", "the .lth pipeline")
+  .argument("[names...]", "bindings to compute (default: all)")
+  .option("--backend <name>", "auto | tensorflow | wasm | cpu", "auto")
+  .option("--jobs <n>", "stages to run at once in worker processes (default: the number of cores)")
+  .option("--json", "one JSON object per line: stage events, then a summary")
+  .option(storeOption, storeHelp)
+  .action(async (file: string, names: string[], options: { json?: boolean; store?: string; backend?: string; jobs?: string }) => {
+    const { runCommand } = await import("./runtime/commands/run.js");
+    process.exitCode = await runCommand(file, names, options, processIO);
+  });
+
+program
+  .command("show")
+  .description("print a computed binding: a net's accuracy, weights per layer and training history; a list's items")
+  .argument("<file>", "the .lth pipeline")
+  .argument("<name>", "a binding (or a stage id such as rounds[2].pruned)")
+  .option("--json", "as JSON")
+  .option(storeOption, storeHelp)
+  .action(async (file: string, name: string, options: { json?: boolean; store?: string }) => {
+    const { showCommand } = await import("./runtime/commands/show.js");
+    process.exitCode = showCommand(file, name, options, processIO);
+  });
+
+program
+  .command("graph")
+  .description("print the stage DAG")
+  .argument("<file>", "the .lth pipeline")
+  .option("--format <format>", "dot | mermaid | json", "dot")
+  .action(async (file: string, options: { format?: string }) => {
+    const { graphCommand } = await import("./runtime/commands/graph.js");
+    process.exitCode = graphCommand(file, options, processIO);
+  });
+
+program
+  .command("gc")
+  .description("remove from the store everything the given pipelines do not need; report the bytes freed")
+  .argument("<files...>", "the .lth pipelines whose results to keep")
+  .option(storeOption, storeHelp)
+  .option("--json", "as JSON")
+  .action(async (files: string[], options: { store?: string; json?: boolean }) => {
+    const { gcCommand } = await import("./runtime/commands/gc.js");
+    process.exitCode = await gcCommand(files, options, processIO);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -1,0 +1,307 @@
+// Checked program → stage graph: evaluates every binding, unrolling `repeat` and `for`,
+// so that each op call that computes something becomes one stage with static parameters.
+
+import { DirectedGraph } from "graphology";
+import { dirname, resolve as resolvePath } from "node:path";
+import type * as A from "../dsl/ast.js";
+import type { CheckedProgram, LetBinding } from "../dsl/check/index.js";
+import type { Module } from "../dsl/check/program.js";
+import type { ResolvedCall } from "../dsl/check/resolve.js";
+import type { DefaultValue, OpDecl } from "../dsl/ops.js";
+import type { Value } from "../dsl/types.js";
+import type { CompiledValue, ParamValue, ResultKind, Stage, StageGraph, StageId } from "./stage.js";
+
+/** Ops the compiler evaluates itself: they describe, they compute nothing. */
+const ARCHITECTURES = new Set(["lenet_300_100", "mlp", "conv2", "conv4", "conv6", "vgg"]);
+
+/** A value of the program that no stage can hold: an expected failure, with its place. */
+export class CompileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly range: { readonly start: number; readonly end: number },
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function compile(program: CheckedProgram): StageGraph {
+  return new Compiler(program).run();
+}
+
+/** One evaluation context: the file level, or one round of a `repeat`/`for` block. */
+interface Frame {
+  readonly parent?: Frame;
+  readonly loop?: A.RepeatExpr | A.ForExpr;
+  /** The loop variable's value in this round. */
+  readonly variable?: CompiledValue;
+  /** `rounds[2]`: the prefix of the names of the stages made in this round. */
+  readonly path: string;
+  readonly memo: Map<LetBinding, CompiledValue>;
+  /** Lets being evaluated, to turn a cycle the checker let through into an error, not a hang. */
+  readonly active: Set<LetBinding>;
+}
+
+class Compiler {
+  private readonly graph = new DirectedGraph<Stage>();
+  private readonly root: Frame = { path: "", memo: new Map(), active: new Set() };
+  /** Identical calls (same op, parameters and inputs) share one stage. */
+  private readonly bySignature = new Map<string, StageId>();
+  private readonly moduleOf = new Map<A.LetItem, Module>();
+
+  constructor(private readonly program: CheckedProgram) {
+    for (const binding of program.resolution.order) this.moduleOf.set(binding.node, binding.module);
+  }
+
+  run(): StageGraph {
+    for (const binding of this.program.resolution.order) {
+      if (!binding.block) this.letValue(binding, this.root);
+    }
+    const bindings = new Map<string, CompiledValue>();
+    for (const [name, binding] of this.program.scope) {
+      if (binding.kind === "let") bindings.set(name, this.letValue(binding, this.root));
+    }
+    const reports = this.program.reports.map((r) => ({
+      ...(r.title ? { title: r.title.value } : {}),
+      names: r.names.map((n) => n.name),
+    }));
+    return { file: this.program.root.source.path, graph: this.graph, bindings, reports } as unknown as StageGraph;
+  }
+
+  private letValue(binding: LetBinding, from: Frame): CompiledValue {
+    const frame = binding.block ? this.frameOf(binding.block, from) : this.root;
+    const known = frame.memo.get(binding);
+    if (known) return known;
+    if (frame.active.has(binding)) {
+      throw new CompileError(binding.module.source.path, binding.node.name.range, `'${binding.name}' depends on itself`);
+    }
+    frame.active.add(binding);
+    const name = frame.path ? `${frame.path}.${binding.name}` : binding.name;
+    const value = this.expr(binding.node.value, frame, binding.module, name, name);
+    frame.active.delete(binding);
+    frame.memo.set(binding, value);
+    return value;
+  }
+
+  private frameOf(loop: A.RepeatExpr | A.ForExpr, from: Frame): Frame {
+    for (let f: Frame | undefined = from; f; f = f.parent) if (f.loop === loop) return f;
+    throw new Error(`internal: no frame for the loop at offset ${loop.range.start}`);
+  }
+
+  /**
+   * `name` is what the value of `e` is called (absent for a nested call); `context` is the
+   * binding path nested calls are named under.
+   */
+  private expr(e: A.Expr, frame: Frame, module: Module, name: string | undefined, context: string): CompiledValue {
+    switch (e.kind) {
+      case "Number":
+      case "Percent":
+      case "Duration":
+      case "String":
+      case "Bool":
+        return { kind: "static", value: literal(e) };
+      case "Negate": {
+        const operand = this.expr(e.operand, frame, module, undefined, context);
+        if (operand.kind !== "static" || typeof operand.value !== "number") {
+          throw new CompileError(module.source.path, e.range, "only a number can be negated");
+        }
+        return { kind: "static", value: -operand.value };
+      }
+      case "Paren":
+        return this.expr(e.inner, frame, module, name, context);
+      case "Name":
+        return this.name(e, frame, module);
+      case "List":
+        return { kind: "list", items: e.items.map((item) => this.expr(item, frame, module, undefined, context)) };
+      case "Index": {
+        const target = this.expr(e.target, frame, module, undefined, context);
+        const index = this.expr(e.index, frame, module, undefined, context);
+        if (target.kind !== "list" || index.kind !== "static" || typeof index.value !== "number") {
+          throw new CompileError(module.source.path, e.range, "an index must be a number known before running, into a list");
+        }
+        const n = target.items.length;
+        const item = target.items[index.value < 0 ? n + index.value : index.value];
+        if (!item) throw new CompileError(module.source.path, e.index.range, `index ${index.value} is outside a list of ${n}`);
+        return item;
+      }
+      case "Call":
+        return this.call(e, e.range, frame, module, name, context);
+      case "Pipe":
+        return this.call(e.call, e.range, frame, module, name, context);
+      case "Repeat":
+        return this.repeat(e, frame, module, name ?? `${context}/repeat`);
+      case "For":
+        return this.forLoop(e, frame, module, name ?? `${context}/for`);
+      case "Missing":
+        throw new CompileError(module.source.path, e.range, "internal: a syntax hole reached the compiler");
+    }
+  }
+
+  private name(e: A.NameExpr, frame: Frame, module: Module): CompiledValue {
+    const enumValue = this.program.resolution.enumArgs.get(e);
+    if (enumValue !== undefined) return { kind: "static", value: enumValue };
+    const binding = this.program.resolution.refs.get(e);
+    if (!binding) throw new CompileError(module.source.path, e.range, `internal: '${e.name}' is unresolved`);
+    if (binding.kind === "let") return this.letValue(binding, frame);
+    const round = this.frameOf(binding.loop, frame);
+    return round.variable!;
+  }
+
+  private repeat(e: A.RepeatExpr, frame: Frame, module: Module, path: string): CompiledValue {
+    const count = this.expr(e.count, frame, module, undefined, path);
+    if (count.kind !== "static" || typeof count.value !== "number") {
+      throw new CompileError(module.source.path, e.count.range, "a repeat count must be a number");
+    }
+    let previous = this.expr(e.from, frame, module, undefined, path);
+    const items: CompiledValue[] = [];
+    for (let k = 0; k < count.value; k++) {
+      previous = this.block(e, e.body, previous, k, frame, module, path);
+      items.push(previous);
+    }
+    return { kind: "list", items };
+  }
+
+  private forLoop(e: A.ForExpr, frame: Frame, module: Module, path: string): CompiledValue {
+    const over = this.expr(e.over, frame, module, undefined, path);
+    if (over.kind !== "list") throw new CompileError(module.source.path, e.over.range, "a for loop needs a list");
+    return { kind: "list", items: over.items.map((item, k) => this.block(e, e.body, item, k, frame, module, path)) };
+  }
+
+  private block(loop: A.RepeatExpr | A.ForExpr, body: A.Block, variable: CompiledValue, k: number, parent: Frame, module: Module, path: string): CompiledValue {
+    const round: Frame = { parent, loop, variable, path: `${path}[${k}]`, memo: new Map(), active: new Set() };
+    for (const binding of this.program.resolution.blockOrder.get(loop) ?? []) this.letValue(binding, round);
+    return this.expr(body.result, round, module, round.path, round.path);
+  }
+
+  private call(
+    call: A.CallExpr,
+    range: A.Expr["range"],
+    frame: Frame,
+    module: Module,
+    name: string | undefined,
+    context: string,
+  ): CompiledValue {
+    const resolved = this.program.resolution.calls.get(call);
+    if (!resolved) throw new CompileError(module.source.path, call.range, `internal: the call of '${call.op.name}' is unresolved`);
+    const op = resolved.op;
+    const args = this.args(resolved, frame, module, context);
+    if (op.name === "last") {
+      const xs = args.get("xs")!;
+      if (xs.kind !== "list" || xs.items.length === 0) throw new CompileError(module.source.path, range, "last() needs a non-empty list");
+      return xs.items[xs.items.length - 1]!;
+    }
+    if (ARCHITECTURES.has(op.name)) return { kind: "static", value: architecture(op, args, module, range) };
+    return { kind: "stage", stage: this.addStage(op, args, module, range, name ?? `${context}/${op.name}`) };
+  }
+
+  private args(resolved: ResolvedCall, frame: Frame, module: Module, context: string): Map<string, CompiledValue> {
+    const values = new Map<string, CompiledValue>();
+    const valueOf = (param: string): CompiledValue => {
+      const known = values.get(param);
+      if (known) return known;
+      const source = resolved.args.get(param)!;
+      let value: CompiledValue;
+      if (source.kind === "arg") value = this.expr(source.value, frame, module, undefined, context);
+      // A defaults entry belongs to the file, not the round: it sees only file-level names.
+      else if (source.kind === "defaults") value = this.expr(source.entry.value, this.root, module, undefined, context);
+      else value = defaultValue(source.value, valueOf);
+      values.set(param, value);
+      return value;
+    };
+    for (const param of resolved.args.keys()) valueOf(param);
+    return values;
+  }
+
+  private addStage(op: OpDecl, args: Map<string, CompiledValue>, module: Module, range: A.Expr["range"], name: string): StageId {
+    const params: Record<string, ParamValue> = {};
+    const inputs: Record<string, StageId> = {};
+    const files: Record<string, string> = {};
+    for (const decl of op.params) {
+      const value = args.get(decl.name);
+      if (!value) continue;
+      if (value.kind === "stage") inputs[decl.name] = value.stage;
+      else if (decl.unit === "path") files[decl.name] = resolvePath(dirname(module.source.path), staticValue(value, module, range) as string);
+      else params[decl.name] = staticValue(value, module, range);
+    }
+    const signature = JSON.stringify([op.name, op.version, params, inputs, files]);
+    const existing = this.bySignature.get(signature);
+    if (existing) {
+      this.graph.updateNodeAttribute(existing, "names", (names) => [...(names ?? []), name]);
+      return existing;
+    }
+    const id = this.uniqueId(name);
+    const stage: Stage = {
+      id,
+      op: op.name,
+      version: op.version,
+      params,
+      inputs,
+      files,
+      result: op.result.kind as ResultKind,
+      names: [name],
+      source: { file: module.source.path, range },
+    };
+    this.graph.addNode(id, stage);
+    for (const input of new Set(Object.values(inputs))) this.graph.addEdge(input, id);
+    this.bySignature.set(signature, id);
+    return id;
+  }
+
+  private uniqueId(name: string): StageId {
+    let id = name;
+    for (let n = 2; this.graph.hasNode(id); n++) id = `${name}#${n}`;
+    return id as StageId;
+  }
+}
+
+function literal(e: A.Literal): ParamValue {
+  switch (e.kind) {
+    case "Number":
+    case "String":
+    case "Bool":
+      return e.value;
+    case "Percent":
+      return e.value / 100;
+    case "Duration":
+      return duration(e.count, e.unit);
+  }
+}
+
+function duration(count: number, unit: A.DurationUnit): ParamValue {
+  return count === 0 ? { steps: 0 } : { [unit]: count };
+}
+
+/** A checker `Value` (an op's default) as a stage parameter. */
+function normalise(v: Value): ParamValue {
+  switch (v.kind) {
+    case "Percent":
+      return v.value / 100;
+    case "Duration":
+      return duration(v.count, v.unit);
+    case "List":
+      return v.items.map(normalise);
+    default:
+      return v.value;
+  }
+}
+
+function defaultValue(d: DefaultValue, valueOf: (param: string) => CompiledValue): CompiledValue {
+  return d.kind === "Param" ? valueOf(d.name) : { kind: "static", value: normalise(d) };
+}
+
+function staticValue(value: CompiledValue, module: Module, range: A.Expr["range"]): ParamValue {
+  if (value.kind === "static") return value.value;
+  if (value.kind === "list") return value.items.map((item) => staticValue(item, module, range));
+  throw new CompileError(module.source.path, range, "a value computed by a stage cannot stand inside a list argument");
+}
+
+/**
+ * An architecture is a description, not a computation: it becomes a parameter of the
+ * `init` that uses it. `lenet_300_100()` is `mlp(hidden: [300, 100])`, so both share stages.
+ */
+function architecture(op: OpDecl, args: Map<string, CompiledValue>, module: Module, range: A.Expr["range"]): ParamValue {
+  if (op.name === "lenet_300_100") return { arch: "mlp", hidden: [300, 100] };
+  const spec: Record<string, ParamValue> = { arch: op.name };
+  for (const [param, value] of args) spec[param] = staticValue(value, module, range);
+  return spec;
+}

@@ -1,0 +1,78 @@
+// `lth graph`: the stage DAG as Graphviz DOT, Mermaid or JSON. Names and strings come from
+// a user's file, so every label is escaped for the format it lands in.
+
+import { topologicalSort } from "graphology-dag";
+import type { SourceFile } from "../dsl/source.js";
+import type { Stage, StageGraph, StageId } from "./stage.js";
+
+export type GraphFormat = "dot" | "mermaid" | "json";
+export const GRAPH_FORMATS: readonly GraphFormat[] = ["dot", "mermaid", "json"];
+
+/** Stages in dependency order, ties broken by the order they were compiled in. */
+export function stagesInOrder(graph: StageGraph): Stage[] {
+  return (topologicalSort(graph.graph) as StageId[]).map((id) => graph.graph.getNodeAttributes(id));
+}
+
+function label(stage: Stage): string {
+  const shown = Object.entries(stage.params)
+    .filter(([, v]) => typeof v !== "object")
+    .map(([k, v]) => `${k}: ${typeof v === "number" && percentParam(stage, k) ? `${+(v * 100).toPrecision(12)}%` : String(v)}`);
+  return [stage.id, `${stage.op}${shown.length ? `(${shown.join(", ")})` : "()"}`].join("\n");
+}
+
+function percentParam(stage: Stage, param: string): boolean {
+  return (stage.op === "prune" && (param === "rate" || param === "output_rate")) || (stage.op === "earlybird" && param === "rate");
+}
+
+function dotString(s: string): string {
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+}
+
+/** Mermaid labels are quoted; quotes and markup characters become HTML entities. */
+function mermaidString(s: string): string {
+  const escaped = s.replace(/[&"<>#`{}|]/g, (c) => `#${c.charCodeAt(0)};`).replace(/\n/g, "<br/>");
+  return `"${escaped}"`;
+}
+
+export function formatGraph(graph: StageGraph, format: GraphFormat, source?: (file: string) => SourceFile | undefined): string {
+  const stages = stagesInOrder(graph);
+  const index = new Map(stages.map((s, i) => [s.id, i]));
+  const edges = graph.graph.mapEdges((_edge, _attrs, from, to) => [from as StageId, to as StageId] as const);
+  switch (format) {
+    case "dot": {
+      const lines = ["digraph lth {", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];'];
+      for (const s of stages) lines.push(`  s${index.get(s.id)} [label=${dotString(label(s))}];`);
+      for (const [from, to] of edges) lines.push(`  s${index.get(from)} -> s${index.get(to)};`);
+      lines.push("}");
+      return `${lines.join("\n")}\n`;
+    }
+    case "mermaid": {
+      const lines = ["flowchart TD"];
+      for (const s of stages) lines.push(`  s${index.get(s.id)}[${mermaidString(label(s))}]`);
+      for (const [from, to] of edges) lines.push(`  s${index.get(from)} --> s${index.get(to)}`);
+      return `${lines.join("\n")}\n`;
+    }
+    case "json": {
+      const json = {
+        file: graph.file,
+        stages: stages.map((s) => {
+          const file = source?.(s.source.file);
+          const start = file?.position(s.source.range.start);
+          return {
+            id: s.id,
+            op: s.op,
+            version: s.version,
+            params: s.params,
+            inputs: s.inputs,
+            files: s.files,
+            result: s.result,
+            names: s.names,
+            source: { file: s.source.file, ...(start ? { line: start.line, column: start.column } : {}) },
+          };
+        }),
+        edges: edges.map(([from, to]) => ({ from, to })),
+      };
+      return `${JSON.stringify(json, null, 2)}\n`;
+    }
+  }
+}

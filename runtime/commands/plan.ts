@@ -1,0 +1,57 @@
+// `lth plan FILE [NAME…]`: what a run would do, stage by stage, and why. Loads no tensor engine.
+
+import type { CommandIO } from "../../dsl/commands/io.js";
+import { EXIT } from "../../dsl/commands/io.js";
+import { describeReason, plan, problems, resolveTargets, selectStages, type RunReason } from "../plan.js";
+import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
+
+export interface PlanOptions {
+  readonly json?: boolean;
+  readonly store?: string;
+}
+
+export function planCommand(file: string, names: readonly string[], options: PlanOptions, io: CommandIO): number {
+  const loaded = loadPipeline(file, io);
+  if (!loaded) return EXIT.usage;
+  const { graph } = loaded;
+  const targets = names.length ? resolveTargets(graph, names) : undefined;
+  if (targets && "unknown" in targets) {
+    io.err(`lth plan: ${file} has no binding or stage named '${targets.unknown}'`);
+    return EXIT.usage;
+  }
+  const stages = selectStages(graph, targets?.ids);
+  const bad = problems(stages);
+  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
+  if (bad.length) return EXIT.usage;
+  const planned = plan(graph, openStore(graph, options.store, io.cwd), stages);
+  if (options.json) {
+    io.out(
+      JSON.stringify(
+        planned.map(({ stage, decision }) => ({
+          id: stage.id,
+          op: stage.op,
+          status: decision.status,
+          key: decision.key ?? null,
+          ...(decision.status === "run" ? { reason: reasonJson(decision.reason) } : {}),
+          names: stage.names,
+        })),
+        null,
+        1,
+      ),
+    );
+    return EXIT.ok;
+  }
+  const width = Math.max(...planned.map((p) => p.stage.id.length), 5);
+  for (const { stage, decision } of planned) {
+    const tail = decision.status === "run" ? describeReason(decision.reason) : "";
+    io.out(`${decision.status.padEnd(7)} ${stage.id.padEnd(width)}  ${stage.op.padEnd(13)} ${tail}`.trimEnd());
+  }
+  const toRun = planned.filter((p) => p.decision.status === "run").length;
+  io.out(`${toRun} to run, ${planned.length - toRun} cached`);
+  return EXIT.ok;
+}
+
+/** The reason in `--json`: its kind, and the details of that kind. */
+function reasonJson(r: RunReason): Record<string, unknown> {
+  return { ...r, text: describeReason(r) };
+}

@@ -1,0 +1,86 @@
+// `lth run FILE [NAME…]`: brings the named bindings (default: all) up to date. Stage lines
+// and a live progress bar for people, JSON lines with `--json`; exit 0 when everything is
+// up to date, 1 when a stage failed, 2 on a usage or language error.
+
+import { availableParallelism } from "node:os";
+import type { CommandIO } from "../../dsl/commands/io.js";
+import { EXIT } from "../../dsl/commands/io.js";
+import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
+import { execute, type RunEvent } from "../execute.js";
+import { problems, resolveTargets, selectStages } from "../plan.js";
+import { createReporter } from "../progress.js";
+import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
+
+export interface RunOptions {
+  readonly json?: boolean;
+  readonly store?: string;
+  readonly backend?: string;
+  readonly jobs?: string;
+}
+
+export async function runCommand(file: string, names: readonly string[], options: RunOptions, io: CommandIO): Promise<number> {
+  const backend = (options.backend ?? "auto") as BackendChoice;
+  if (!BACKEND_CHOICES.includes(backend)) {
+    io.err(`lth run: unknown backend '${backend}'; use ${BACKEND_CHOICES.join(", ")}`);
+    return EXIT.usage;
+  }
+  const jobs = options.jobs === undefined ? availableParallelism() : Number(options.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    io.err(`lth run: --jobs must be a whole number of at least 1; found '${options.jobs}'`);
+    return EXIT.usage;
+  }
+  const loaded = loadPipeline(file, io);
+  if (!loaded) return EXIT.usage;
+  const { graph } = loaded;
+  const targets = names.length ? resolveTargets(graph, names) : undefined;
+  if (targets && "unknown" in targets) {
+    io.err(`lth run: ${file} has no binding or stage named '${targets.unknown}'`);
+    return EXIT.usage;
+  }
+  const stages = selectStages(graph, targets?.ids);
+  const bad = problems(stages);
+  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
+  if (bad.length) return EXIT.usage;
+
+  const store = openStore(graph, options.store, io.cwd);
+  const release = await store.lock((message) => io.err(`lth run: ${message}`));
+  store.clearTemp();
+
+  const reporter = options.json ? undefined : createReporter(process.stdout);
+  const onEvent = (e: RunEvent) => {
+    if (options.json) {
+      if (e.type !== "progress" || e.final) io.out(JSON.stringify(e));
+      return;
+    }
+    switch (e.type) {
+      case "backend":
+        return reporter!.info(`backend: ${e.backend} (${e.why})`);
+      case "start":
+        return reporter!.started(e.id, e.op);
+      case "progress":
+        return reporter!.progress(e);
+      case "stage":
+        return reporter!.finished(e.id, e.op, e.status, e.seconds, e.message);
+      case "summary":
+        return reporter!.summary({ ran: e.ran, cached: e.cached, failed: e.failed, blocked: e.blocked }, e.seconds);
+    }
+  };
+  const execution = execute(graph, stages, { store, jobs, backend, onEvent });
+  const stop = (signal: NodeJS.Signals) => {
+    execution.abort();
+    reporter?.close();
+    io.err(`lth run: stopped by ${signal}; finished stages stay cached`);
+    void release().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const counts = await execution.done;
+    return counts.failed + counts.blocked > 0 ? EXIT.failed : EXIT.ok;
+  } finally {
+    reporter?.close();
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await release();
+  }
+}

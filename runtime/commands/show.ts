@@ -1,0 +1,118 @@
+// `lth show FILE NAME`: one binding's computed value, read (and hash-checked) from the store.
+
+import type { CompiledValue, Stage, StageId } from "../../compiler/stage.js";
+import type { CommandIO } from "../../dsl/commands/io.js";
+import { EXIT } from "../../dsl/commands/io.js";
+import { decodeArtifact, sparsity, type Artifact } from "../artifacts.js";
+import { plan, resolveTargets, selectStages } from "../plan.js";
+import type { Store } from "../store/store.js";
+import { loadPipeline, openStore } from "./pipeline.js";
+
+class NotComputed extends Error {}
+
+export function showCommand(file: string, name: string, options: { json?: boolean; store?: string }, io: CommandIO): number {
+  const loaded = loadPipeline(file, io);
+  if (!loaded) return EXIT.usage;
+  const { graph } = loaded;
+  const value: CompiledValue | undefined = graph.bindings.get(name) ?? stageValue(name);
+  function stageValue(n: string): CompiledValue | undefined {
+    const t = resolveTargets(graph, [n]);
+    return "ids" in t && t.ids.length === 1 ? { kind: "stage", stage: t.ids[0]! } : undefined;
+  }
+  if (!value) {
+    io.err(`lth show: ${file} has no binding named '${name}'; bindings: ${[...graph.bindings.keys()].join(", ")}`);
+    return EXIT.usage;
+  }
+  const store = openStore(graph, options.store, io.cwd);
+  const stages = selectStages(graph, collect(value));
+  const decisions = new Map(plan(graph, store, stages).map((p) => [p.stage.id, p]));
+  const read = (id: StageId): { stage: Stage; artifact: Artifact; path: string; backend: string | null } => {
+    const p = decisions.get(id)!;
+    if (p.decision.status !== "cached") throw new NotComputed(`'${id}' is not computed yet: run \`lth run ${file} ${name}\` first`);
+    const ref = p.decision.output;
+    const path = store.objectPath(ref);
+    return { stage: p.stage, artifact: decodeArtifact(p.stage.result, store.readObject(ref), path), path, backend: store.getRecord(p.decision.key)?.backend ?? null };
+  };
+  try {
+    const json = toJson(value, read, store);
+    io.out(options.json ? JSON.stringify(json, null, 1) : text(name, json).join("\n"));
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof NotComputed)) throw e;
+    io.err(`lth show: ${e.message}`);
+    return EXIT.failed;
+  }
+}
+
+function collect(v: CompiledValue): StageId[] {
+  return v.kind === "stage" ? [v.stage] : v.kind === "list" ? v.items.flatMap(collect) : [];
+}
+
+type Json = { [key: string]: unknown };
+
+function toJson(v: CompiledValue, read: (id: StageId) => { stage: Stage; artifact: Artifact; path: string; backend: string | null }, store: Store): Json {
+  if (v.kind === "list") return { type: "List", items: v.items.map((item) => toJson(item, read, store)) };
+  if (v.kind === "static") return typeof v.value === "number" ? { type: "Number", value: v.value } : { type: "Value", value: v.value };
+  const { stage, artifact, path, backend } = read(v.stage);
+  const where = { stage: stage.id, artifact: path, backend };
+  switch (artifact.kind) {
+    case "Net": {
+      const net = artifact.net;
+      const layers = sparsity(net);
+      const last = net.history[net.history.length - 1];
+      return {
+        type: "Net",
+        accuracy: last?.accuracy ?? null,
+        loss: last?.loss ?? null,
+        weights: { total: layers.reduce((a, l) => a + l.total, 0), remaining: layers.reduce((a, l) => a + l.remaining, 0) },
+        layers,
+        history: net.history.map((h) => ({ step: h.step, epoch: h.epoch, accuracy: h.accuracy, loss: h.loss })),
+        steps: net.steps,
+        ...where,
+      };
+    }
+    case "Metrics":
+      return { type: "Metrics", accuracy: artifact.metrics.accuracy, loss: artifact.metrics.loss, ...where };
+    case "Number":
+      return { type: "Number", value: artifact.value, ...where };
+    case "Dataset": {
+      const d = artifact.dataset;
+      return { type: "Dataset", name: d.name, train: d.train.n, test: d.test.n, classes: d.classes, inputShape: d.inputShape, ...where };
+    }
+  }
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function text(name: string, j: Json, indent = ""): string[] {
+  switch (j["type"]) {
+    case "List":
+      return [`${indent}${name}: a list of ${(j["items"] as Json[]).length}`, ...(j["items"] as Json[]).flatMap((item, i) => text(`[${i}]`, item, `${indent}  `))];
+    case "Net": {
+      const w = j["weights"] as { total: number; remaining: number };
+      const acc = j["accuracy"] as number | null;
+      const lines = [
+        `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? ", untrained" : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
+        `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
+      ];
+      for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
+        lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
+      }
+      const history = j["history"] as { step: number; epoch: number; accuracy: number; loss: number }[];
+      if (history.length) {
+        lines.push(`${indent}  history:  step   epoch  accuracy    loss`);
+        for (const h of history) lines.push(`${indent}          ${String(h.step).padStart(6)} ${h.epoch.toFixed(2).padStart(7)} ${pct(h.accuracy).padStart(9)} ${h.loss.toFixed(4).padStart(7)}`);
+      }
+      lines.push(`${indent}  file: ${j["artifact"]}`);
+      return lines;
+    }
+    case "Metrics":
+      return [`${indent}${name}: Metrics, test accuracy ${pct(j["accuracy"] as number)}, loss ${(j["loss"] as number).toFixed(4)}`];
+    case "Number":
+      return [`${indent}${name}: ${j["value"]}`];
+    case "Dataset":
+      return [`${indent}${name}: Dataset ${j["name"]}, ${j["train"]} train / ${j["test"]} test, ${j["classes"]} classes, input ${(j["inputShape"] as number[]).join("×")}`];
+    default:
+      return [`${indent}${name}: ${JSON.stringify(j["value"])}`];
+  }
+}

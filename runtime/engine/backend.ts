@@ -1,0 +1,77 @@
+// Chooses the tensor backend (ARCHITECTURE.md, Compute): tfjs-node-gpu, then tfjs-node, then
+// wasm, then the plain CPU backend; and says why, so every result can record it.
+
+import type * as TF from "@tensorflow/tfjs-core";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
+
+export interface Engine {
+  readonly tf: typeof TF;
+  /** The backend's name as recorded with results: "tensorflow" (with "-gpu" when CUDA), "wasm", "cpu". */
+  readonly backend: string;
+  /** Why this backend: what was tried before it and failed. */
+  readonly why: string;
+}
+
+export class BackendUnavailable extends Error {}
+
+const require = createRequire(import.meta.url);
+
+/** Loads a native package by a name TypeScript does not resolve: both are optional. */
+async function loadNative(name: string): Promise<typeof TF> {
+  const specifier: string = name;
+  return (await import(specifier)) as typeof TF;
+}
+
+function reason(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  if (/Cannot find (package|module)/.test(text)) return "not installed";
+  return text.split("\n")[0]!.slice(0, 160);
+}
+
+async function tensorflow(tried: string[]): Promise<Engine | undefined> {
+  for (const [pkg, name] of [["@tensorflow/tfjs-node-gpu", "tensorflow-gpu"], ["@tensorflow/tfjs-node", "tensorflow"]] as const) {
+    try {
+      const tf = await loadNative(pkg);
+      await tf.setBackend("tensorflow");
+      await tf.ready();
+      return { tf, backend: name, why: tried.length ? tried.join("; ") : `${pkg} loaded` };
+    } catch (e) {
+      tried.push(`${pkg}: ${reason(e)}`);
+    }
+  }
+  return undefined;
+}
+
+async function portable(name: "wasm" | "cpu", tried: string[]): Promise<Engine | undefined> {
+  // The union package, not tfjs-core alone: its Node bundle is what registers the gradients
+  // (tfjs-core's own registration module is ESM that Node cannot resolve).
+  const tf = (await import("@tensorflow/tfjs")) as unknown as typeof TF;
+  try {
+    if (name === "wasm") {
+      const wasm = await import("@tensorflow/tfjs-backend-wasm");
+      wasm.setWasmPaths(join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/");
+    } else {
+      await import("@tensorflow/tfjs-backend-cpu");
+    }
+    if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
+    await tf.ready();
+    return { tf, backend: name, why: tried.length ? tried.join("; ") : `${name} requested` };
+  } catch (e) {
+    tried.push(`${name}: ${reason(e)}`);
+    return undefined;
+  }
+}
+
+export async function loadEngine(choice: BackendChoice): Promise<Engine> {
+  const tried: string[] = [];
+  const order: ("tensorflow" | "wasm" | "cpu")[] = choice === "auto" ? ["tensorflow", "wasm", "cpu"] : [choice];
+  for (const name of order) {
+    const engine = name === "tensorflow" ? await tensorflow(tried) : await portable(name, tried);
+    if (engine) return engine;
+  }
+  throw new BackendUnavailable(`backend ${choice} is not available: ${tried.join("; ")}`);
+}

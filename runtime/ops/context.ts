@@ -1,0 +1,59 @@
+// What an op implementation sees: its normalised parameters, its input artifacts and
+// files, and a channel for progress. Nothing else, so a stage can run anywhere.
+
+import type { ParamValue } from "../../compiler/stage.js";
+import type { Artifact, DatasetValue, NetValue } from "../artifacts.js";
+import type { TrainingProgress } from "../progress.js";
+import { DamagedArtifact } from "../store/store.js";
+
+export interface OpContext {
+  /** The stage's id, for progress reports. */
+  readonly stage: string;
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly inputs: Readonly<Record<string, Artifact>>;
+  /** Path parameters, absolute. */
+  readonly files: Readonly<Record<string, string>>;
+  progress(p: TrainingProgress): void;
+}
+
+/** An expected failure of a stage (bad data, incompatible nets): a message for the user, not a bug. */
+export class OpFailure extends Error {}
+
+/** Expected failures are their message alone; anything else is a bug, so keep where it came from. */
+export function failureMessage(e: unknown): string {
+  if (e instanceof OpFailure || e instanceof DamagedArtifact) return e.message;
+  if (e instanceof Error) return `${e.message}\n${e.stack?.split("\n").slice(1, 4).join("\n") ?? ""}`;
+  return String(e);
+}
+
+export function num(ctx: OpContext, name: string): number {
+  const v = ctx.params[name] ?? (ctx.inputs[name]?.kind === "Number" ? ctx.inputs[name].value : undefined);
+  if (typeof v !== "number") throw new Error(`internal: parameter '${name}' of ${ctx.stage} is not a number`);
+  return v;
+}
+
+export function str(ctx: OpContext, name: string): string {
+  const v = ctx.params[name];
+  if (typeof v !== "string") throw new Error(`internal: parameter '${name}' of ${ctx.stage} is not a string`);
+  return v;
+}
+
+export function netInput(ctx: OpContext, name: string): NetValue {
+  const a = ctx.inputs[name];
+  if (a?.kind !== "Net") throw new Error(`internal: input '${name}' of ${ctx.stage} is not a net`);
+  return a.net;
+}
+
+export function datasetInput(ctx: OpContext, name: string): DatasetValue {
+  const a = ctx.inputs[name];
+  if (a?.kind !== "Dataset") throw new Error(`internal: input '${name}' of ${ctx.stage} is not a dataset`);
+  return a.dataset;
+}
+
+/** A duration parameter: `{ epochs: n }` or `{ steps: n }`. */
+export function durationParam(ctx: OpContext, name: string): { epochs: number } | { steps: number } {
+  const v = ctx.params[name] as Record<string, number> | undefined;
+  if (v && typeof v["epochs"] === "number") return { epochs: v["epochs"] };
+  if (v && typeof v["steps"] === "number") return { steps: v["steps"] };
+  throw new Error(`internal: parameter '${name}' of ${ctx.stage} is not a duration`);
+}

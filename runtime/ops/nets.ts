@@ -1,0 +1,171 @@
+// Ops on weights and masks that need no tensor engine: initialisation, pruning, rewinding
+// and the random controls. Plain typed-array code, so they give the same bytes everywhere.
+
+import type { ParamValue } from "../../compiler/stage.js";
+import type { DenseLayer, NetValue } from "../artifacts.js";
+import { Random } from "../random.js";
+import { sha256 } from "../store/store.js";
+import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "./context.js";
+
+export type InitScheme = "glorot" | "he";
+
+/** Which architectures `init` can build: a message naming what is missing otherwise. */
+export function unsupportedArch(arch: ParamValue | undefined): string | undefined {
+  const a = arch as { arch?: string } | undefined;
+  if (a?.arch === "mlp") return undefined;
+  return `architecture '${a?.arch ?? "?"}' cannot be trained yet: this version of lth runs fully connected nets (lenet_300_100, mlp)`;
+}
+
+function freshWeights(inputs: number, outputs: number, scheme: InitScheme, random: Random): Float32Array {
+  const w = new Float32Array(outputs * inputs);
+  if (scheme === "glorot") {
+    const limit = Math.sqrt(6 / (inputs + outputs));
+    for (let i = 0; i < w.length; i++) w[i] = (2 * random.next() - 1) * limit;
+  } else {
+    const std = Math.sqrt(2 / inputs);
+    for (let i = 0; i < w.length; i++) w[i] = random.normal() * std;
+  }
+  return w;
+}
+
+/** The identity of an initialisation: the hash of its weights. */
+function lineage(layers: readonly DenseLayer[]): string {
+  return sha256(Buffer.concat(layers.map((l) => Buffer.from(l.weight.buffer, l.weight.byteOffset, l.weight.byteLength))));
+}
+
+export function init(ctx: OpContext): NetValue {
+  const data = datasetInput(ctx, "data");
+  const arch = ctx.params["arch"] as { arch: string; hidden: number[] };
+  const problem = unsupportedArch(arch);
+  if (problem) throw new OpFailure(problem);
+  const scheme = str(ctx, "scheme") as InitScheme;
+  const seed = num(ctx, "seed");
+  const widths = [data.inputShape.reduce((a, b) => a * b, 1), ...arch.hidden, data.classes];
+  const layers: DenseLayer[] = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const name = `fc${i + 1}`;
+    const inputs = widths[i]!;
+    const outputs = widths[i + 1]!;
+    layers.push({
+      name,
+      inputs,
+      outputs,
+      activation: i + 2 < widths.length ? "relu" : "none",
+      weight: freshWeights(inputs, outputs, scheme, new Random(seed, `init/${name}`)),
+      bias: new Float32Array(outputs),
+      mask: new Uint8Array(inputs * outputs).fill(1),
+    });
+  }
+  return { arch, scheme, inputShape: data.inputShape, classes: data.classes, layers, init: lineage(layers), steps: 0, history: [] };
+}
+
+function withMasks(net: NetValue, masks: readonly Uint8Array[]): NetValue {
+  const layers = net.layers.map((l, i) => {
+    const mask = masks[i]!;
+    const weight = Float32Array.from(l.weight, (w, j) => (mask[j] ? w : 0));
+    return { ...l, weight, mask };
+  });
+  return { ...net, layers };
+}
+
+/** Indexes of a layer's live weights. */
+function alive(layer: DenseLayer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < layer.mask.length; i++) if (layer.mask[i]) out.push(i);
+  return out;
+}
+
+/**
+ * Removes `rate` of the weights that remain (rounded to the nearest weight), smallest |w|
+ * first or at random; ties go by position, so the result is the same everywhere. The last
+ * layer always uses `output_rate` on its own; `global` ranks the other layers together.
+ */
+export function prune(ctx: OpContext): NetValue {
+  const net = netInput(ctx, "net");
+  const rate = num(ctx, "rate");
+  const outputRate = num(ctx, "output_rate");
+  const byMagnitude = str(ctx, "criterion") === "magnitude";
+  const seed = num(ctx, "seed");
+  const masks = net.layers.map((l) => Uint8Array.from(l.mask));
+  const last = net.layers.length - 1;
+
+  type Candidate = { layer: number; index: number };
+  const removeFrom = (candidates: Candidate[], share: number, label: string): void => {
+    const k = Math.round(share * candidates.length);
+    if (k === 0) return;
+    if (byMagnitude) {
+      const magnitude = (c: Candidate) => Math.abs(net.layers[c.layer]!.weight[c.index]!);
+      candidates.sort((a, b) => magnitude(a) - magnitude(b) || a.layer - b.layer || a.index - b.index);
+    } else {
+      const order = new Random(seed, `prune/${label}`).permutation(candidates.length);
+      candidates = Array.from(order, (i) => candidates[i]!);
+    }
+    for (let i = 0; i < k; i++) masks[candidates[i]!.layer]![candidates[i]!.index] = 0;
+  };
+
+  const candidates = (layer: number): Candidate[] => alive(net.layers[layer]!).map((index) => ({ layer, index }));
+  if (str(ctx, "scope") === "global") {
+    removeFrom(net.layers.slice(0, last).flatMap((_, i) => candidates(i)), rate, "global");
+  } else {
+    for (let i = 0; i < last; i++) removeFrom(candidates(i), rate, net.layers[i]!.name);
+  }
+  removeFrom(candidates(last), outputRate, net.layers[last]!.name);
+  return withMasks(net, masks);
+}
+
+function sameShape(a: NetValue, b: NetValue, what: string): void {
+  const shape = (n: NetValue) => n.layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}`).join(" ");
+  if (shape(a) !== shape(b)) throw new OpFailure(`${what} needs nets of the same architecture; found ${shape(a)} and ${shape(b)}`);
+}
+
+/** The weights (and training history) of `to`, under the mask of `net`. */
+export function rewind(ctx: OpContext): NetValue {
+  const net = netInput(ctx, "net");
+  const to = netInput(ctx, "to");
+  sameShape(net, to, "rewind");
+  if (net.init !== to.init) {
+    throw new OpFailure(
+      `rewind needs two nets from the same initialisation: 'net' descends from ${net.init.slice(0, 12)}…, 'to' from ${to.init.slice(0, 12)}… (was 'to' reinitialised, or made by another init?)`,
+    );
+  }
+  return withMasks({ ...to, layers: to.layers }, net.layers.map((l) => l.mask));
+}
+
+/** Fresh weights (the net's own scheme, a new seed) under the same mask; biases zero. */
+export function reinit(ctx: OpContext): NetValue {
+  const net = netInput(ctx, "net");
+  const seed = num(ctx, "seed");
+  const layers = net.layers.map((l) => ({ ...l, weight: freshWeights(l.inputs, l.outputs, net.scheme, new Random(seed, `init/${l.name}`)), bias: new Float32Array(l.outputs) }));
+  const fresh = withMasks({ ...net, layers }, net.layers.map((l) => l.mask));
+  return { ...fresh, init: lineage(fresh.layers), steps: 0, history: [] };
+}
+
+/**
+ * Each layer's mask permuted at random, its live weights moving with it: same per-layer
+ * sparsity and weight values. Rewind the result to the initial net for Frankle & Carbin's
+ * random-sparsity control.
+ */
+export function shuffleMask(ctx: OpContext): NetValue {
+  const net = netInput(ctx, "net");
+  const seed = num(ctx, "seed");
+  const layers = net.layers.map((l) => {
+    const order = new Random(seed, `shuffle_mask/${l.name}`).permutation(l.mask.length);
+    return { ...l, mask: Uint8Array.from(order, (i) => l.mask[i]!), weight: Float32Array.from(order, (i) => l.weight[i]!) };
+  });
+  return { ...net, layers };
+}
+
+/** Share of mask entries, over all layers, where the two nets differ. */
+export function maskDistance(ctx: OpContext): number {
+  const a = netInput(ctx, "a");
+  const b = netInput(ctx, "b");
+  sameShape(a, b, "mask_distance");
+  let differ = 0;
+  let total = 0;
+  a.layers.forEach((la, i) => {
+    const mb = b.layers[i]!.mask;
+    for (let j = 0; j < la.mask.length; j++) differ += la.mask[j] === mb[j] ? 0 : 1;
+    total += la.mask.length;
+  });
+  return total === 0 ? 0 : differ / total;
+}

@@ -1,0 +1,222 @@
+// The rerun decision as a value: for each stage, `cached` or `run` with a typed reason.
+// `lth plan` prints it; the executor makes the same decision stage by stage as inputs land.
+
+import { hasCycle } from "graphology-dag";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { stagesInOrder } from "../compiler/graph-format.js";
+import { stagesOf, type ParamValue, type Stage, type StageGraph, type StageId } from "../compiler/stage.js";
+import { canonicalJson, fingerprint, stageKey, type Fingerprint } from "./key.js";
+import { IMPLEMENTATIONS, notRunnable } from "./ops/index.js";
+import { sha256, type ArtifactRef, type Digest, type StageKey, type Store } from "./store/store.js";
+
+/** Why a stage must run. */
+export type RunReason =
+  /** Nothing for this stage was ever computed in this store. */
+  | { readonly kind: "new" }
+  | { readonly kind: "params-changed"; readonly changes: readonly { param: string; before?: ParamValue; after?: ParamValue }[] }
+  /** An input's content differs from last time (named by parameter). */
+  | { readonly kind: "input-changed"; readonly inputs: readonly string[] }
+  /** A file a path parameter names has different content. */
+  | { readonly kind: "file-changed"; readonly files: readonly string[] }
+  | { readonly kind: "op-version-changed"; readonly before: number; readonly after: number }
+  /** The stored result failed its hash check: it is recomputed, never used. */
+  | { readonly kind: "damaged"; readonly detail: string }
+  /** Same inputs as last time, but no result in the store (removed, or a run stopped first). */
+  | { readonly kind: "missing" }
+  /** An input reruns first; its new output decides (the same bytes leave this stage cached). */
+  | { readonly kind: "upstream"; readonly inputs: readonly StageId[] };
+
+export type Decision =
+  | { readonly status: "cached"; readonly key: StageKey; readonly output: ArtifactRef }
+  | { readonly status: "run"; readonly key?: StageKey; readonly reason: RunReason };
+
+export interface PlannedStage {
+  readonly stage: Stage;
+  readonly decision: Decision;
+}
+
+/** A stage that cannot run at all (an op this version lacks); found before anything runs. */
+export interface PlanProblem {
+  readonly stage: Stage;
+  readonly message: string;
+}
+
+/** What the last run of a pipeline computed for each stage: the baseline for reasons. */
+interface PipelineRecord {
+  readonly file: string;
+  readonly stages: Record<string, Fingerprint & { key: StageKey }>;
+}
+
+function recordName(file: string): string {
+  return `pipelines/${sha256(file).slice(0, 32)}.json`;
+}
+
+/** The stages needed for the given names (default: every stage), in dependency order. */
+export function selectStages(graph: StageGraph, targets?: readonly StageId[]): Stage[] {
+  const all = stagesInOrder(graph);
+  if (!targets) return all;
+  const needed = new Set<string>();
+  const visit = (id: string) => {
+    if (needed.has(id)) return;
+    needed.add(id);
+    graph.graph.forEachInNeighbor(id, visit);
+  };
+  targets.forEach(visit);
+  return all.filter((s) => needed.has(s.id));
+}
+
+/** Stage ids for `run`/`show` names: a binding, a stage id (`rounds[2].pruned`), or a name a stage carries. */
+export function resolveTargets(graph: StageGraph, names: readonly string[]): { ids: StageId[] } | { unknown: string } {
+  const ids: StageId[] = [];
+  for (const name of names) {
+    const binding = graph.bindings.get(name);
+    if (binding) ids.push(...stagesOf(binding));
+    else if (graph.graph.hasNode(name)) ids.push(name as StageId);
+    else {
+      const named = graph.graph.findNode((_id, attrs) => attrs.names.includes(name));
+      if (!named) return { unknown: name };
+      ids.push(named as StageId);
+    }
+  }
+  return { ids };
+}
+
+export function problems(stages: readonly Stage[]): PlanProblem[] {
+  const out: PlanProblem[] = [];
+  for (const stage of stages) {
+    const absent = Object.values(stage.files).find((path) => !existsSync(path));
+    const message = notRunnable(stage.op) ?? (absent && `${absent}: no such file`) ?? IMPLEMENTATIONS.get(stage.op)?.validate?.(stage);
+    if (message) out.push({ stage, message });
+  }
+  return out;
+}
+
+/** Content digests of files, remembered by size and modification time within one process. */
+const fileDigests = new Map<string, { size: number; mtimeMs: number; digest: string }>();
+
+export function fileDigest(path: string): string {
+  const st = statSync(path);
+  const known = fileDigests.get(path);
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.digest;
+  const hash = createHash("sha256");
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  const digest = hash.digest("hex");
+  fileDigests.set(path, { size: st.size, mtimeMs: st.mtimeMs, digest });
+  return digest;
+}
+
+/**
+ * Computes keys and decisions as outputs become known. The planner feeds it cached
+ * outputs only; the executor also feeds it what it just ran.
+ */
+export class Decider {
+  private readonly previous: PipelineRecord;
+  private readonly current: Record<string, Fingerprint & { key: StageKey }> = {};
+  /** The output of each stage whose output is known (cached or just computed). */
+  readonly outputs = new Map<StageId, ArtifactRef>();
+
+  constructor(
+    private readonly graph: StageGraph,
+    private readonly store: Store,
+  ) {
+    this.previous = store.readJson<PipelineRecord>(recordName(graph.file)) ?? { file: graph.file, stages: {} };
+  }
+
+  /** Undefined while an input's output is unknown. Throws for an unreadable input file (the stage fails). */
+  fingerprint(stage: Stage): Fingerprint | undefined {
+    const inputs: Record<string, Digest> = {};
+    for (const [param, id] of Object.entries(stage.inputs)) {
+      const out = this.outputs.get(id);
+      if (!out) return undefined;
+      inputs[param] = out.digest;
+    }
+    const files: Record<string, string> = {};
+    for (const [param, path] of Object.entries(stage.files)) files[param] = fileDigest(path);
+    const sources = IMPLEMENTATIONS.get(stage.op)?.sources?.() ?? {};
+    return fingerprint(stage, { inputs, files, sources });
+  }
+
+  /** The decision for a stage whose inputs are all known. */
+  decide(stage: Stage, f: Fingerprint): Decision {
+    const key = stageKey(f);
+    this.current[stage.id] = { ...f, key };
+    const record = this.store.getRecord(key);
+    if (record) {
+      if (this.store.intact(record.output)) return { status: "cached", key, output: record.output };
+      return { status: "run", key, reason: { kind: "damaged", detail: `${this.store.objectPath(record.output)} does not match its content hash` } };
+    }
+    return { status: "run", key, reason: this.reason(stage, f) };
+  }
+
+  private reason(stage: Stage, f: Fingerprint): RunReason {
+    const before = this.previous.stages[stage.id];
+    if (!before || before.op !== f.op) return { kind: "new" };
+    if (before.version !== f.version) return { kind: "op-version-changed", before: before.version, after: f.version };
+    const params = new Set([...Object.keys(before.params), ...Object.keys(f.params)]);
+    const changes = [...params]
+      .filter((p) => canonicalJson(before.params[p]) !== canonicalJson(f.params[p]))
+      .map((param) => ({ param, before: before.params[param], after: f.params[param] }));
+    if (changes.length) return { kind: "params-changed", changes };
+    const inputs = Object.keys(f.inputs).filter((p) => before.inputs[p] !== f.inputs[p]);
+    if (inputs.length) return { kind: "input-changed", inputs };
+    const files = [...Object.keys(f.files), ...Object.keys(f.sources)].filter((p) => (before.files[p] ?? before.sources[p]) !== (f.files[p] ?? f.sources[p]));
+    if (files.length) return { kind: "file-changed", files };
+    return { kind: "missing" };
+  }
+
+  /** Remembers this run's fingerprints as the baseline of the next plan. */
+  save(): void {
+    this.store.writeJson(recordName(this.graph.file), { file: this.graph.file, stages: { ...this.previous.stages, ...this.current } });
+  }
+}
+
+/** The plan of a whole run, without running anything. */
+export function plan(graph: StageGraph, store: Store, stages: readonly Stage[]): PlannedStage[] {
+  if (hasCycle(graph.graph)) throw new Error("internal: the stage graph has a cycle");
+  const decider = new Decider(graph, store);
+  const planned: PlannedStage[] = [];
+  const willRun = new Set<StageId>();
+  for (const stage of stages) {
+    const f = decider.fingerprint(stage);
+    if (!f) {
+      const inputs = [...new Set(Object.values(stage.inputs))].filter((id) => willRun.has(id));
+      willRun.add(stage.id);
+      planned.push({ stage, decision: { status: "run", reason: { kind: "upstream", inputs } } });
+      continue;
+    }
+    const decision = decider.decide(stage, f);
+    if (decision.status === "cached") decider.outputs.set(stage.id, decision.output);
+    else willRun.add(stage.id);
+    planned.push({ stage, decision });
+  }
+  return planned;
+}
+
+export function describeReason(r: RunReason): string {
+  const show = (v: ParamValue | undefined) => (v === undefined ? "unset" : canonicalJson(v));
+  switch (r.kind) {
+    case "new":
+      return "new: never computed in this store";
+    case "params-changed":
+      return `params changed: ${r.changes.map((c) => `${c.param} ${show(c.before)} → ${show(c.after)}`).join(", ")}`;
+    case "input-changed":
+      return `input changed: ${r.inputs.join(", ")}`;
+    case "file-changed":
+      return `file changed: ${r.files.join(", ")}`;
+    case "op-version-changed":
+      return `op version changed: ${r.before} → ${r.after}`;
+    case "damaged":
+      return `damaged: ${r.detail}`;
+    case "missing":
+      return "missing: same inputs as last run, but no result in the store";
+    case "upstream":
+      return `waits for ${r.inputs.join(", ")} (unchanged output there would leave this cached)`;
+  }
+}

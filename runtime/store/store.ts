@@ -1,0 +1,233 @@
+// The content-addressed store (`.lth/`): artifacts named by the hash of their bytes, an
+// index from stage key to artifact written last, and the lock that keeps two runs apart.
+//
+//   objects/ab/<digest>.<ext>   artifacts; the name is the SHA-256 of the content
+//   stages/cd/<key>.json        index entries: "this key's output is that digest"
+//   pipelines/<hash>.json       each pipeline's last run, for `plan`'s reasons
+//   tmp/                        where writes happen before they are renamed into place
+
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import lockfile from "proper-lockfile";
+
+declare const digestBrand: unique symbol;
+/** SHA-256 (hex) of an artifact's bytes: its name in the store. */
+export type Digest = string & { readonly [digestBrand]: true };
+declare const keyBrand: unique symbol;
+/** SHA-256 (hex) of everything that determines a stage's output (runtime/key.ts). */
+export type StageKey = string & { readonly [keyBrand]: true };
+
+/** Artifact file kinds: weights, masks and datasets as safetensors; metrics and numbers as JSON. */
+export type ArtifactExt = "safetensors" | "json";
+
+export interface ArtifactRef {
+  readonly digest: Digest;
+  readonly ext: ArtifactExt;
+  readonly bytes: number;
+}
+
+/** What the index says about one finished stage. Not hashed: timings live here. */
+export interface StageRecord {
+  readonly key: StageKey;
+  readonly op: string;
+  readonly version: number;
+  readonly output: ArtifactRef;
+  /** The tensor backend that computed it; null for ops that use none. */
+  readonly backend: string | null;
+  readonly seconds: number;
+  readonly finishedAt: string;
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** An artifact whose bytes no longer match its name: recompute it, never use it. */
+export class DamagedArtifact extends Error {
+  constructor(
+    readonly path: string,
+    why: string,
+  ) {
+    super(`${path}: ${why}`);
+  }
+}
+
+/** The store's lock is held by another process that is still alive. */
+export class StoreBusy extends Error {}
+
+export class Store {
+  constructor(readonly root: string) {}
+
+  objectPath(ref: { digest: Digest; ext: ArtifactExt }): string {
+    return join(this.root, "objects", ref.digest.slice(0, 2), `${ref.digest}.${ref.ext}`);
+  }
+
+  private recordPath(key: StageKey): string {
+    return join(this.root, "stages", key.slice(0, 2), `${key}.json`);
+  }
+
+  /** A fresh folder under tmp/ for one write; the caller renames out of it. */
+  private tempDir(): string {
+    const dir = join(this.root, "tmp", `${process.pid}-${randomBytes(6).toString("hex")}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Writes `bytes` durably to `path` by way of a temp folder, so `path` is whole or absent. */
+  private atomicWrite(path: string, bytes: Uint8Array | string): void {
+    const dir = this.tempDir();
+    const temp = join(dir, "content");
+    try {
+      const fd = openSync(temp, "w");
+      try {
+        const data = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+        for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      mkdirSync(dirname(path), { recursive: true });
+      renameSync(temp, path);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Stores an artifact under its content hash; identical bytes are stored once. */
+  putObject(bytes: Uint8Array, ext: ArtifactExt): ArtifactRef {
+    const ref = { digest: sha256(bytes) as Digest, ext, bytes: bytes.length };
+    const path = this.objectPath(ref);
+    if (!this.intact(ref)) this.atomicWrite(path, bytes);
+    return ref;
+  }
+
+  /** The artifact's bytes, checked against its name. */
+  readObject(ref: { digest: Digest; ext: ArtifactExt }): Uint8Array {
+    const path = this.objectPath(ref);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      throw new DamagedArtifact(path, "missing from the store");
+    }
+    const actual = sha256(bytes);
+    if (actual !== ref.digest) throw new DamagedArtifact(path, `content hash is ${actual.slice(0, 12)}…, not ${ref.digest.slice(0, 12)}…`);
+    return bytes;
+  }
+
+  /** Whether the artifact is present and whole (hashes its content). */
+  intact(ref: { digest: Digest; ext: ArtifactExt }): boolean {
+    try {
+      this.readObject(ref);
+      return true;
+    } catch (e) {
+      if (e instanceof DamagedArtifact) return false;
+      throw e;
+    }
+  }
+
+  getRecord(key: StageKey): StageRecord | undefined {
+    const path = this.recordPath(key);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      const record = JSON.parse(text) as StageRecord;
+      return record.key === key && record.output?.digest ? record : undefined;
+    } catch {
+      // A torn index entry cannot happen with atomic writes, but a hand-edited one can: it is absent.
+      return undefined;
+    }
+  }
+
+  /** Marks a stage done. Written after its artifact, so an entry always names a whole file. */
+  putRecord(record: StageRecord): void {
+    this.atomicWrite(this.recordPath(record.key), `${JSON.stringify(record, null, 1)}\n`);
+  }
+
+  deleteRecord(key: StageKey): void {
+    rmSync(this.recordPath(key), { force: true });
+  }
+
+  readJson<T>(name: string): T | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.root, name), "utf8")) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeJson(name: string, value: unknown): void {
+    this.atomicWrite(join(this.root, name), `${JSON.stringify(value, null, 1)}\n`);
+  }
+
+  *records(): Iterable<StageRecord> {
+    const dir = join(this.root, "stages");
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(".json")) continue;
+      const record = this.getRecord(entry.name.slice(0, -5) as StageKey);
+      if (record) yield record;
+    }
+  }
+
+  /** Every artifact file: path, digest and size. */
+  *objects(): Iterable<{ path: string; digest: string; bytes: number }> {
+    const dir = join(this.root, "objects");
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      yield { path, digest: entry.name.split(".")[0]!, bytes: statSync(path).size };
+    }
+  }
+
+  /** Leftovers of writes that a killed process never finished; only safe under the lock. */
+  clearTemp(): void {
+    rmSync(join(this.root, "tmp"), { recursive: true, force: true });
+  }
+
+  /**
+   * Takes the store's lock, waiting while another live process holds it. A lock whose
+   * holder died (its heartbeat stopped) is taken over after `STALE_MS`.
+   */
+  async lock(onWait: (message: string) => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+    mkdirSync(this.root, { recursive: true });
+    const target = join(this.root, "store");
+    if (!existsSync(target)) this.atomicWrite(target, "lth store\n");
+    let waited = false;
+    for (;;) {
+      try {
+        const release = await lockfile.lock(target, { stale: STALE_MS, update: STALE_MS / 5, realpath: false, onCompromised: compromised });
+        return release;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
+        if (signal?.aborted) throw new StoreBusy(`${this.root} is in use by another lth process`);
+        if (!waited) onWait(`waiting for another lth process to finish with ${this.root}`);
+        waited = true;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+}
+
+/** Heartbeat-based staleness: proper-lockfile's minimum, so a killed run's lock clears quickly. */
+const STALE_MS = 5000;
+
+function compromised(e: Error): void {
+  // Another process took the lock over (our heartbeat stalled): stop rather than race it.
+  process.stderr.write(`lth: lost the store lock (${e.message}); stopping\n`);
+  process.exit(1);
+}
+
+/** Where the store lives: `--store`, else `LTH_STORE`, else `.lth/` beside the pipeline. */
+export function storeDir(pipelineFile: string, option?: string): string {
+  if (option) return option;
+  const env = process.env["LTH_STORE"];
+  if (env) return env;
+  return join(dirname(pipelineFile), ".lth");
+}

@@ -1,0 +1,34 @@
+// A worker process: loads the tensor engine once, then runs the tasks the executor sends,
+// reporting progress on the way. It dies with its parent, so a killed run leaves no orphans.
+
+import { BackendUnavailable, loadEngine, type BackendChoice } from "./engine/backend.js";
+import { failureMessage } from "./ops/context.js";
+import type { TrainingProgress } from "./progress.js";
+import { Store, type ArtifactRef } from "./store/store.js";
+import { runTask, type StageTask } from "./task.js";
+
+export type ToWorker = { readonly type: "run"; readonly task: StageTask; readonly store: string };
+export type FromWorker =
+  | { readonly type: "ready"; readonly backend: string; readonly why: string }
+  | { readonly type: "unavailable"; readonly message: string }
+  | { readonly type: "progress"; readonly progress: TrainingProgress }
+  | { readonly type: "done"; readonly ref: ArtifactRef; readonly seconds: number }
+  | { readonly type: "failed"; readonly message: string };
+
+const send = (m: FromWorker) => process.send!(m);
+process.on("disconnect", () => process.exit(0));
+
+try {
+  const engine = await loadEngine((process.argv[2] ?? "auto") as BackendChoice);
+  send({ type: "ready", backend: engine.backend, why: engine.why });
+  process.on("message", (m: ToWorker) => {
+    const started = performance.now();
+    runTask(m.task, new Store(m.store), engine, (progress) => send({ type: "progress", progress })).then(
+      (ref) => send({ type: "done", ref, seconds: (performance.now() - started) / 1000 }),
+      (e: unknown) => send({ type: "failed", message: failureMessage(e) }),
+    );
+  });
+} catch (e) {
+  send({ type: "unavailable", message: e instanceof BackendUnavailable ? e.message : String(e) });
+}
+
