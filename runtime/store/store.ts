@@ -8,6 +8,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
 
@@ -198,20 +199,47 @@ export class Store {
   async lock(onWait: (message: string) => void, signal?: AbortSignal): Promise<() => Promise<void>> {
     mkdirSync(this.root, { recursive: true });
     const target = join(this.root, "store");
+    const owner = join(this.root, "store.owner");
     if (!existsSync(target)) this.atomicWrite(target, "lth store\n");
     let waited = false;
     for (;;) {
       try {
         const release = await lockfile.lock(target, { stale: STALE_MS, update: STALE_MS / 5, realpath: false, onCompromised: compromised });
-        return release;
+        this.atomicWrite(owner, JSON.stringify({ pid: process.pid, host: hostname() }));
+        return async () => {
+          rmSync(owner, { force: true });
+          await release();
+        };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
         if (signal?.aborted) throw new StoreBusy(`${this.root} is in use by another lth process`);
+        // A holder on this machine that no longer exists (killed with SIGKILL) need not wait out the heartbeat.
+        if (holderIsDead(owner)) {
+          rmSync(`${target}.lock`, { recursive: true, force: true });
+          rmSync(owner, { force: true });
+          continue;
+        }
         if (!waited) onWait(`waiting for another lth process to finish with ${this.root}`);
         waited = true;
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  }
+}
+
+function holderIsDead(ownerFile: string): boolean {
+  let owner: { pid?: number; host?: string };
+  try {
+    owner = JSON.parse(readFileSync(ownerFile, "utf8")) as { pid?: number; host?: string };
+  } catch {
+    return false;
+  }
+  if (owner.host !== hostname() || typeof owner.pid !== "number") return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
 
