@@ -8,6 +8,14 @@ import { EXIT, processIO } from "./dsl/commands/io.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
+// A reader that stops reading (`lth run … | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const program = new Command("lth")
   .description("Typed, cached experiment pipelines for Lottery Ticket Hypothesis research")
   .version(version)

@@ -8,7 +8,7 @@ import type { Stage, StageGraph, StageId } from "../compiler/stage.js";
 import type { BackendChoice } from "./engine/backend.js";
 import { failureMessage } from "./ops/context.js";
 import { IMPLEMENTATIONS } from "./ops/index.js";
-import { Decider, describeReason } from "./plan.js";
+import { Decider, describeReason, plan } from "./plan.js";
 import type { StageOutcome, TrainingProgress } from "./progress.js";
 import type { ArtifactRef, StageKey, Store } from "./store/store.js";
 import { runTask, type StageTask } from "./task.js";
@@ -124,6 +124,12 @@ class WorkerPool {
     });
   }
 
+  /** Starts a worker now, so the backend is chosen (and said) before the first stage. */
+  async warm(): Promise<void> {
+    const worker = await this.acquire();
+    if ("send" in worker) this.release(worker);
+  }
+
   close(): void {
     for (const w of this.all) if (w.connected) w.disconnect();
   }
@@ -187,6 +193,8 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     const inFlight = new Map<StageId, Promise<void>>();
     const byKey = new Map<StageKey, Promise<void>>();
     try {
+      const planned = plan(graph, store, stages);
+      if (planned.some((p) => p.decision.status === "run" && IMPLEMENTATIONS.get(p.stage.op)!.engine)) await pool.warm();
       while (!aborted && (waiting.size > 0 || inFlight.size > 0)) {
         let progressed = false;
         for (const stage of stages) {

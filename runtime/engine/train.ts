@@ -31,9 +31,15 @@ interface Params {
 }
 
 function upload(tf: typeof TF, net: NetValue): Params {
+  // A variable shares its initial tensor's data and adds a reference: the tensor itself must go.
+  const variable = (t: Tensor) => {
+    const v = tf.variable(t, true);
+    t.dispose();
+    return v;
+  };
   return {
-    weights: net.layers.map((l) => tf.variable(tf.tensor2d(transpose(l.weight, l.outputs, l.inputs), [l.inputs, l.outputs]), true)),
-    biases: net.layers.map((l) => tf.variable(tf.tensor1d(l.bias), true)),
+    weights: net.layers.map((l) => variable(tf.tensor2d(transpose(l.weight, l.outputs, l.inputs), [l.inputs, l.outputs]))),
+    biases: net.layers.map((l) => variable(tf.tensor1d(l.bias))),
     masks: net.layers.map((l) => tf.tensor2d(transpose(l.mask, l.outputs, l.inputs), [l.inputs, l.outputs])),
   };
 }
