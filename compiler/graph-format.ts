@@ -3,7 +3,8 @@
 
 import { topologicalSort } from "graphology-dag";
 import type { SourceFile } from "../dsl/source.js";
-import type { Stage, StageGraph, StageId } from "./stage.js";
+import { lookupOp } from "../dsl/ops.js";
+import type { ParamValue, Stage, StageGraph, StageId } from "./stage.js";
 
 export type GraphFormat = "dot" | "mermaid" | "json";
 export const GRAPH_FORMATS: readonly GraphFormat[] = ["dot", "mermaid", "json"];
@@ -13,15 +14,27 @@ export function stagesInOrder(graph: StageGraph): Stage[] {
   return (topologicalSort(graph.graph) as StageId[]).map((id) => graph.graph.getNodeAttributes(id));
 }
 
-function label(stage: Stage): string {
-  const shown = Object.entries(stage.params)
-    .filter(([, v]) => typeof v !== "object")
-    .map(([k, v]) => `${k}: ${typeof v === "number" && percentParam(stage, k) ? `${+(v * 100).toPrecision(12)}%` : String(v)}`);
-  return [stage.id, `${stage.op}${shown.length ? `(${shown.join(", ")})` : "()"}`].join("\n");
+/** A parameter as the user wrote it: `20%`, `5 epochs`, `mlp[300, 100]`. */
+export function showParam(op: string, param: string, v: ParamValue | undefined): string {
+  if (v === undefined) return "unset";
+  const type = lookupOp(op)?.params.find((p) => p.name === param)?.type.kind;
+  if (type === "Percent" && typeof v === "number") return `${+(v * 100).toPrecision(12)}%`;
+  if (Array.isArray(v)) return `[${v.map((x) => showParam(op, "", x)).join(", ")}]`;
+  if (typeof v === "object") {
+    const o = v as Record<string, ParamValue>;
+    if (typeof o["epochs"] === "number") return `${o["epochs"]} epoch${o["epochs"] === 1 ? "" : "s"}`;
+    if (typeof o["steps"] === "number") return `${o["steps"]} step${o["steps"] === 1 ? "" : "s"}`;
+    if (typeof o["arch"] === "string") {
+      const rest = Object.entries(o).filter(([k]) => k !== "arch");
+      return `${o["arch"]}(${rest.map(([k, x]) => `${k}: ${showParam(op, "", x)}`).join(", ")})`;
+    }
+  }
+  return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-function percentParam(stage: Stage, param: string): boolean {
-  return (stage.op === "prune" && (param === "rate" || param === "output_rate")) || (stage.op === "earlybird" && param === "rate");
+function label(stage: Stage): string {
+  const shown = Object.entries(stage.params).map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`);
+  return [stage.id, `${stage.op}(${shown.join(", ")})`].join("\n");
 }
 
 function dotString(s: string): string {

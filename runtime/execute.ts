@@ -230,7 +230,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
             continue;
           }
           const key = decision.key!;
-          const running = runStage(stage, key, describeReason(decision.reason)).finally(() => {
+          const running = runStage(stage, key, describeReason(decision.reason, stage.op)).finally(() => {
             inFlight.delete(stage.id);
             byKey.delete(key);
           });

@@ -4,7 +4,7 @@
 import { hasCycle } from "graphology-dag";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { stagesInOrder } from "../compiler/graph-format.js";
+import { showParam, stagesInOrder } from "../compiler/graph-format.js";
 import { stagesOf, type ParamValue, type Stage, type StageGraph, type StageId } from "../compiler/stage.js";
 import { canonicalJson, fingerprint, stageKey, type Fingerprint } from "./key.js";
 import { IMPLEMENTATIONS, notRunnable } from "./ops/index.js";
@@ -199,13 +199,13 @@ export function plan(graph: StageGraph, store: Store, stages: readonly Stage[]):
   return planned;
 }
 
-export function describeReason(r: RunReason): string {
-  const show = (v: ParamValue | undefined) => (v === undefined ? "unset" : canonicalJson(v));
+export function describeReason(r: RunReason, op: string): string {
+  const show = (param: string, v: ParamValue | undefined) => showParam(op, param, v);
   switch (r.kind) {
     case "new":
       return "new: never computed in this store";
     case "params-changed":
-      return `params changed: ${r.changes.map((c) => `${c.param} ${show(c.before)} → ${show(c.after)}`).join(", ")}`;
+      return `params changed: ${r.changes.map((c) => `${c.param} ${show(c.param, c.before)} → ${show(c.param, c.after)}`).join(", ")}`;
     case "input-changed":
       return `input changed: ${r.inputs.join(", ")}`;
     case "file-changed":

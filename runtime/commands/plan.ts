@@ -2,7 +2,7 @@
 
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
-import { describeReason, plan, problems, resolveTargets, selectStages, type RunReason } from "../plan.js";
+import { describeReason, plan, problems, resolveTargets, selectStages } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
 export interface PlanOptions {
@@ -32,7 +32,7 @@ export function planCommand(file: string, names: readonly string[], options: Pla
           op: stage.op,
           status: decision.status,
           key: decision.key ?? null,
-          ...(decision.status === "run" ? { reason: reasonJson(decision.reason) } : {}),
+          ...(decision.status === "run" ? { reason: { ...decision.reason, text: describeReason(decision.reason, stage.op) } } : {}),
           names: stage.names,
         })),
         null,
@@ -43,7 +43,7 @@ export function planCommand(file: string, names: readonly string[], options: Pla
   }
   const width = Math.max(...planned.map((p) => p.stage.id.length), 5);
   for (const { stage, decision } of planned) {
-    const tail = decision.status === "run" ? describeReason(decision.reason) : "";
+    const tail = decision.status === "run" ? describeReason(decision.reason, stage.op) : "";
     io.out(`${decision.status.padEnd(7)} ${stage.id.padEnd(width)}  ${stage.op.padEnd(13)} ${tail}`.trimEnd());
   }
   const toRun = planned.filter((p) => p.decision.status === "run").length;
@@ -51,7 +51,3 @@ export function planCommand(file: string, names: readonly string[], options: Pla
   return EXIT.ok;
 }
 
-/** The reason in `--json`: its kind, and the details of that kind. */
-function reasonJson(r: RunReason): Record<string, unknown> {
-  return { ...r, text: describeReason(r) };
-}
