@@ -226,7 +226,7 @@ class Compiler {
     const signature = JSON.stringify([op.name, op.version, params, inputs, files]);
     const existing = this.bySignature.get(signature);
     if (existing) {
-      this.graph.updateNodeAttribute(existing, "names", (names) => [...(names ?? []), name]);
+      this.graph.updateNodeAttribute(existing, "names", (names = []) => (names.includes(name) ? names : [...names, name]));
       return existing;
     }
     const id = this.uniqueId(name);
@@ -238,7 +238,8 @@ class Compiler {
       inputs,
       files,
       result: op.result.kind as ResultKind,
-      names: [name],
+      // The id, not the wanted name: `q/prune#2` must be findable by what `plan` prints.
+      names: [id],
       source: { file: module.source.path, range },
     };
     this.graph.addNode(id, stage);

@@ -14,7 +14,7 @@ export function stagesInOrder(graph: StageGraph): Stage[] {
   return (topologicalSort(graph.graph) as StageId[]).map((id) => graph.graph.getNodeAttributes(id));
 }
 
-/** A parameter as the user wrote it: `20%`, `5 epochs`, `mlp[300, 100]`. */
+/** A parameter as the user wrote it: `20%`, `5 epochs`, `mlp(hidden: [300, 100])`. */
 export function showParam(op: string, param: string, v: ParamValue | undefined): string {
   if (v === undefined) return "unset";
   const type = lookupOp(op)?.params.find((p) => p.name === param)?.type.kind;

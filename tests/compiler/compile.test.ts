@@ -166,6 +166,14 @@ describe("stage ids", () => {
     expect(at(g, m.inputs["b"]!).params["rate"]).toBe(0.2);
   });
 
+  it("each stage is findable by its own id, and a shared stage lists each name once", () => {
+    const g = compileText(`${PRELUDE}let q = mask_distance(prune(net0, 10%), prune(net0, 30%))\nlet m = mask_distance(prune(net0, 20%), prune(net0, 20%))\n`);
+    for (const s of allStages(g)) expect(s.names).toContain(s.id);
+    const shared = allStages(g).filter((s) => s.op === "prune" && s.params["rate"] === 0.2);
+    expect(shared).toHaveLength(1);
+    expect(shared[0]!.names).toEqual(["m/prune"]);
+  });
+
   it("a call in a repeat's `from` is named after the binding: <binding>/<op>", () => {
     const g = compileText(`${PRELUDE}let rr = repeat 2 from train(net0, data, 1 epoch) as t { yield prune(t, 10%) }\n`);
     expect(at(g, "rr/train").op).toBe("train");
