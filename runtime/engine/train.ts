@@ -194,6 +194,7 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
     let lossSum = 0;
     let lossCount = 0;
     let pending: Tensor[] = [];
+    let lastAccuracy: number | undefined;
     const drain = () => {
       for (const t of pending) {
         lossSum += t.dataSync()[0]!;
@@ -228,10 +229,9 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
             `the training loss became ${mean} by step ${done} (learning rate ${lr.toPrecision(3)}); lower lr, add warmup, or use a smaller batch`,
           );
         }
-        let accuracy: number | undefined;
         if (endOfEpoch) {
           const m = measure(tf, net, p, xTest, yTest);
-          accuracy = m.accuracy;
+          lastAccuracy = m.accuracy;
           history.push({ step: net.steps + done, epoch: epochBase + done / perEpoch, accuracy: m.accuracy, loss: m.loss, trainLoss: mean });
           lossSum = 0;
           lossCount = 0;
@@ -243,7 +243,8 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
           step: done,
           steps: total,
           loss: mean,
-          ...(accuracy !== undefined ? { accuracy, final: true } : {}),
+          ...(lastAccuracy !== undefined ? { accuracy: lastAccuracy } : {}),
+          ...(endOfEpoch ? { final: true } : {}),
         });
       }
     }
