@@ -10,6 +10,7 @@ import type { CommandIO } from "../../dsl/commands/io.js";
 import { SourceFile } from "../../dsl/source.js";
 import { readFileSync } from "node:fs";
 import { storeDir, Store } from "../store/store.js";
+import { problems, resolveTargets, selectStages } from "../plan.js";
 
 export interface LoadedPipeline {
   readonly graph: StageGraph;
@@ -45,6 +46,25 @@ export function where(file: string, offset: number, cwd: string): string {
 
 export function stageWhere(stage: Stage, cwd: string): string {
   return where(stage.source.file, stage.source.range.start, cwd);
+}
+
+/**
+ * The pipeline and the stages the named bindings need (all, with no names); each stage an op
+ * this version cannot run is an error at its call. Undefined (said on stderr) on any problem.
+ */
+export function selectedStages(command: string, file: string, names: readonly string[], io: CommandIO): { graph: StageGraph; stages: Stage[] } | undefined {
+  const loaded = loadPipeline(file, io);
+  if (!loaded) return undefined;
+  const { graph } = loaded;
+  const targets = names.length ? resolveTargets(graph, names) : undefined;
+  if (targets && "unknown" in targets) {
+    io.err(`lth ${command}: ${file} has no binding or stage named '${targets.unknown}'`);
+    return undefined;
+  }
+  const stages = selectStages(graph, targets?.ids);
+  const bad = problems(stages);
+  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
+  return bad.length ? undefined : { graph, stages };
 }
 
 export function openStore(graph: StageGraph, option: string | undefined, cwd: string): Store {

@@ -2,8 +2,8 @@
 
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
-import { describeReason, plan, problems, resolveTargets, selectStages } from "../plan.js";
-import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
+import { describeReason, plan } from "../plan.js";
+import { openStore, selectedStages } from "./pipeline.js";
 
 export interface PlanOptions {
   readonly json?: boolean;
@@ -11,18 +11,9 @@ export interface PlanOptions {
 }
 
 export function planCommand(file: string, names: readonly string[], options: PlanOptions, io: CommandIO): number {
-  const loaded = loadPipeline(file, io);
-  if (!loaded) return EXIT.usage;
-  const { graph } = loaded;
-  const targets = names.length ? resolveTargets(graph, names) : undefined;
-  if (targets && "unknown" in targets) {
-    io.err(`lth plan: ${file} has no binding or stage named '${targets.unknown}'`);
-    return EXIT.usage;
-  }
-  const stages = selectStages(graph, targets?.ids);
-  const bad = problems(stages);
-  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
-  if (bad.length) return EXIT.usage;
+  const selected = selectedStages("plan", file, names, io);
+  if (!selected) return EXIT.usage;
+  const { graph, stages } = selected;
   const planned = plan(graph, openStore(graph, options.store, io.cwd), stages);
   if (options.json) {
     io.out(

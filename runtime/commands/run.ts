@@ -7,9 +7,8 @@ import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
 import { execute, type RunEvent } from "../execute.js";
-import { problems, resolveTargets, selectStages } from "../plan.js";
 import { createReporter } from "../progress.js";
-import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
+import { openStore, selectedStages } from "./pipeline.js";
 
 export interface RunOptions {
   readonly json?: boolean;
@@ -29,18 +28,9 @@ export async function runCommand(file: string, names: readonly string[], options
     io.err(`lth run: --jobs must be a whole number of at least 1; found '${options.jobs}'`);
     return EXIT.usage;
   }
-  const loaded = loadPipeline(file, io);
-  if (!loaded) return EXIT.usage;
-  const { graph } = loaded;
-  const targets = names.length ? resolveTargets(graph, names) : undefined;
-  if (targets && "unknown" in targets) {
-    io.err(`lth run: ${file} has no binding or stage named '${targets.unknown}'`);
-    return EXIT.usage;
-  }
-  const stages = selectStages(graph, targets?.ids);
-  const bad = problems(stages);
-  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
-  if (bad.length) return EXIT.usage;
+  const selected = selectedStages("run", file, names, io);
+  if (!selected) return EXIT.usage;
+  const { graph, stages } = selected;
 
   const store = openStore(graph, options.store, io.cwd);
   const release = await store.lock((message) => io.err(`lth run: ${message}`));

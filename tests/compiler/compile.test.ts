@@ -3,6 +3,8 @@
 // calls, file paths and imports.
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkProgram, memoryHost, ModuleLoader } from "../../dsl/check/index.js";
 import { compile } from "../../compiler/compile.js";
@@ -12,26 +14,8 @@ const PRELUDE = `let data = mnist(train: 1000, test: 500)
 let net0 = init(lenet_300_100(), data, seed: 7)
 `;
 
-/** The example at the top of LANGUAGE.md. */
-const IMP = `// Frankle & Carbin (2019): LeNet-300-100 on MNIST, iterative magnitude pruning,
-// survivors reset to their initial weights after every round.
-let data  = mnist(train: 8000, test: 2000, seed: 1)
-let net0  = init(lenet_300_100(), data, seed: 7)
-
-defaults train { lr: 1.2e-3, batch: 60, optimizer: adam }
-
-let dense = train(net0, data, 5 epochs)
-
-let rounds = repeat 5 from dense as t {
-  let pruned = prune(t, 20%, scope: layerwise, output_rate: 10%)
-  yield train(rewind(pruned, to: net0), data, 5 epochs)
-}
-
-let ticket  = last(rounds)
-let control = ticket |> reinit(seed: 99) |> train(data, 5 epochs)
-
-report "LeNet-300-100 winning tickets" { dense, rounds, control }
-`;
+/** The example at the top of LANGUAGE.md, as shipped in pipelines/. */
+const IMP = readFileSync(join(import.meta.dirname, "../../pipelines/lenet-imp.lth"), "utf8");
 
 /** Checks and compiles /p/main.lth, with other files under /p; fails on any diagnostic. */
 function compileText(main: string, others: Record<string, string> = {}): StageGraph {

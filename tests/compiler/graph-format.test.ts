@@ -1,6 +1,7 @@
 // `lth graph`'s output: the stage DAG as DOT, Mermaid and JSON, in dependency order, with
 // every label escaped for the format it lands in.
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkProgram, memoryHost, ModuleLoader } from "../../dsl/check/index.js";
@@ -13,21 +14,8 @@ const PRELUDE = `let data = mnist(train: 1000, test: 500)
 let net0 = init(lenet_300_100(), data, seed: 7)
 `;
 
-const IMP = `let data  = mnist(train: 8000, test: 2000, seed: 1)
-let net0  = init(lenet_300_100(), data, seed: 7)
-
-defaults train { lr: 1.2e-3, batch: 60, optimizer: adam }
-
-let dense = train(net0, data, 5 epochs)
-
-let rounds = repeat 5 from dense as t {
-  let pruned = prune(t, 20%, scope: layerwise, output_rate: 10%)
-  yield train(rewind(pruned, to: net0), data, 5 epochs)
-}
-
-let ticket  = last(rounds)
-let control = ticket |> reinit(seed: 99) |> train(data, 5 epochs)
-`;
+/** The example at the top of LANGUAGE.md, as shipped in pipelines/. */
+const IMP = readFileSync(join(import.meta.dirname, "../../pipelines/lenet-imp.lth"), "utf8");
 
 /** Nested loops, sharing, pipes and a stage used by many: a graph with some shape. */
 const TANGLED = `${PRELUDE}let sweep = for s in [1, 2] {
@@ -332,12 +320,12 @@ describe("json", () => {
     const g = compileFiles(files);
     const json = JSON.parse(formatGraph(g, "json", lookup(files))) as JsonGraph;
     const source = (id: string) => json.stages.find((s) => s.id === id)!.source;
-    expect(source("data")).toEqual({ file: "/p/main.lth", line: 1, column: 13 });
-    expect(source("dense")).toEqual({ file: "/p/main.lth", line: 6, column: 13 });
-    expect(source("rounds[3].pruned")).toEqual({ file: "/p/main.lth", line: 9, column: 16 });
-    expect(source("rounds[3]/rewind")).toEqual({ file: "/p/main.lth", line: 10, column: 15 });
-    expect(source("rounds[3]")).toEqual({ file: "/p/main.lth", line: 10, column: 9 });
-    expect(source("control")).toEqual({ file: "/p/main.lth", line: 14, column: 15 });
+    expect(source("data")).toEqual({ file: "/p/main.lth", line: 3, column: 12 });
+    expect(source("dense")).toEqual({ file: "/p/main.lth", line: 8, column: 13 });
+    expect(source("rounds[3].pruned")).toEqual({ file: "/p/main.lth", line: 11, column: 16 });
+    expect(source("rounds[3]/rewind")).toEqual({ file: "/p/main.lth", line: 12, column: 15 });
+    expect(source("rounds[3]")).toEqual({ file: "/p/main.lth", line: 12, column: 9 });
+    expect(source("control")).toEqual({ file: "/p/main.lth", line: 16, column: 15 });
   });
 
   it("counts columns in code points and places an imported stage in its own file", () => {
