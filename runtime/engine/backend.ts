@@ -57,6 +57,8 @@ async function portable(name: "wasm" | "cpu", tried: string[]): Promise<Engine |
     } else {
       await import("@tensorflow/tfjs-backend-cpu");
     }
+    // PROD silences tfjs's console advice ("install our node backend"), which would interleave with lth's output.
+    tf.env().set("PROD", true);
     if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
     await tf.ready();
     return { tf, backend: name, why: tried.length ? tried.join("; ") : `${name} requested` };
