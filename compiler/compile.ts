@@ -11,8 +11,6 @@ import type { DefaultValue, OpDecl } from "../dsl/ops.js";
 import type { Value } from "../dsl/types.js";
 import type { CompiledValue, ParamValue, ResultKind, Stage, StageGraph, StageId } from "./stage.js";
 
-/** Ops the compiler evaluates itself: they describe, they compute nothing. */
-const ARCHITECTURES = new Set(["lenet_300_100", "mlp", "conv2", "conv4", "conv6", "vgg"]);
 
 /** A value of the program that no stage can hold: an expected failure, with its place. */
 export class CompileError extends Error {
@@ -190,7 +188,8 @@ class Compiler {
       if (xs.kind !== "list" || xs.items.length === 0) throw new CompileError(module.source.path, range, "last() needs a non-empty list");
       return xs.items[xs.items.length - 1]!;
     }
-    if (ARCHITECTURES.has(op.name)) return { kind: "static", value: architecture(op, args, module, range) };
+    // Architectures describe, they compute nothing: a parameter of the init that uses them.
+    if (op.category === "architecture") return { kind: "static", value: architecture(op, args, module, range) };
     return { kind: "stage", stage: this.addStage(op, args, module, range, name ?? `${context}/${op.name}`) };
   }
 

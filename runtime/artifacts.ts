@@ -3,6 +3,7 @@
 // layer's weight is [out, in] like `nn.Linear`'s, its mask a BOOL `weight_mask` beside it.
 
 import type { ParamValue, ResultKind } from "../compiler/stage.js";
+import { canonicalJson } from "./key.js";
 import type { ArtifactExt } from "./store/store.js";
 import { decodeSafetensors, encodeSafetensors, type Tensor } from "./store/safetensors.js";
 
@@ -116,7 +117,7 @@ function encodeNet(net: NetValue): Uint8Array {
   }
   return encodeSafetensors(tensors, {
     format: "lth.net/1",
-    arch: JSON.stringify(net.arch),
+    arch: canonicalJson(net.arch),
     scheme: net.scheme,
     input_shape: JSON.stringify(net.inputShape),
     classes: String(net.classes),

@@ -9,7 +9,7 @@ import type { BackendChoice } from "./engine/backend.js";
 import { failureMessage } from "./ops/context.js";
 import { IMPLEMENTATIONS } from "./ops/index.js";
 import { Decider, describeReason, plan } from "./plan.js";
-import type { StageOutcome, TrainingProgress } from "./progress.js";
+import type { TrainingProgress } from "./progress.js";
 import type { ArtifactRef, StageKey, Store } from "./store/store.js";
 import { runTask, type StageTask } from "./task.js";
 import type { FromWorker, ToWorker } from "./worker.js";
@@ -23,7 +23,9 @@ export type RunEvent =
       readonly id: StageId;
       readonly op: string;
       readonly key: StageKey | null;
-      readonly status: StageOutcome;
+      /** `failed` with `blocked: true`: not run because an input failed. */
+      readonly status: "cached" | "ran" | "failed";
+      readonly blocked?: true;
       readonly seconds: number;
       readonly output?: string;
       readonly backend?: string | null;
@@ -40,13 +42,16 @@ export interface ExecuteOptions {
 
 type Outcome = { readonly ok: true; readonly ref: ArtifactRef; readonly seconds: number; readonly backend: string | null } | { readonly ok: false; readonly message: string; readonly seconds: number };
 
-/** Worker processes, started when the first tensor stage needs one. */
+/**
+ * Worker processes, started when the first tensor stage needs one and replaced when one
+ * dies. A worker that cannot load the backend fails every tensor stage with its reason.
+ */
 class WorkerPool {
   private readonly idle: ChildProcess[] = [];
-  private started = 0;
-  private readonly waiting: ((w: ChildProcess) => void)[] = [];
-  private engine: Promise<{ backend: string } | { unavailable: string }> | undefined;
-  private readonly all: ChildProcess[] = [];
+  private readonly all = new Set<ChildProcess>();
+  private readonly waiting: (() => void)[] = [];
+  private unavailable: string | undefined;
+  private backend: string | undefined;
 
   constructor(
     private readonly size: number,
@@ -54,70 +59,77 @@ class WorkerPool {
     private readonly onBackend: (backend: string, why: string) => void,
   ) {}
 
-  private spawn(): Promise<{ worker: ChildProcess; ready: FromWorker }> {
+  private spawn(): Promise<ChildProcess | { unavailable: string }> {
     const source = import.meta.url.endsWith(".ts");
     const worker = fork(fileURLToPath(new URL(source ? "./worker.ts" : "./worker.js", import.meta.url)), [this.choice], {
       execArgv: source ? ["--import", "tsx"] : [],
       serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // Nothing a worker or its backend prints may land in `run --json`'s stdout.
+      stdio: ["ignore", 2, 2, "ipc"],
     });
-    this.all.push(worker);
-    return new Promise((resolve, reject) => {
-      worker.once("message", (ready: FromWorker) => resolve({ worker, ready }));
-      worker.once("exit", (code) => reject(new Error(`a worker process exited with status ${code} before it was ready`)));
+    this.all.add(worker);
+    // A send to a worker that just died fails here; its exit does the bookkeeping.
+    worker.on("error", () => undefined);
+    worker.once("exit", () => {
+      this.all.delete(worker);
+      const i = this.idle.indexOf(worker);
+      if (i >= 0) this.idle.splice(i, 1);
+      this.waiting.shift()?.();
+    });
+    return new Promise((resolve) => {
+      worker.once("message", (m: FromWorker) => {
+        if (m.type === "ready") {
+          if (this.backend === undefined) this.onBackend((this.backend = m.backend), m.why);
+          resolve(worker);
+        } else {
+          this.unavailable = m.type === "unavailable" ? m.message : "the worker did not start";
+          worker.kill();
+          resolve({ unavailable: this.unavailable });
+        }
+      });
+      worker.once("exit", (code, signal) => resolve({ unavailable: `a worker process exited (${signal ?? `status ${code}`}) before it was ready` }));
     });
   }
 
+  /** A free worker, or why there is none. */
   private async acquire(): Promise<ChildProcess | { unavailable: string }> {
-    const free = this.idle.pop();
-    if (free) return free;
-    if (this.started < this.size) {
-      this.started++;
-      const spawned = this.spawn();
-      const first = !this.engine;
-      this.engine ??= spawned.then(
-        ({ ready }) => (ready.type === "ready" ? { backend: ready.backend } : { unavailable: ready.type === "unavailable" ? ready.message : "worker failed" }),
-        (e: Error) => ({ unavailable: e.message }),
-      );
-      try {
-        const { worker, ready } = await spawned;
-        if (ready.type !== "ready") return { unavailable: ready.type === "unavailable" ? ready.message : "the worker did not start" };
-        if (first) this.onBackend(ready.backend, ready.why);
-        return worker;
-      } catch (e) {
-        return { unavailable: (e as Error).message };
-      }
+    for (;;) {
+      if (this.unavailable) return { unavailable: this.unavailable };
+      const free = this.idle.pop();
+      if (free?.connected) return free;
+      if (free) continue;
+      if (this.all.size < this.size) return this.spawn();
+      await new Promise<void>((wake) => this.waiting.push(wake));
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private release(worker: ChildProcess): void {
-    const next = this.waiting.shift();
-    if (next) next(worker);
-    else this.idle.push(worker);
+    if (worker.connected) this.idle.push(worker);
+    this.waiting.shift()?.();
   }
 
-  async run(task: StageTask, store: Store, progress: (p: TrainingProgress) => void): Promise<Outcome> {
-    const started = performance.now();
+  /** Runs a task on a free worker; `onStart` is called once one has it. */
+  async run(task: StageTask, store: Store, onStart: () => void, progress: (p: TrainingProgress) => void): Promise<Outcome> {
     const worker = await this.acquire();
     if (!("send" in worker)) return { ok: false, message: worker.unavailable, seconds: 0 };
-    const backend = ((await this.engine) as { backend: string }).backend;
+    onStart();
+    const started = performance.now();
+    const backend = this.backend!;
     return new Promise<Outcome>((resolve) => {
+      const seconds = () => (performance.now() - started) / 1000;
+      const settle = (outcome: Outcome) => {
+        worker.off("message", onMessage);
+        worker.off("exit", onExit);
+        resolve(outcome);
+      };
       const onMessage = (m: FromWorker) => {
         if (m.type === "progress") return progress(m.progress);
         if (m.type !== "done" && m.type !== "failed") return;
-        cleanup();
+        settle(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend } : { ok: false, message: m.message, seconds: seconds() });
         this.release(worker);
-        resolve(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend } : { ok: false, message: m.message, seconds: (performance.now() - started) / 1000 });
       };
-      const onExit = (code: number | null, signal: string | null) => {
-        cleanup();
-        resolve({ ok: false, message: `the worker process died (${signal ?? `status ${code}`}), perhaps out of memory`, seconds: (performance.now() - started) / 1000 });
-      };
-      const cleanup = () => {
-        worker.off("message", onMessage);
-        worker.off("exit", onExit);
-      };
+      const onExit = (code: number | null, signal: string | null) =>
+        settle({ ok: false, message: `the worker process died (${signal ?? `status ${code}`}), perhaps out of memory`, seconds: seconds() });
       worker.on("message", onMessage);
       worker.once("exit", onExit);
       worker.send({ type: "run", task, store: store.root } satisfies ToWorker);
@@ -139,8 +151,16 @@ class WorkerPool {
   }
 }
 
+export interface Counts {
+  readonly ran: number;
+  readonly cached: number;
+  /** Stages that failed, and stages not run because an input failed (`blocked`). */
+  readonly failed: number;
+  readonly blocked: number;
+}
+
 export interface Execution {
-  readonly done: Promise<{ ran: number; cached: number; failed: number; blocked: number }>;
+  readonly done: Promise<Counts>;
   /** Stops at once: workers are killed; finished stages stay cached. */
   abort(): void;
 }
@@ -154,8 +174,11 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
   const started = performance.now();
   let aborted = false;
 
-  const finish = (stage: Stage, status: StageOutcome, fields: Partial<Extract<RunEvent, { type: "stage" }>> = {}) => {
+  type StageEvent = Extract<RunEvent, { type: "stage" }>;
+  const finish = (stage: Stage, status: StageEvent["status"], fields: Partial<StageEvent> = {}) => {
     counts[status]++;
+    if (fields.blocked) counts.blocked++;
+    if (status === "failed") failed.add(stage.id);
     onEvent({ type: "stage", id: stage.id, op: stage.op, key: null, seconds: 0, status, ...fields });
   };
 
@@ -164,11 +187,12 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     const inputs: Record<string, { ref: ArtifactRef; kind: Stage["result"] }> = {};
     for (const [param, id] of Object.entries(stage.inputs)) inputs[param] = { ref: decider.outputs.get(id)!, kind: graph.graph.getNodeAttribute(id, "result") };
     const task: StageTask = { id: stage.id, op: stage.op, key, result: stage.result, params: stage.params, inputs, files: stage.files };
-    onEvent({ type: "start", id: stage.id, op: stage.op, key, reason });
+    const onStart = () => onEvent({ type: "start", id: stage.id, op: stage.op, key, reason });
     const progress = (p: TrainingProgress) => onEvent({ type: "progress", ...p });
     let outcome: Outcome;
-    if (impl.engine) outcome = await pool.run(task, store, progress);
+    if (impl.engine) outcome = await pool.run(task, store, onStart, progress);
     else {
+      onStart();
       const t0 = performance.now();
       try {
         outcome = { ok: true, ref: await runTask(task, store, undefined, progress), seconds: (performance.now() - t0) / 1000, backend: null };
@@ -177,13 +201,15 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
       }
     }
     if (aborted) return;
-    if (!outcome.ok) {
-      failed.add(stage.id);
-      finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
-      return;
+    if (outcome.ok) {
+      try {
+        // The index entry is written last: only now does the stage count as done.
+        store.putRecord({ key, op: stage.op, version: stage.version, output: outcome.ref, backend: outcome.backend, seconds: outcome.seconds, finishedAt: new Date().toISOString() });
+      } catch (e) {
+        outcome = { ok: false, message: `could not record the result in the store: ${failureMessage(e)}`, seconds: outcome.seconds };
+      }
     }
-    // The index entry is written last: only now does the stage count as done.
-    store.putRecord({ key, op: stage.op, version: stage.version, output: outcome.ref, backend: outcome.backend, seconds: outcome.seconds, finishedAt: new Date().toISOString() });
+    if (!outcome.ok) return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
     decider.outputs.set(stage.id, outcome.ref);
     finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend });
   }
@@ -193,40 +219,42 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     const inFlight = new Map<StageId, Promise<void>>();
     const byKey = new Map<StageKey, Promise<void>>();
     try {
-      const planned = plan(graph, store, stages);
-      if (planned.some((p) => p.decision.status === "run" && IMPLEMENTATIONS.get(p.stage.op)!.engine)) await pool.warm();
+      // Nothing else writes the store while the lock is held, so what the plan finds cached stays so.
+      const planned = new Map(plan(graph, store, stages, decider).map((p) => [p.stage.id, p.decision]));
+      if (stages.some((s) => planned.get(s.id)?.status === "run" && IMPLEMENTATIONS.get(s.op)!.engine)) await pool.warm();
       while (!aborted && (waiting.size > 0 || inFlight.size > 0)) {
         let progressed = false;
         for (const stage of stages) {
           if (!waiting.has(stage.id)) continue;
           const inputs = Object.values(stage.inputs);
-          if (inputs.some((id) => failed.has(id))) {
+          const failedInputs = inputs.filter((id) => failed.has(id));
+          if (failedInputs.length) {
             waiting.delete(stage.id);
-            failed.add(stage.id);
-            finish(stage, "blocked", { message: `an input failed: ${inputs.filter((id) => failed.has(id)).join(", ")}` });
+            finish(stage, "failed", { blocked: true, message: `not run: an input failed (${failedInputs.join(", ")})` });
             progressed = true;
             continue;
           }
-          if (!inputs.every((id) => decider.outputs.has(id))) continue;
-          const sameKeyRunning = (key: StageKey) => byKey.get(key);
-          let f;
-          try {
-            f = decider.fingerprint(stage)!;
-          } catch (e) {
-            waiting.delete(stage.id);
-            failed.add(stage.id);
-            finish(stage, "failed", { message: failureMessage(e) });
-            progressed = true;
-            continue;
+          let decision = planned.get(stage.id);
+          if (decision?.status !== "cached") {
+            let f;
+            try {
+              f = decider.fingerprint(stage);
+            } catch (e) {
+              waiting.delete(stage.id);
+              finish(stage, "failed", { message: failureMessage(e) });
+              progressed = true;
+              continue;
+            }
+            if (!f) continue;
+            decision = decider.decide(stage, f);
+            // An identical stage is computing this key: its result will serve both.
+            if (decision.status === "run" && byKey.has(decision.key!)) continue;
           }
-          const decision = decider.decide(stage, f);
-          if (decision.status === "run" && sameKeyRunning(decision.key!)) continue; // an identical stage is computing it
           waiting.delete(stage.id);
           progressed = true;
           if (decision.status === "cached") {
             decider.outputs.set(stage.id, decision.output);
-            const record = store.getRecord(decision.key);
-            finish(stage, "cached", { key: decision.key, output: decision.output.digest, backend: record?.backend ?? null });
+            finish(stage, "cached", { key: decision.key, output: decision.output.digest, backend: decision.record.backend });
             continue;
           }
           const key = decision.key!;

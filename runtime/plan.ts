@@ -1,14 +1,12 @@
 // The rerun decision as a value: for each stage, `cached` or `run` with a typed reason.
 // `lth plan` prints it; the executor makes the same decision stage by stage as inputs land.
 
-import { hasCycle } from "graphology-dag";
-import { createHash } from "node:crypto";
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { showParam, stagesInOrder } from "../compiler/graph-format.js";
 import { stagesOf, type ParamValue, type Stage, type StageGraph, type StageId } from "../compiler/stage.js";
 import { canonicalJson, fingerprint, stageKey, type Fingerprint } from "./key.js";
 import { IMPLEMENTATIONS, notRunnable } from "./ops/index.js";
-import { sha256, type ArtifactRef, type Digest, type StageKey, type Store } from "./store/store.js";
+import { fileDigest, sha256, type ArtifactRef, type Digest, type StageKey, type StageRecord, type Store } from "./store/store.js";
 
 /** Why a stage must run. */
 export type RunReason =
@@ -28,7 +26,7 @@ export type RunReason =
   | { readonly kind: "upstream"; readonly inputs: readonly StageId[] };
 
 export type Decision =
-  | { readonly status: "cached"; readonly key: StageKey; readonly output: ArtifactRef }
+  | { readonly status: "cached"; readonly key: StageKey; readonly output: ArtifactRef; readonly record: StageRecord }
   | { readonly status: "run"; readonly key?: StageKey; readonly reason: RunReason };
 
 export interface PlannedStage {
@@ -92,26 +90,6 @@ export function problems(stages: readonly Stage[]): PlanProblem[] {
   return out;
 }
 
-/** Content digests of files, remembered by size and modification time within one process. */
-const fileDigests = new Map<string, { size: number; mtimeMs: number; digest: string }>();
-
-export function fileDigest(path: string): string {
-  const st = statSync(path);
-  const known = fileDigests.get(path);
-  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.digest;
-  const hash = createHash("sha256");
-  const fd = openSync(path, "r");
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  const digest = hash.digest("hex");
-  fileDigests.set(path, { size: st.size, mtimeMs: st.mtimeMs, digest });
-  return digest;
-}
-
 /**
  * Computes keys and decisions as outputs become known. The planner feeds it cached
  * outputs only; the executor also feeds it what it just ran.
@@ -149,7 +127,7 @@ export class Decider {
     this.current[stage.id] = { ...f, key };
     const record = this.store.getRecord(key);
     if (record) {
-      if (this.store.intact(record.output)) return { status: "cached", key, output: record.output };
+      if (this.store.intact(record.output)) return { status: "cached", key, output: record.output, record };
       return { status: "run", key, reason: { kind: "damaged", detail: `${this.store.objectPath(record.output)} does not match its content hash` } };
     }
     return { status: "run", key, reason: this.reason(stage, f) };
@@ -178,9 +156,7 @@ export class Decider {
 }
 
 /** The plan of a whole run, without running anything. */
-export function plan(graph: StageGraph, store: Store, stages: readonly Stage[]): PlannedStage[] {
-  if (hasCycle(graph.graph)) throw new Error("internal: the stage graph has a cycle");
-  const decider = new Decider(graph, store);
+export function plan(graph: StageGraph, store: Store, stages: readonly Stage[], decider = new Decider(graph, store)): PlannedStage[] {
   const planned: PlannedStage[] = [];
   const willRun = new Set<StageId>();
   for (const stage of stages) {

@@ -17,13 +17,20 @@ export type FromWorker =
 
 const send = (m: FromWorker) => process.send!(m);
 process.on("disconnect", () => process.exit(0));
+// Training is synchronous, so "disconnect" cannot fire mid-stage: each progress report also
+// checks that the parent is still there (a killed parent re-parents this process).
+const parent = process.ppid;
 
 try {
   const engine = await loadEngine((process.argv[2] ?? "auto") as BackendChoice);
   send({ type: "ready", backend: engine.backend, why: engine.why });
   process.on("message", (m: ToWorker) => {
     const started = performance.now();
-    runTask(m.task, new Store(m.store), engine, (progress) => send({ type: "progress", progress })).then(
+    const progress = (p: TrainingProgress) => {
+      if (process.ppid !== parent) process.exit(1);
+      send({ type: "progress", progress: p });
+    };
+    runTask(m.task, new Store(m.store), engine, progress).then(
       (ref) => send({ type: "done", ref, seconds: (performance.now() - started) / 1000 }),
       (e: unknown) => send({ type: "failed", message: failureMessage(e) }),
     );

@@ -7,16 +7,17 @@ import { EXIT } from "../../dsl/commands/io.js";
 import { plan, selectStages } from "../plan.js";
 import type { Store } from "../store/store.js";
 import type { StageGraph } from "../../compiler/stage.js";
-import { loadPipeline, openStore } from "./pipeline.js";
+import { openStore, selectedStages } from "./pipeline.js";
 
 export async function gcCommand(files: readonly string[], options: { store?: string; json?: boolean }, io: CommandIO): Promise<number> {
   const byStore = new Map<string, { store: Store; graphs: StageGraph[] }>();
   for (const file of files) {
-    const loaded = loadPipeline(file, io);
-    if (!loaded) return EXIT.usage;
-    const store = openStore(loaded.graph, options.store, io.cwd);
+    // Keeping what a pipeline needs requires knowing its keys: every stage must be plannable.
+    const selected = selectedStages("gc", file, [], io);
+    if (!selected) return EXIT.usage;
+    const store = openStore(selected.graph, options.store, io.cwd);
     const entry = byStore.get(store.root) ?? { store, graphs: [] };
-    entry.graphs.push(loaded.graph);
+    entry.graphs.push(selected.graph);
     byStore.set(store.root, entry);
   }
   const results = [];

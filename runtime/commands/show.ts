@@ -4,9 +4,9 @@ import type { CompiledValue, Stage, StageId } from "../../compiler/stage.js";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { decodeArtifact, sparsity, type Artifact } from "../artifacts.js";
-import { plan, resolveTargets, selectStages } from "../plan.js";
+import { plan, problems, resolveTargets, selectStages } from "../plan.js";
 import type { Store } from "../store/store.js";
-import { loadPipeline, openStore } from "./pipeline.js";
+import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
 class NotComputed extends Error {}
 
@@ -25,6 +25,9 @@ export function showCommand(file: string, name: string, options: { json?: boolea
   }
   const store = openStore(graph, options.store, io.cwd);
   const stages = selectStages(graph, collect(value));
+  const bad = problems(stages);
+  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
+  if (bad.length) return EXIT.usage;
   const decisions = new Map(plan(graph, store, stages).map((p) => [p.stage.id, p]));
   const read = (id: StageId): { stage: Stage; artifact: Artifact; path: string; backend: string | null } => {
     const p = decisions.get(id)!;

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeSafetensors, encodeSafetensors } from "../store/safetensors.js";
-import { sha256 } from "../store/store.js";
 
 export const MNIST_DIGITS = 10_000;
 const SIDE = 28;
@@ -59,19 +58,17 @@ export function ensurePacked(): string {
 export interface ShippedDigits {
   readonly images: Uint8Array;
   readonly labels: Int32Array;
-  /** Content hash of the packed file: part of every `mnist` stage key. */
-  readonly digest: string;
 }
 
+let shipped: ShippedDigits | undefined;
+
+/** The digits, decoded once per process. */
 export function loadShippedDigits(): ShippedDigits {
+  if (shipped) return shipped;
   const path = ensurePacked();
-  const bytes = readFileSync(path);
-  const { tensors } = decodeSafetensors(bytes, path);
-  return {
-    images: tensors.get("images")!.data as Uint8Array,
-    labels: tensors.get("labels")!.data as Int32Array,
-    digest: sha256(bytes),
-  };
+  const { tensors } = decodeSafetensors(readFileSync(path), path);
+  shipped = { images: tensors.get("images")!.data as Uint8Array, labels: tensors.get("labels")!.data as Int32Array };
+  return shipped;
 }
 
 // `node dist/runtime/data/mnist.js` packs the digits at build time.

@@ -33,6 +33,8 @@ function reason(e: unknown): string {
 }
 
 async function tensorflow(tried: string[]): Promise<Engine | undefined> {
+  // Several worker processes may share one GPU: each takes memory as it needs it, not all at once.
+  process.env["TF_FORCE_GPU_ALLOW_GROWTH"] ??= "true";
   for (const [pkg, name] of [["@tensorflow/tfjs-node-gpu", "tensorflow-gpu"], ["@tensorflow/tfjs-node", "tensorflow"]] as const) {
     try {
       const tf = await loadNative(pkg);

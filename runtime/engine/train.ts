@@ -74,14 +74,14 @@ function measure(tf: typeof TF, net: NetValue, p: Params, x: Tensor, y: Tensor):
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), "float32"));
       return [lossSum, hits];
     });
-    loss += (await0(l));
-    correct += await0(c);
+    loss += scalar(l);
+    correct += scalar(c);
   }
   return { loss: loss / n, accuracy: correct / n };
 }
 
 /** Reads a scalar and frees it. */
-function await0(t: Tensor): number {
+function scalar(t: Tensor): number {
   const v = t.dataSync()[0]!;
   t.dispose();
   return v;
@@ -175,7 +175,11 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
   const lr0 = num(ctx, "lr");
   const cosine = str(ctx, "schedule") === "cosine";
   const seed = num(ctx, "seed");
-  const lrAt = (t: number) => lr0 * (warmup > 0 ? Math.min(1, (t + 1) / warmup) : 1) * (cosine ? 0.5 * (1 + Math.cos((Math.PI * t) / total)) : 1);
+  // Linear warmup from lr/warmup to lr, then constant or a cosine decay to 0 over the steps left.
+  const lrAt = (t: number) => {
+    if (t < warmup) return (lr0 * (t + 1)) / warmup;
+    return cosine ? lr0 * 0.5 * (1 + Math.cos((Math.PI * (t - warmup)) / Math.max(1, total - warmup))) : lr0;
+  };
 
   const p = upload(tf, net);
   const variables = [...p.weights, ...p.biases];

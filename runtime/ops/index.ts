@@ -2,9 +2,11 @@
 // checker's half (dsl/ops.ts) declares it; a test keeps the two in step.
 
 import type { Stage } from "../../compiler/stage.js";
+import { OPS } from "../../dsl/ops.js";
 import type { Artifact, NetValue } from "../artifacts.js";
 import type { Engine } from "../engine/backend.js";
-import { loadShippedDigits } from "../data/mnist.js";
+import { ensurePacked } from "../data/mnist.js";
+import { fileDigest } from "../store/store.js";
 import type { OpContext } from "./context.js";
 import { idx, mnist, synthetic } from "./datasets.js";
 import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "./nets.js";
@@ -30,14 +32,13 @@ async function engineOp(ctx: OpContext, engine: Engine | undefined, which: "trai
   return which === "train" ? { kind: "Net", net: m.train(ctx, engine) } : { kind: "Metrics", metrics: m.evaluate(ctx, engine) };
 }
 
-let shippedDigest: string | undefined;
-
 export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([
   [
     "mnist",
     {
       engine: false,
-      sources: () => ({ digits: (shippedDigest ??= loadShippedDigits().digest) }),
+      // The packed file's content hash: a different set of shipped digits is a different dataset.
+      sources: () => ({ digits: fileDigest(ensurePacked()) }),
       run: (ctx) => ({ kind: "Dataset", dataset: mnist(ctx) }),
     },
   ],
@@ -57,7 +58,7 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
  * Ops the compiler evaluates itself (architectures are parameters of `init`; `last` picks a
  * list element), so they never become stages and need no implementation here.
  */
-export const COMPILE_TIME_OPS: ReadonlySet<string> = new Set(["lenet_300_100", "mlp", "conv2", "conv4", "conv6", "vgg", "last"]);
+export const COMPILE_TIME_OPS: ReadonlySet<string> = new Set([...OPS.values()].filter((op) => op.category === "architecture" || op.category === "list").map((op) => op.name));
 
 /** Declared ops that this version cannot run yet, with what to use instead. */
 export function notRunnable(op: string): string | undefined {

@@ -128,7 +128,7 @@ export function rewind(ctx: OpContext): NetValue {
       `rewind needs two nets from the same initialisation: 'net' descends from ${net.init.slice(0, 12)}…, 'to' from ${to.init.slice(0, 12)}… (was 'to' reinitialised, or made by another init?)`,
     );
   }
-  return withMasks({ ...to, layers: to.layers }, net.layers.map((l) => l.mask));
+  return withMasks(to, net.layers.map((l) => l.mask));
 }
 
 /** Fresh weights (the net's own scheme, a new seed) under the same mask; biases zero. */

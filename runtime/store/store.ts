@@ -7,7 +7,7 @@
 //   tmp/                        where writes happen before they are renamed into place
 
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
@@ -53,9 +53,6 @@ export class DamagedArtifact extends Error {
     super(`${path}: ${why}`);
   }
 }
-
-/** The store's lock is held by another process that is still alive. */
-export class StoreBusy extends Error {}
 
 export class Store {
   constructor(readonly root: string) {}
@@ -196,7 +193,7 @@ export class Store {
    * Takes the store's lock, waiting while another live process holds it. A lock whose
    * holder died (its heartbeat stopped) is taken over after `STALE_MS`.
    */
-  async lock(onWait: (message: string) => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+  async lock(onWait: (message: string) => void): Promise<() => Promise<void>> {
     mkdirSync(this.root, { recursive: true });
     const target = join(this.root, "store");
     const owner = join(this.root, "store.owner");
@@ -212,9 +209,8 @@ export class Store {
         };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
-        if (signal?.aborted) throw new StoreBusy(`${this.root} is in use by another lth process`);
         // A holder on this machine that no longer exists (killed with SIGKILL) need not wait out the heartbeat.
-        if (holderIsDead(owner)) {
+        if (holderIsDead(owner, `${target}.lock`)) {
           rmSync(`${target}.lock`, { recursive: true, force: true });
           rmSync(owner, { force: true });
           continue;
@@ -227,9 +223,15 @@ export class Store {
   }
 }
 
-function holderIsDead(ownerFile: string): boolean {
+/**
+ * Whether the lock is held by a process of this machine that no longer exists. The owner
+ * file counts only if it was written after the lock was made: a lock another process has
+ * just taken over from a dead one still has the dead one's owner file for a moment.
+ */
+function holderIsDead(ownerFile: string, lockDir: string): boolean {
   let owner: { pid?: number; host?: string };
   try {
+    if (statSync(ownerFile).mtimeMs < statSync(lockDir).birthtimeMs) return false;
     owner = JSON.parse(readFileSync(ownerFile, "utf8")) as { pid?: number; host?: string };
   } catch {
     return false;
@@ -241,6 +243,27 @@ function holderIsDead(ownerFile: string): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ESRCH";
   }
+}
+
+/** Content digests of files, remembered by size and modification time within one process. */
+const fileDigests = new Map<string, { size: number; mtimeMs: number; digest: string }>();
+
+/** SHA-256 of a file's content, read in 1 MB pieces. */
+export function fileDigest(path: string): string {
+  const st = statSync(path);
+  const known = fileDigests.get(path);
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.digest;
+  const hash = createHash("sha256");
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  const digest = hash.digest("hex");
+  fileDigests.set(path, { size: st.size, mtimeMs: st.mtimeMs, digest });
+  return digest;
 }
 
 /** Heartbeat-based staleness: proper-lockfile's minimum, so a killed run's lock clears quickly. */

@@ -108,9 +108,10 @@ let good = train(a, data, 1 epoch)
     const r = await rig.run();
     expect(r.exitCode).toBe(1);
     const status = Object.fromEntries(r.stages.map((s) => [s.id, s.status]));
-    expect(status).toMatchObject({ "bad/rewind": "failed", bad: "blocked", good: "ran", a: "ran", b: "ran" });
+    expect(status).toMatchObject({ "bad/rewind": "failed", bad: "failed", good: "ran", a: "ran", b: "ran" });
+    expect(r.stages.find((s) => s.id === "bad")).toMatchObject({ blocked: true, message: expect.stringMatching(/input failed \(bad\/rewind\)/) });
     expect(r.stages.find((s) => s.id === "bad/rewind")?.message).toMatch(/same initialisation/);
     const again = parseRun((await rig.start()).stdout, 1, "");
-    expect(again.summary).toMatchObject({ ran: 0, failed: 1, blocked: 1, cached: 4 });
+    expect(again.summary).toMatchObject({ ran: 0, failed: 2, blocked: 1, cached: 4 });
   });
 });

@@ -31,6 +31,18 @@ let eb = earlybird(net, data, 30%, max: 3 epochs)
   });
 });
 
+describe("a path parameter naming a missing file", () => {
+  it("is an error naming the file at the call, for run, plan, show and gc alike, before anything runs", async () => {
+    const rig = new Rig(`let fm = idx(images: "no/train-images.gz", labels: "l.gz", test_images: "t.gz", test_labels: "tl.gz")\n`);
+    for (const args of [["run", rig.file], ["plan", rig.file], ["show", rig.file, "fm"], ["gc", rig.file]]) {
+      const r = await rig.lth(args);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/pipeline\.lth:1:10: error: .*no\/train-images\.gz: no such file/);
+      expect(r.stderr).not.toMatch(/ at /);
+    }
+  });
+});
+
 describe("lth plan, show, graph and gc", () => {
   const rig = new Rig(`${SMALL_IMP}
 let score = evaluate(control, data)

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { Rig, SMALL_IMP } from "./rig.js";
 
@@ -64,4 +65,75 @@ describe("two runs on one store at once", () => {
     expect(a.keys).toEqual(b.keys);
     expect(storeConsistent(join(rig.dir, ".lth"))).toBe(14);
   }, 60_000);
+});
+
+/** Pids of the worker processes of one `lth run` (its children), never another test's. */
+async function workers(parent: number): Promise<number[]> {
+  const r = await execa("pgrep", ["-P", String(parent), "-f", "dist/runtime/worker.js"], { reject: false });
+  return r.stdout.split("\n").filter(Boolean).map(Number);
+}
+
+/** Running, not a zombie (a container's init may be slow to reap a re-parented child). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe("a worker process that dies", () => {
+  it("fails its stage with a message, and the run goes on with a new worker and exits 1", async () => {
+    const rig = new Rig(`let data = synthetic(n: 6000, features: 20, classes: 4, seed: 3)
+let a = train(init(mlp(hidden: [64]), data, seed: 1), data, 6 epochs, optimizer: adam, lr: 0.01)
+let b = train(init(mlp(hidden: [64]), data, seed: 2), data, 1 epoch, optimizer: adam, lr: 0.01)
+`);
+    const run = rig.lth(["run", rig.file, "--json", "--jobs", "1"]);
+    let seen = "";
+    await new Promise<void>((resolve) => {
+      run.stdout.on("data", (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('"type":"start","id":"a"') || seen.includes('"type":"start","id":"b"')) resolve();
+      });
+    });
+    for (const pid of await workers(run.pid!)) process.kill(pid, "SIGKILL");
+    const r = await run;
+    const lines = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; id?: string; status?: string; message?: string });
+    const stages = lines.filter((l) => l.type === "stage");
+    const died = stages.find((s) => s.status === "failed")!;
+    expect(died.message).toMatch(/worker process died \(SIGKILL\)/);
+    expect(stages.filter((s) => s.status === "ran").map((s) => s.id)).toContain(died.id === "a" ? "b" : "a");
+    expect(lines[lines.length - 1]).toMatchObject({ type: "summary", failed: 1 });
+    expect(r.exitCode).toBe(1);
+  }, 60_000);
+
+  it("ends with its parent: a SIGKILLed run leaves no worker training", async () => {
+    const rig = new Rig(`let data = synthetic(n: 6000, features: 20, classes: 4, seed: 3)
+let a = train(init(mlp(hidden: [64]), data, seed: 1), data, 40 epochs)
+`);
+    const run = rig.start();
+    await new Promise<void>((resolve) => run.stdout.on("data", (c: Buffer) => c.toString().includes('"type":"start"') && resolve()));
+    const pids = await workers(run.pid!);
+    expect(pids.length).toBeGreaterThan(0);
+    run.kill("SIGKILL");
+    await run;
+    const deadline = Date.now() + 5000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(pids.filter(alive)).toEqual([]);
+  }, 30_000);
+});
+
+describe("a backend that cannot load", () => {
+  it("fails each tensor stage with the reason, runs the rest, and does not hang", async () => {
+    const rig = new Rig(`let data = synthetic(n: 100, features: 4, classes: 2)
+let a = train(init(mlp(hidden: [8]), data, seed: 1), data, 1 epoch)
+let b = train(init(mlp(hidden: [8]), data, seed: 2), data, 1 epoch)
+`);
+    const r = await rig.run(["--backend", "tensorflow", "--jobs", "1"]);
+    expect(r.exitCode).toBe(1);
+    const byId = Object.fromEntries(r.stages.map((s) => [s.id, s]));
+    for (const id of ["a", "b"]) expect(byId[id]?.message).toMatch(/backend tensorflow is not available: @tensorflow\/tfjs-node-gpu: not installed/);
+    expect(byId["data"]?.status).toBe("ran");
+    expect(r.summary).toMatchObject({ failed: 2, ran: 3 });
+  }, 30_000);
 });

@@ -14,7 +14,8 @@ export interface StageEvent {
   id: string;
   op: string;
   key: string | null;
-  status: "ran" | "cached" | "failed" | "blocked";
+  status: "ran" | "cached" | "failed";
+  blocked?: true;
   seconds: number;
   output?: string;
   backend?: string | null;
