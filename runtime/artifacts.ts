@@ -7,16 +7,49 @@ import { canonicalJson } from "./key.js";
 import type { ArtifactExt } from "./store/store.js";
 import { decodeSafetensors, encodeSafetensors, type Tensor } from "./store/safetensors.js";
 
-/** One fully connected layer. Weights are row-major [outputs, inputs]. */
-export interface DenseLayer {
+/** Batch normalisation after a conv layer, per output channel. */
+export interface BatchNorm {
+  /** γ: the scale, L1-penalised and ranked by `earlybird`. */
+  readonly gamma: Float32Array;
+  /** β: the shift. */
+  readonly beta: Float32Array;
+  readonly mean: Float32Array;
+  readonly variance: Float32Array;
+}
+
+/**
+ * A conv layer (3×3, stride 1, same padding, then batch norm if any, ReLU and a 2×2 max
+ * pool if `pool`) or a fully connected one. Weights are PyTorch's layout:
+ * [outputs, inputs, kernel, kernel] for conv, [outputs, inputs] for dense.
+ */
+export interface Layer {
   readonly name: string;
+  readonly kind: "conv" | "dense";
+  /** Input channels (conv) or features (dense). */
   readonly inputs: number;
   readonly outputs: number;
+  /** The side of a conv kernel; 1 for a dense layer. */
+  readonly kernel: number;
   readonly activation: "relu" | "none";
+  readonly pool: boolean;
   readonly weight: Float32Array;
-  readonly bias: Float32Array;
   /** 1 where the weight is alive; a pruned weight is exactly 0 in `weight` too. */
   readonly mask: Uint8Array;
+  /** Absent for a conv layer with batch norm: β plays its part. */
+  readonly bias?: Float32Array;
+  readonly norm?: BatchNorm;
+  /** 1 per output channel that is kept; a masked channel's filter, γ and β are 0 and stay 0. */
+  readonly channels?: Uint8Array;
+}
+
+/** What `earlybird` found: when the channel mask stopped changing, and how much it masks. */
+export interface EarlyBird {
+  /** Epochs trained when the ticket emerged (or `max` when it did not). */
+  readonly epoch: number;
+  readonly emerged: boolean;
+  readonly channelSparsity: number;
+  /** Normalised Hamming distance between consecutive masks, one per epoch after the first. */
+  readonly distances: readonly number[];
 }
 
 /** A test measurement taken while training. */
@@ -36,12 +69,15 @@ export interface NetValue {
   readonly scheme: "glorot" | "he";
   readonly inputShape: readonly number[];
   readonly classes: number;
-  readonly layers: readonly DenseLayer[];
+  readonly layers: readonly Layer[];
+  /** How conv features reach the first dense layer: flattened (channel-major, as PyTorch), or averaged over space. */
+  readonly head: "flatten" | "average";
   /** The identity of the initialisation these weights descend from; `rewind` requires equal ones. */
   readonly init: string;
   /** Training steps the weights have seen since that initialisation. */
   readonly steps: number;
   readonly history: readonly HistoryPoint[];
+  readonly earlybird?: EarlyBird;
 }
 
 export interface Split {
@@ -57,6 +93,12 @@ export interface DatasetValue {
   readonly classes: number;
   /** What a stored feature is multiplied by before use (1/255 for image bytes). */
   readonly scale: number;
+  /**
+   * Per channel (the last axis; one entry for flat features): the mean and standard deviation
+   * of the scaled training inputs, which training subtracts and divides by.
+   */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
   readonly train: Split;
   readonly test: Split;
 }
@@ -108,47 +150,108 @@ function json(value: unknown): Uint8Array {
   return Buffer.from(`${JSON.stringify(value)}\n`);
 }
 
+interface LayerShape {
+  name: string;
+  kind: "conv" | "dense";
+  inputs: number;
+  outputs: number;
+  kernel: number;
+  activation: "relu" | "none";
+  pool: boolean;
+  bias: boolean;
+  norm: boolean;
+  channels: boolean;
+}
+
 function encodeNet(net: NetValue): Uint8Array {
   const tensors: Record<string, Tensor> = {};
+  const f32 = (data: Float32Array, shape: number[]): Tensor => ({ dtype: "F32", shape, data });
   for (const l of net.layers) {
-    tensors[`${l.name}.weight`] = { dtype: "F32", shape: [l.outputs, l.inputs], data: l.weight };
-    tensors[`${l.name}.bias`] = { dtype: "F32", shape: [l.outputs], data: l.bias };
-    tensors[`${l.name}.weight_mask`] = { dtype: "BOOL", shape: [l.outputs, l.inputs], data: l.mask };
+    const shape = l.kind === "conv" ? [l.outputs, l.inputs, l.kernel, l.kernel] : [l.outputs, l.inputs];
+    tensors[`${l.name}.weight`] = f32(l.weight, shape);
+    tensors[`${l.name}.weight_mask`] = { dtype: "BOOL", shape, data: l.mask };
+    if (l.bias) tensors[`${l.name}.bias`] = f32(l.bias, [l.outputs]);
+    if (l.norm) {
+      tensors[`${l.name}.bn.weight`] = f32(l.norm.gamma, [l.outputs]);
+      tensors[`${l.name}.bn.bias`] = f32(l.norm.beta, [l.outputs]);
+      tensors[`${l.name}.bn.running_mean`] = f32(l.norm.mean, [l.outputs]);
+      tensors[`${l.name}.bn.running_var`] = f32(l.norm.variance, [l.outputs]);
+    }
+    if (l.channels) tensors[`${l.name}.channel_mask`] = { dtype: "BOOL", shape: [l.outputs], data: l.channels };
   }
+  const layers: LayerShape[] = net.layers.map((l) => ({
+    name: l.name,
+    kind: l.kind,
+    inputs: l.inputs,
+    outputs: l.outputs,
+    kernel: l.kernel,
+    activation: l.activation,
+    pool: l.pool,
+    bias: l.bias !== undefined,
+    norm: l.norm !== undefined,
+    channels: l.channels !== undefined,
+  }));
   return encodeSafetensors(tensors, {
     format: "lth.net/1",
     arch: canonicalJson(net.arch),
     scheme: net.scheme,
     input_shape: JSON.stringify(net.inputShape),
     classes: String(net.classes),
-    layers: JSON.stringify(net.layers.map((l) => ({ name: l.name, kind: "dense", inputs: l.inputs, outputs: l.outputs, activation: l.activation }))),
+    head: net.head,
+    layers: JSON.stringify(layers),
     init: net.init,
     steps: String(net.steps),
     history: JSON.stringify(net.history),
+    ...(net.earlybird ? { earlybird: JSON.stringify(net.earlybird) } : {}),
   });
 }
 
 function decodeNet(bytes: Uint8Array, file: string): NetValue {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   if (metadata["format"] !== "lth.net/1") throw new ArtifactFormatError(`${file}: not an lth net (format ${metadata["format"] ?? "absent"})`);
-  const shapes = JSON.parse(metadata["layers"] ?? "[]") as { name: string; inputs: number; outputs: number; activation: "relu" | "none" }[];
-  const layers = shapes.map((s): DenseLayer => {
-    const get = (suffix: string): Tensor => {
+  const shapes = JSON.parse(metadata["layers"] ?? "[]") as LayerShape[];
+  const layers = shapes.map((s): Layer => {
+    const get = (suffix: string) => {
       const t = tensors.get(`${s.name}.${suffix}`);
       if (!t) throw new ArtifactFormatError(`${file}: no tensor ${s.name}.${suffix}`);
-      return t;
+      return t.data;
     };
-    return { ...s, weight: get("weight").data as Float32Array, bias: get("bias").data as Float32Array, mask: get("weight_mask").data as Uint8Array };
+    return {
+      name: s.name,
+      kind: s.kind,
+      inputs: s.inputs,
+      outputs: s.outputs,
+      kernel: s.kernel,
+      activation: s.activation,
+      pool: s.pool,
+      weight: get("weight") as Float32Array,
+      mask: get("weight_mask") as Uint8Array,
+      ...(s.bias ? { bias: get("bias") as Float32Array } : {}),
+      ...(s.norm
+        ? {
+            norm: {
+              gamma: get("bn.weight") as Float32Array,
+              beta: get("bn.bias") as Float32Array,
+              mean: get("bn.running_mean") as Float32Array,
+              variance: get("bn.running_var") as Float32Array,
+            },
+          }
+        : {}),
+      ...(s.channels ? { channels: get("channel_mask") as Uint8Array } : {}),
+    };
   });
+  const earlybird = metadata["earlybird"];
   return {
     arch: JSON.parse(metadata["arch"] ?? "null") as ParamValue,
     scheme: metadata["scheme"] === "he" ? "he" : "glorot",
     inputShape: JSON.parse(metadata["input_shape"] ?? "[]") as number[],
     classes: Number(metadata["classes"]),
+    head: metadata["head"] === "average" ? "average" : "flatten",
     layers,
     init: metadata["init"] ?? "",
     steps: Number(metadata["steps"] ?? 0),
     history: JSON.parse(metadata["history"] ?? "[]") as HistoryPoint[],
+    ...(earlybird ? { earlybird: JSON.parse(earlybird) as EarlyBird } : {}),
   };
 }
 
@@ -165,6 +268,8 @@ function encodeDataset(d: DatasetValue): Uint8Array {
     input_shape: JSON.stringify(d.inputShape),
     classes: String(d.classes),
     scale: String(d.scale),
+    mean: JSON.stringify(d.mean),
+    std: JSON.stringify(d.std),
   });
 }
 
@@ -182,16 +287,18 @@ function decodeDataset(bytes: Uint8Array, file: string): DatasetValue {
     inputShape: JSON.parse(metadata["input_shape"] ?? "[]") as number[],
     classes: Number(metadata["classes"]),
     scale: Number(metadata["scale"]),
+    mean: JSON.parse(metadata["mean"] ?? "[0]") as number[],
+    std: JSON.parse(metadata["std"] ?? "[1]") as number[],
     train: split("train"),
     test: split("test"),
   };
 }
 
-/** Weights of every layer, alive and total: what `show` lists. */
-export function sparsity(net: NetValue): { name: string; total: number; remaining: number }[] {
+/** Weights of every conv and dense layer, alive and total: what `show` lists. */
+export function sparsity(net: NetValue): { name: string; kind: Layer["kind"]; total: number; remaining: number }[] {
   return net.layers.map((l) => {
     let remaining = 0;
     for (let i = 0; i < l.mask.length; i++) remaining += l.mask[i]!;
-    return { name: l.name, total: l.mask.length, remaining };
+    return { name: l.name, kind: l.kind, total: l.mask.length, remaining };
   });
 }

@@ -8,7 +8,7 @@ import { sha256, type Digest, type StageKey } from "./store/store.js";
  * Bumped when the store's encodings change (artifact layout, this key's shape): every key
  * changes with it, so nothing written by an older lth is mistaken for a current result.
  */
-export const KEY_FORMAT = 1;
+export const KEY_FORMAT = 2;
 
 export interface KeyInputs {
   /** Content digest of each input artifact, by parameter (the dataset among them). */

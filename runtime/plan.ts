@@ -64,6 +64,11 @@ export function selectStages(graph: StageGraph, targets?: readonly StageId[]): S
   return all.filter((s) => needed.has(s.id));
 }
 
+/** The files a stage reads, by name: its path parameters, or what its op says a folder holds. */
+function filesRead(stage: Stage): Record<string, string> {
+  return IMPLEMENTATIONS.get(stage.op)?.reads?.(stage) ?? stage.files;
+}
+
 /** Stage ids for `run`/`show` names: a binding, a stage id (`rounds[2].pruned`), or a name a stage carries. */
 export function resolveTargets(graph: StageGraph, names: readonly string[]): { ids: StageId[] } | { unknown: string } {
   const ids: StageId[] = [];
@@ -83,7 +88,7 @@ export function resolveTargets(graph: StageGraph, names: readonly string[]): { i
 export function problems(stages: readonly Stage[]): PlanProblem[] {
   const out: PlanProblem[] = [];
   for (const stage of stages) {
-    const absent = Object.values(stage.files).find((path) => !existsSync(path));
+    const absent = Object.values(filesRead(stage)).find((path) => !existsSync(path));
     const message = notRunnable(stage.op) ?? (absent && `${absent}: no such file`) ?? IMPLEMENTATIONS.get(stage.op)?.validate?.(stage);
     if (message) out.push({ stage, message });
   }
@@ -116,7 +121,7 @@ export class Decider {
       inputs[param] = out.digest;
     }
     const files: Record<string, string> = {};
-    for (const [param, path] of Object.entries(stage.files)) files[param] = fileDigest(path);
+    for (const [name, path] of Object.entries(filesRead(stage))) files[name] = fileDigest(path);
     const sources = IMPLEMENTATIONS.get(stage.op)?.sources?.() ?? {};
     return fingerprint(stage, { inputs, files, sources });
   }

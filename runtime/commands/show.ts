@@ -71,6 +71,9 @@ function toJson(v: CompiledValue, read: (id: StageId) => { stage: Stage; artifac
         layers,
         history: net.history.map((h) => ({ step: h.step, epoch: h.epoch, accuracy: h.accuracy, loss: h.loss })),
         steps: net.steps,
+        ...(net.earlybird
+          ? { earlybird: { epoch: net.earlybird.epoch, channelSparsity: net.earlybird.channelSparsity, emerged: net.earlybird.emerged, distances: net.earlybird.distances } }
+          : {}),
         ...where,
       };
     }
@@ -98,6 +101,8 @@ function text(name: string, j: Json, indent = ""): string[] {
         `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? ", untrained" : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
       ];
+      const eb = j["earlybird"] as { epoch: number; channelSparsity: number; emerged: boolean } | undefined;
+      if (eb) lines.push(`${indent}  early bird: ${eb.emerged ? "emerged after" : "did not emerge within"} ${eb.epoch} epochs; ${pct(eb.channelSparsity)} of channels masked`);
       for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
         lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
       }

@@ -4,6 +4,7 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { registerWasmKernels } from "./wasm-kernels.js";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
@@ -56,6 +57,7 @@ async function portable(name: "wasm" | "cpu", tried: string[]): Promise<Engine |
     if (name === "wasm") {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
       wasm.setWasmPaths(join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/");
+      registerWasmKernels(tf);
     } else {
       await import("@tensorflow/tfjs-backend-cpu");
     }

@@ -4,6 +4,7 @@
 import type { DatasetValue, Split } from "../artifacts.js";
 import { DataFileError, readIdxDataset } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
+import { readCifar } from "../data/cifar10.js";
 import { Random } from "../random.js";
 import { num, OpFailure, type OpContext } from "./context.js";
 
@@ -30,6 +31,9 @@ export function mnist(ctx: OpContext): DatasetValue {
     inputShape: [28, 28, 1],
     classes: 10,
     scale: 1 / 255,
+    // The full MNIST training set's statistics, which OpenLTH and most MNIST code standardise with.
+    mean: [0.1307],
+    std: [0.3081],
     train: take(digits.images, digits.labels, features, order, 0, train),
     test: take(digits.images, digits.labels, features, order, train, test),
   };
@@ -55,8 +59,29 @@ export function idx(ctx: OpContext): DatasetValue {
     inputShape: [train.rows, train.cols, 1],
     classes: Math.max(train.classes, test.classes),
     scale: 1 / 255,
+    ...channelStatistics(train.images, 1, 1 / 255),
     train: split(train),
     test: split(test),
+  };
+}
+
+/** The CIFAR-10 binary batches in `dir`: the first `train` training and `test` test images. */
+export function cifar10(ctx: OpContext): DatasetValue {
+  let sets;
+  try {
+    sets = readCifar(ctx.files["dir"]!, num(ctx, "train"), num(ctx, "test"));
+  } catch (e) {
+    if (e instanceof DataFileError) throw new OpFailure(e.message);
+    throw e;
+  }
+  return {
+    name: "cifar10",
+    inputShape: [32, 32, 3],
+    classes: 10,
+    scale: 1 / 255,
+    ...channelStatistics(sets.train.images, 3, 1 / 255),
+    train: { n: sets.train.labels.length, x: sets.train.images, y: sets.train.labels },
+    test: { n: sets.test.labels.length, x: sets.test.images, y: sets.test.labels },
   };
 }
 
@@ -87,7 +112,25 @@ export function synthetic(ctx: OpContext): DatasetValue {
     inputShape: [features],
     classes,
     scale: 1,
+    mean: [0],
+    std: [1],
     train: { n: train, x: x.slice(0, train * features), y: y.slice(0, train) },
     test: { n: test, x: x.slice(train * features), y: y.slice(train) },
   };
+}
+
+/** Mean and standard deviation per channel (the last axis) of scaled training inputs. */
+export function channelStatistics(x: Uint8Array, channels: number, scale: number): { mean: number[]; std: number[] } {
+  const sum = new Float64Array(channels);
+  const squares = new Float64Array(channels);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]! * scale;
+    const c = i % channels;
+    sum[c] = sum[c]! + v;
+    squares[c] = squares[c]! + v * v;
+  }
+  const n = x.length / channels;
+  const mean = Array.from(sum, (s) => s / n);
+  const std = Array.from(squares, (q, c) => Math.sqrt(Math.max(q / n - mean[c]! ** 2, 1e-12)));
+  return { mean, std };
 }

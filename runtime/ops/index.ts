@@ -8,7 +8,9 @@ import type { Engine } from "../engine/backend.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import type { OpContext } from "./context.js";
-import { idx, mnist, synthetic } from "./datasets.js";
+import { cifar10, idx, mnist, synthetic } from "./datasets.js";
+import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
+import { basename } from "node:path";
 import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "./nets.js";
 
 export interface OpImpl {
@@ -16,6 +18,8 @@ export interface OpImpl {
   readonly engine: boolean;
   /** Content digests of data the package ships that the op reads; part of the stage key. */
   sources?(): Record<string, string>;
+  /** The files the op reads, by name, when a path parameter names a folder; their contents are in the key. */
+  reads?(stage: Stage): Record<string, string>;
   /** A problem that makes the stage impossible, found before anything runs. */
   validate?(stage: Stage): string | undefined;
   run(ctx: OpContext, engine: Engine | undefined): Artifact | Promise<Artifact>;
@@ -26,8 +30,9 @@ const net =
   (ctx: OpContext): Artifact => ({ kind: "Net", net: f(ctx) });
 
 /** The tensor engine module loads only where a stage needs it: never in `check`, `plan` or a cached run. */
-async function engineOp(ctx: OpContext, engine: Engine | undefined, which: "train" | "evaluate"): Promise<Artifact> {
+async function engineOp(ctx: OpContext, engine: Engine | undefined, which: "train" | "evaluate" | "earlybird"): Promise<Artifact> {
   if (!engine) throw new Error(`internal: ${which} ran without a tensor engine`);
+  if (which === "earlybird") return { kind: "Net", net: (await import("../engine/earlybird.js")).earlybird(ctx, engine) };
   const m = await import("../engine/train.js");
   return which === "train" ? { kind: "Net", net: m.train(ctx, engine) } : { kind: "Metrics", metrics: m.evaluate(ctx, engine) };
 }
@@ -44,9 +49,19 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
   ],
   ["idx", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }) }],
   ["synthetic", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: synthetic(ctx) }) }],
+  [
+    "cifar10",
+    {
+      engine: false,
+      reads: (stage) => Object.fromEntries(cifarFiles(stage.files["dir"]!).map((path) => [basename(path), path])),
+      validate: (stage) => checkCifarFiles(stage.files["dir"]!),
+      run: (ctx) => ({ kind: "Dataset", dataset: cifar10(ctx) }),
+    },
+  ],
   ["init", { engine: false, validate: (stage) => unsupportedArch(stage.params["arch"]), run: net(init) }],
   ["train", { engine: true, run: (ctx, engine) => engineOp(ctx, engine, "train") }],
   ["evaluate", { engine: true, run: (ctx, engine) => engineOp(ctx, engine, "evaluate") }],
+  ["earlybird", { engine: true, run: (ctx, engine) => engineOp(ctx, engine, "earlybird") }],
   ["prune", { engine: false, run: net(prune) }],
   ["rewind", { engine: false, run: net(rewind) }],
   ["reinit", { engine: false, run: net(reinit) }],

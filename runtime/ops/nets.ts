@@ -1,8 +1,8 @@
 // Ops on weights and masks that need no tensor engine: initialisation, pruning, rewinding
 // and the random controls. Plain typed-array code, so they give the same bytes everywhere.
 
-import type { ParamValue } from "../../compiler/stage.js";
-import type { DenseLayer, NetValue } from "../artifacts.js";
+import type { Layer, NetValue } from "../artifacts.js";
+import { planNet, type LayerPlan } from "./architectures.js";
 import { Random } from "../random.js";
 import { sha256 } from "../store/store.js";
 import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "./context.js";
@@ -10,66 +10,88 @@ import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "./c
 export type InitScheme = "glorot" | "he";
 
 /** Which architectures `init` can build: a message naming what is missing otherwise. */
-export function unsupportedArch(arch: ParamValue | undefined): string | undefined {
-  const a = arch as { arch?: string } | undefined;
-  if (a?.arch === "mlp") return undefined;
-  return `architecture '${a?.arch ?? "?"}' cannot be trained yet: this version of lth runs fully connected nets (lenet_300_100, mlp)`;
-}
+export { knownArch as unsupportedArch } from "./architectures.js";
 
-function freshWeights(inputs: number, outputs: number, scheme: InitScheme, random: Random): Float32Array {
-  const w = new Float32Array(outputs * inputs);
+/** Glorot-uniform or He-normal weights for a layer with these fans. */
+function freshWeights(count: number, fanIn: number, fanOut: number, scheme: InitScheme, random: Random): Float32Array {
+  const w = new Float32Array(count);
   if (scheme === "glorot") {
-    const limit = Math.sqrt(6 / (inputs + outputs));
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
     for (let i = 0; i < w.length; i++) w[i] = (2 * random.next() - 1) * limit;
   } else {
-    const std = Math.sqrt(2 / inputs);
+    const std = Math.sqrt(2 / fanIn);
     for (let i = 0; i < w.length; i++) w[i] = random.normal() * std;
   }
   return w;
 }
 
+/**
+ * A layer's weights drawn afresh, biases zero, batch norm at γ = 0.5, β = 0 (network
+ * slimming's start, which Early-Bird's code keeps) and fresh running statistics.
+ */
+function fresh(l: LayerPlan | Layer, scheme: InitScheme, seed: number): Pick<Layer, "weight" | "bias" | "norm"> {
+  const area = l.kernel * l.kernel;
+  const weight = freshWeights(l.outputs * l.inputs * area, l.inputs * area, l.outputs * area, scheme, new Random(seed, `init/${l.name}`));
+  const norm = "batchnorm" in l ? l.batchnorm : l.norm !== undefined;
+  if (!norm) return { weight, bias: new Float32Array(l.outputs) };
+  const n = l.outputs;
+  return { weight, norm: { gamma: new Float32Array(n).fill(0.5), beta: new Float32Array(n), mean: new Float32Array(n), variance: new Float32Array(n).fill(1) } };
+}
+
 /** The identity of an initialisation: the hash of its weights. */
-function lineage(layers: readonly DenseLayer[]): string {
+function lineage(layers: readonly Layer[]): string {
   return sha256(Buffer.concat(layers.map((l) => Buffer.from(l.weight.buffer, l.weight.byteOffset, l.weight.byteLength))));
 }
 
 export function init(ctx: OpContext): NetValue {
   const data = datasetInput(ctx, "data");
-  const arch = ctx.params["arch"] as { arch: string; hidden: number[] };
-  const problem = unsupportedArch(arch);
-  if (problem) throw new OpFailure(problem);
+  const arch = ctx.params["arch"]!;
   const scheme = str(ctx, "scheme") as InitScheme;
   const seed = num(ctx, "seed");
-  const widths = [data.inputShape.reduce((a, b) => a * b, 1), ...arch.hidden, data.classes];
-  const layers: DenseLayer[] = [];
-  for (let i = 0; i + 1 < widths.length; i++) {
-    const name = `fc${i + 1}`;
-    const inputs = widths[i]!;
-    const outputs = widths[i + 1]!;
-    layers.push({
-      name,
-      inputs,
-      outputs,
-      activation: i + 2 < widths.length ? "relu" : "none",
-      weight: freshWeights(inputs, outputs, scheme, new Random(seed, `init/${name}`)),
-      bias: new Float32Array(outputs),
-      mask: new Uint8Array(inputs * outputs).fill(1),
-    });
-  }
-  return { arch, scheme, inputShape: data.inputShape, classes: data.classes, layers, init: lineage(layers), steps: 0, history: [] };
+  const plan = planNet(arch, data.inputShape, data.classes);
+  if ("problem" in plan) throw new OpFailure(plan.problem);
+  const layers: Layer[] = plan.layers.map((l) => ({
+    name: l.name,
+    kind: l.kind,
+    inputs: l.inputs,
+    outputs: l.outputs,
+    kernel: l.kernel,
+    activation: l.activation,
+    pool: l.pool,
+    mask: new Uint8Array(l.outputs * l.inputs * l.kernel * l.kernel).fill(1),
+    ...fresh(l, scheme, seed),
+  }));
+  return { arch, scheme, inputShape: data.inputShape, classes: data.classes, head: plan.head, layers, init: lineage(layers), steps: 0, history: [] };
 }
 
-function withMasks(net: NetValue, masks: readonly Uint8Array[]): NetValue {
+/**
+ * The layer with its masks in force: pruned weights 0; for a masked channel, its whole
+ * filter, its bias and its γ and β 0.
+ */
+export function masked(l: Layer): Layer {
+  const filter = l.mask.length / l.outputs;
+  const keep = (channel: number) => !l.channels || l.channels[channel] === 1;
+  const weight = Float32Array.from(l.weight, (w, j) => (l.mask[j] && keep(Math.floor(j / filter)) ? w : 0));
+  const perChannel = (xs: Float32Array) => Float32Array.from(xs, (x, c) => (keep(c) ? x : 0));
+  return {
+    ...l,
+    weight,
+    ...(l.bias ? { bias: l.channels ? perChannel(l.bias) : l.bias } : {}),
+    ...(l.norm && l.channels ? { norm: { ...l.norm, gamma: perChannel(l.norm.gamma), beta: perChannel(l.norm.beta) } } : {}),
+  };
+}
+
+function withMasks(net: NetValue, masks: readonly Uint8Array[], channels: readonly (Uint8Array | undefined)[] = net.layers.map((l) => l.channels)): NetValue {
   const layers = net.layers.map((l, i) => {
-    const mask = masks[i]!;
-    const weight = Float32Array.from(l.weight, (w, j) => (mask[j] ? w : 0));
-    return { ...l, weight, mask };
+    const c = channels[i];
+    const { channels: _dropped, ...rest } = l;
+    return masked({ ...rest, mask: masks[i]!, ...(c ? { channels: c } : {}) });
   });
   return { ...net, layers };
 }
 
 /** Indexes of a layer's live weights. */
-function alive(layer: DenseLayer): number[] {
+function alive(layer: Layer): number[] {
   const out: number[] = [];
   for (let i = 0; i < layer.mask.length; i++) if (layer.mask[i]) out.push(i);
   return out;
@@ -114,7 +136,7 @@ export function prune(ctx: OpContext): NetValue {
 }
 
 function sameShape(a: NetValue, b: NetValue, what: string): void {
-  const shape = (n: NetValue) => n.layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}`).join(" ");
+  const shape = (n: NetValue) => n.layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}${l.kind === "conv" ? `x${l.kernel}x${l.kernel}` : ""}`).join(" ");
   if (shape(a) !== shape(b)) throw new OpFailure(`${what} needs nets of the same architecture; found ${shape(a)} and ${shape(b)}`);
 }
 
@@ -128,16 +150,16 @@ export function rewind(ctx: OpContext): NetValue {
       `rewind needs two nets from the same initialisation: 'net' descends from ${net.init.slice(0, 12)}…, 'to' from ${to.init.slice(0, 12)}… (was 'to' reinitialised, or made by another init?)`,
     );
   }
-  return withMasks(to, net.layers.map((l) => l.mask));
+  return withMasks(to, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
 }
 
 /** Fresh weights (the net's own scheme, a new seed) under the same mask; biases zero. */
 export function reinit(ctx: OpContext): NetValue {
   const net = netInput(ctx, "net");
   const seed = num(ctx, "seed");
-  const layers = net.layers.map((l) => ({ ...l, weight: freshWeights(l.inputs, l.outputs, net.scheme, new Random(seed, `init/${l.name}`)), bias: new Float32Array(l.outputs) }));
-  const fresh = withMasks({ ...net, layers }, net.layers.map((l) => l.mask));
-  return { ...fresh, init: lineage(fresh.layers), steps: 0, history: [] };
+  const layers = net.layers.map((l) => ({ ...l, ...fresh(l, net.scheme, seed) }));
+  const drawn = withMasks({ ...net, layers }, net.layers.map((l) => l.mask));
+  return { ...drawn, init: lineage(drawn.layers), steps: 0, history: [] };
 }
 
 /**

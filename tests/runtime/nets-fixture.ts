@@ -2,7 +2,7 @@
 // plus small readers over masks and weights, so the op tests state claims, not plumbing.
 
 import type { ParamValue } from "../../compiler/stage.js";
-import { encodeArtifact, type Artifact, type DatasetValue, type DenseLayer, type NetValue } from "../../runtime/artifacts.js";
+import { encodeArtifact, type Artifact, type DatasetValue, type Layer, type NetValue } from "../../runtime/artifacts.js";
 import type { OpContext } from "../../runtime/ops/context.js";
 import { synthetic } from "../../runtime/ops/datasets.js";
 import { init, prune } from "../../runtime/ops/nets.js";
@@ -56,7 +56,7 @@ export function pruned(n: NetValue, p: PruneParams): NetValue {
 
 /** The same net with the given layers' weights replaced (masks reset to all alive). */
 export function withWeights(n: NetValue, weights: readonly (readonly number[])[]): NetValue {
-  const layers = n.layers.map((l, i): DenseLayer => {
+  const layers = n.layers.map((l, i): Layer => {
     const w = weights[i];
     if (!w) return l;
     if (w.length !== l.weight.length) throw new Error(`layer ${l.name} has ${l.weight.length} weights, not ${w.length}`);
@@ -67,7 +67,7 @@ export function withWeights(n: NetValue, weights: readonly (readonly number[])[]
 
 /** The same net with its masks replaced (weights zeroed where the mask is 0). */
 export function withMasks(n: NetValue, masks: readonly (readonly number[])[]): NetValue {
-  const layers = n.layers.map((l, i): DenseLayer => {
+  const layers = n.layers.map((l, i): Layer => {
     const m = masks[i];
     if (!m) return l;
     return { ...l, mask: Uint8Array.from(m), weight: Float32Array.from(l.weight, (w, j) => (m[j] ? w : 0)) };
@@ -85,7 +85,7 @@ export function alive(n: NetValue): number[] {
 }
 
 /** Indexes where a layer's mask is 0. */
-export function prunedIndexes(l: DenseLayer): number[] {
+export function prunedIndexes(l: Layer): number[] {
   const out: number[] = [];
   l.mask.forEach((m, i) => {
     if (!m) out.push(i);
@@ -105,7 +105,7 @@ export function masksOf(n: NetValue): number[][] {
 }
 
 /** A layer's live weights, sorted: what moving a mask with its weights must preserve. */
-export function aliveValues(l: DenseLayer): number[] {
+export function aliveValues(l: Layer): number[] {
   return Array.from(l.weight)
     .filter((_, i) => l.mask[i])
     .sort((a, b) => a - b);

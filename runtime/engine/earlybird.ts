@@ -1,0 +1,86 @@
+// Early-bird tickets (You et al., ICLR 2020): train with an L1 penalty on batch-norm scales,
+// draw a channel mask from |γ| after every epoch, and stop once the newest mask is within
+// `eps` (normalised Hamming distance) of each of the previous `window − 1`.
+
+import type { NetValue } from "../artifacts.js";
+import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
+import { masked } from "../ops/nets.js";
+import type { Engine } from "./backend.js";
+import { fit } from "./train.js";
+import type { EngineNet } from "./model.js";
+
+/** One global threshold over |γ| of every batch-norm channel: the `rate` smallest go (ties by position). */
+export function channelMask(scales: readonly Float32Array[], rate: number): Uint8Array {
+  const all = scales.flatMap((g) => Array.from(g, Math.abs));
+  const order = all.map((_, i) => i).sort((a, b) => all[a]! - all[b]! || a - b);
+  const mask = new Uint8Array(all.length).fill(1);
+  for (const i of order.slice(0, Math.round(rate * all.length))) mask[i] = 0;
+  return mask;
+}
+
+export function hamming(a: Uint8Array, b: Uint8Array): number {
+  let differ = 0;
+  for (let i = 0; i < a.length; i++) differ += a[i] === b[i] ? 0 : 1;
+  return a.length === 0 ? 0 : differ / a.length;
+}
+
+export function earlybird(ctx: OpContext, engine: Engine): NetValue {
+  const net = netInput(ctx, "net");
+  if (!net.layers.some((l) => l.norm)) {
+    throw new OpFailure(`earlybird ranks batch-norm scales, and this net has no batch norm; use vgg(batchnorm: true)`);
+  }
+  const rate = num(ctx, "rate");
+  const eps = num(ctx, "eps");
+  const window = num(ctx, "window");
+  const max = durationParam(ctx, "max");
+  const masks: Uint8Array[] = [];
+  const distances: number[] = [];
+  let emerged: number | undefined;
+
+  const afterEpoch = (epoch: number, model: EngineNet): boolean => {
+    const mask = channelMask(model.scales().map((s) => s.gamma), rate);
+    if (masks.length) distances.push(hamming(masks[masks.length - 1]!, mask));
+    masks.push(mask);
+    if (masks.length > window) masks.shift();
+    if (masks.length === window && masks.slice(0, -1).every((older) => hamming(older, mask) <= eps)) emerged = epoch;
+    return emerged !== undefined;
+  };
+  // You et al.'s training: SGD with momentum 0.9 and weight decay 1e-4, the L1 term on γ.
+  const trained = fit(engine, net, datasetInput(ctx, "data"), {
+    lr: num(ctx, "lr"),
+    batch: num(ctx, "batch"),
+    optimizer: "momentum",
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    cosine: false,
+    length: max,
+    warmup: { steps: 0 },
+    seed: 0,
+    l1: num(ctx, "l1"),
+    stage: ctx.stage,
+    progress: (p) => ctx.progress(p),
+    afterEpoch,
+  });
+
+  // The ticket: the last mask drawn, spread over the layers that have batch norm.
+  const mask = masks[masks.length - 1]!;
+  let offset = 0;
+  const layers = trained.layers.map((l) => {
+    if (!l.norm) return l;
+    const channels = mask.slice(offset, offset + l.outputs);
+    offset += l.outputs;
+    const filter = l.mask.length / l.outputs;
+    return masked({ ...l, channels, mask: Uint8Array.from(l.mask, (m, j) => m & channels[Math.floor(j / filter)]!) });
+  });
+  const epochs = "epochs" in max ? max.epochs : trained.history.length;
+  return {
+    ...trained,
+    layers,
+    earlybird: {
+      epoch: emerged ?? epochs,
+      emerged: emerged !== undefined,
+      channelSparsity: hamming(mask, new Uint8Array(mask.length).fill(1)),
+      distances,
+    },
+  };
+}

@@ -1,0 +1,198 @@
+// A net on the tensor engine: its parameters as variables (TensorFlow's layouts), the
+// forward pass for dense and conv layers with batch norm and pooling, and the way back
+// to stored bytes (PyTorch's layouts).
+
+import type * as TF from "@tensorflow/tfjs-core";
+import type { DatasetValue, Layer, NetValue, Split } from "../artifacts.js";
+import { OpFailure } from "../ops/context.js";
+
+type Tensor = TF.Tensor;
+
+/** Stored [out, in, k, k] (PyTorch) → [k, k, in, out] (TensorFlow); a dense layer is k = 1, i.e. [in, out]. */
+function toEngine(src: Float32Array | Uint8Array, l: Layer): Float32Array {
+  const { outputs: o, inputs: n, kernel: k } = l;
+  const out = new Float32Array(src.length);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) out[((y * k + x) * n + b) * o + a] = src[((a * n + b) * k + y) * k + x]!;
+  return out;
+}
+
+function fromEngine(src: Float32Array, l: Layer): Float32Array {
+  const { outputs: o, inputs: n, kernel: k } = l;
+  const out = new Float32Array(src.length);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) out[((a * n + b) * k + y) * k + x] = src[((y * k + x) * n + b) * o + a]!;
+  return out;
+}
+
+export interface LayerParams {
+  readonly layer: Layer;
+  readonly weight: TF.Variable;
+  /** The weight mask, with the filters of masked channels zeroed too. */
+  readonly mask: Tensor;
+  readonly bias?: TF.Variable;
+  readonly gamma?: TF.Variable;
+  readonly beta?: TF.Variable;
+  /** 1 per kept output channel, when the layer has a channel mask. */
+  readonly channels?: Tensor;
+  /** Running statistics of batch norm, replaced after every training step. */
+  mean?: Tensor;
+  variance?: Tensor;
+}
+
+/** One trainable variable and the mask its gradient is multiplied by. */
+export interface Trainable {
+  readonly variable: TF.Variable;
+  readonly mask?: Tensor;
+  /** Batch-norm scales take `earlybird`'s L1 penalty. */
+  readonly scale?: boolean;
+}
+
+export class EngineNet {
+  readonly params: LayerParams[];
+  private readonly tf: typeof TF;
+
+  constructor(
+    tf: typeof TF,
+    readonly net: NetValue,
+  ) {
+    this.tf = tf;
+    // A variable shares its initial tensor's data and adds a reference: the tensor itself must go.
+    const variable = (t: Tensor) => {
+      const v = tf.variable(t, true);
+      t.dispose();
+      return v;
+    };
+    this.params = net.layers.map((l) => {
+      const shape = l.kind === "conv" ? [l.kernel, l.kernel, l.inputs, l.outputs] : [l.inputs, l.outputs];
+      const filter = l.mask.length / l.outputs;
+      const mask = l.channels ? Uint8Array.from(l.mask, (m, j) => m & l.channels![Math.floor(j / filter)]!) : l.mask;
+      const vector = (xs: Float32Array) => variable(tf.tensor1d(xs));
+      return {
+        layer: l,
+        weight: variable(tf.tensor(toEngine(l.weight, l), shape)),
+        mask: tf.tensor(toEngine(mask, l), shape),
+        ...(l.bias ? { bias: vector(l.bias) } : {}),
+        ...(l.norm
+          ? { gamma: vector(l.norm.gamma), beta: vector(l.norm.beta), mean: tf.tensor1d(l.norm.mean), variance: tf.tensor1d(l.norm.variance) }
+          : {}),
+        ...(l.channels ? { channels: tf.tensor1d(Float32Array.from(l.channels)) } : {}),
+      };
+    });
+  }
+
+  trainables(): Trainable[] {
+    return this.params.flatMap((p) => [
+      { variable: p.weight, mask: p.mask },
+      ...(p.bias ? [{ variable: p.bias, ...(p.channels ? { mask: p.channels } : {}) }] : []),
+      ...(p.gamma ? [{ variable: p.gamma, scale: true, ...(p.channels ? { mask: p.channels } : {}) }] : []),
+      ...(p.beta ? [{ variable: p.beta, ...(p.channels ? { mask: p.channels } : {}) }] : []),
+    ]);
+  }
+
+  /**
+   * Logits for a batch of flattened examples. In training, batch norm uses the batch's
+   * statistics and `updates` receives the new running ones (PyTorch's momentum 0.1,
+   * unbiased variance); otherwise it uses the running statistics.
+   */
+  forward(x: Tensor, training: boolean, updates?: { mean: Tensor; variance: Tensor }[]): Tensor {
+    const tf = this.tf;
+    const batch = x.shape[0]!;
+    let h = x;
+    let spatial = this.net.layers[0]?.kind === "conv";
+    if (spatial) h = tf.reshape(h, [batch, ...this.net.inputShape]);
+    for (const p of this.params) {
+      const l = p.layer;
+      if (l.kind === "conv") {
+        let c: Tensor = tf.conv2d(h as TF.Tensor4D, p.weight as unknown as TF.Tensor4D, 1, "same");
+        if (p.gamma && p.beta) {
+          let mean = p.mean!;
+          let variance = p.variance!;
+          if (training) {
+            const moments = tf.moments(c, [0, 1, 2]);
+            mean = moments.mean;
+            variance = moments.variance;
+            if (updates) {
+              const n = c.size / l.outputs;
+              updates.push({
+                mean: tf.keep(tf.add(tf.mul(p.mean!, 0.9), tf.mul(mean, 0.1))),
+                variance: tf.keep(tf.add(tf.mul(p.variance!, 0.9), tf.mul(variance, (0.1 * n) / Math.max(1, n - 1)))),
+              });
+            }
+          }
+          c = tf.batchNorm(c, mean, variance, p.beta, p.gamma, 1e-5);
+        } else if (p.bias) c = tf.add(c, p.bias);
+        h = tf.relu(c);
+        if (l.pool) h = tf.maxPool(h as TF.Tensor4D, 2, 2, "valid");
+        continue;
+      }
+      if (spatial) {
+        // Channel-major flattening, as PyTorch's `x.view(n, -1)` of NCHW, so stored fc weights load there unchanged.
+        h = this.net.head === "average" ? tf.mean(h, [1, 2]) : tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [batch, -1]);
+        spatial = false;
+      }
+      h = tf.fused.matMul({ a: h as TF.Tensor2D, b: p.weight as unknown as TF.Tensor2D, bias: p.bias!, activation: l.activation === "relu" ? "relu" : "linear" });
+    }
+    return h;
+  }
+
+  /** Installs new running statistics (from `forward`'s `updates`), freeing the old. */
+  setStatistics(updates: readonly { mean: Tensor; variance: Tensor }[]): void {
+    let i = 0;
+    for (const p of this.params) {
+      if (!p.gamma) continue;
+      const u = updates[i++]!;
+      p.mean!.dispose();
+      p.variance!.dispose();
+      p.mean = u.mean;
+      p.variance = u.variance;
+    }
+  }
+
+  /** The batch-norm scales of every layer that has them, with their layer's index. */
+  scales(): { layer: number; gamma: Float32Array }[] {
+    return this.params.flatMap((p, layer) => (p.gamma ? [{ layer, gamma: p.gamma.dataSync() as Float32Array }] : []));
+  }
+
+  /** The net with the engine's current parameters, back in stored layouts. */
+  read(): Layer[] {
+    return this.params.map((p) => {
+      const l = p.layer;
+      const copy = (t: Tensor) => Float32Array.from(t.dataSync() as Float32Array);
+      return {
+        ...l,
+        weight: fromEngine(p.weight.dataSync() as Float32Array, l),
+        ...(p.bias ? { bias: copy(p.bias) } : {}),
+        ...(l.norm ? { norm: { gamma: copy(p.gamma!), beta: copy(p.beta!), mean: copy(p.mean!), variance: copy(p.variance!) } } : {}),
+      };
+    });
+  }
+
+  dispose(): void {
+    for (const p of this.params) this.tf.dispose([p.weight, p.mask, ...[p.bias, p.gamma, p.beta, p.channels, p.mean, p.variance].filter((t): t is Tensor => t !== undefined)]);
+  }
+}
+
+/** A split's features as one float tensor, scaled and standardised per channel once. */
+export function features(tf: typeof TF, data: DatasetValue, split: Split): Tensor {
+  const width = data.inputShape.reduce((a, b) => a * b, 1);
+  const channels = data.mean.length;
+  const x = new Float32Array(split.n * width);
+  for (let i = 0; i < x.length; i++) {
+    const c = i % channels;
+    x[i] = (split.x[i]! * data.scale - data.mean[c]!) / data.std[c]!;
+  }
+  return tf.tensor2d(x, [split.n, width]);
+}
+
+/** The net and the dataset agree on input shape and classes, or the stage fails saying how. */
+export function checkData(net: NetValue, data: DatasetValue): void {
+  const same = net.inputShape.length === data.inputShape.length && net.inputShape.every((d, i) => d === data.inputShape[i]);
+  if (!same || net.classes !== data.classes) {
+    throw new OpFailure(
+      `the net takes inputs of ${net.inputShape.join("×")} and gives ${net.classes} classes, but the dataset '${data.name}' has ${data.inputShape.join("×")} inputs and ${data.classes} classes`,
+    );
+  }
+}

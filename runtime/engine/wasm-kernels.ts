@@ -1,0 +1,106 @@
+// Conv kernels for the wasm backend. It has no Conv2DBackpropFilter, so a conv net could not
+// train there, and its Conv2DBackpropInput is a plain loop, ten times slower than its
+// forward conv. Both gradients of a stride-1 convolution are themselves convolutions, which
+// wasm runs through XNNPACK, so both are registered here as such:
+//   dW[i, j, c, f] = Σ x_pad[n, y+i, x+j, c] · dy[n, y, x, f]   (x as a batch of c "images",
+//                                                                  dy as an oh×ow filter)
+//   dx = conv(dy padded by k−1−pad, W rotated 180° with in/out swapped)
+// Other strides keep a formulation by shifted slices and matrix products (filter) or the
+// backend's own kernel (input).
+
+import type * as TF from "@tensorflow/tfjs-core";
+
+type Info = TF.TensorInfo;
+type ConvAttrs = {
+  strides: [number, number] | number;
+  pad: "valid" | "same" | number | TF.backend_util.ExplicitPadding;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+};
+
+/** Runs wasm kernels by name on tensor infos, and frees the temporaries a kernel made. */
+class Kernels {
+  private readonly temps: Info[] = [];
+  constructor(
+    private readonly tf: typeof TF,
+    private readonly backend: TF.KernelBackend,
+  ) {}
+
+  run(name: string, inputs: Record<string, Info> | Info[], attrs: Record<string, unknown> = {}): Info {
+    const out = this.tf.getKernel(name, "wasm")!.kernelFunc({ inputs: inputs as TF.NamedTensorInfoMap, backend: this.backend, attrs: attrs as TF.NamedAttrMap }) as Info;
+    this.temps.push(out);
+    return out;
+  }
+
+  /** Frees every temporary but `result`. */
+  done(result: Info): Info {
+    for (const t of this.temps) if (t !== result) this.backend.disposeData(t.dataId);
+    return result;
+  }
+}
+
+const VALID = { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1, 1] };
+
+export function registerWasmKernels(tf: typeof TF): void {
+  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) return;
+
+  tf.registerKernel({
+    kernelName: "Conv2DBackpropFilter",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: Info; dy: Info };
+      const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+      if (dataFormat === "NCHW") throw new Error("Conv2DBackpropFilter on wasm supports NHWC only");
+      const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, "channelsLast");
+      const k = new Kernels(tf, backend as TF.KernelBackend);
+      const { top, bottom, left, right } = info.padInfo;
+      const padded = top + bottom + left + right > 0 ? k.run("PadV2", { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 }) : x;
+      const { batchSize: n, inChannels: c, outChannels: f, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+      if (sh === 1 && sw === 1) {
+        const images = k.run("Transpose", { x: padded }, { perm: [3, 1, 2, 0] }); // [c, H, W, n]
+        const filter = k.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [oh, ow, n, f]
+        const conv = k.run("Conv2D", { x: images, filter }, VALID); // [c, fh, fw, f]
+        return k.done(k.run("Transpose", { x: conv }, { perm: [1, 2, 0, 3] }));
+      }
+      const rows = n * oh * ow;
+      const grad = k.run("Reshape", { x: dy }, { shape: [1, rows, f] });
+      const parts: Info[] = [];
+      for (let i = 0; i < fh; i++) {
+        for (let j = 0; j < fw; j++) {
+          const end = [n, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c];
+          const shifted = k.run("StridedSlice", { x: padded }, { begin: [0, i, j, 0], end, strides: [1, sh, sw, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
+          const columns = k.run("Reshape", { x: shifted }, { shape: [1, rows, c] });
+          parts.push(k.run("BatchMatMul", { a: columns, b: grad }, { transposeA: true, transposeB: false }));
+        }
+      }
+      const stacked = k.run("Concat", parts, { axis: 0 });
+      return k.done(k.run("Reshape", { x: stacked }, { shape: [fh, fw, c, f] }));
+    },
+  });
+
+  const original = tf.getKernel("Conv2DBackpropInput", "wasm")!;
+  tf.unregisterKernel("Conv2DBackpropInput", "wasm");
+  tf.registerKernel({
+    kernelName: "Conv2DBackpropInput",
+    backendName: "wasm",
+    // The original binds its wasm function when the backend starts; its fallback needs that.
+    ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+    kernelFunc: (args) => {
+      const { dy, filter } = args.inputs as { dy: Info; filter: Info };
+      const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+      const info =
+        dataFormat === "NCHW"
+          ? undefined
+          : tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, "channelsLast");
+      const { top = 0, bottom = 0, left = 0, right = 0 } = info?.padInfo ?? {};
+      const extra = info && [info.filterHeight - 1 - top, info.filterHeight - 1 - bottom, info.filterWidth - 1 - left, info.filterWidth - 1 - right];
+      if (!info || info.strideHeight !== 1 || info.strideWidth !== 1 || extra!.some((e) => e < 0)) return original.kernelFunc(args);
+      const k = new Kernels(tf, args.backend as TF.KernelBackend);
+      const [t, b, l, r] = extra!;
+      const padded = k.run("PadV2", { x: dy }, { paddings: [[0, 0], [t, b], [l, r], [0, 0]], constantValue: 0 });
+      const flipped = k.run("Reverse", { x: filter }, { dims: [0, 1] });
+      const swapped = k.run("Transpose", { x: flipped }, { perm: [0, 1, 3, 2] }); // [fh, fw, f, c]
+      return k.done(k.run("Conv2D", { x: padded, filter: swapped }, VALID));
+    },
+  });
+}
