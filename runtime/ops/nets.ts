@@ -90,13 +90,6 @@ function withMasks(net: NetValue, masks: readonly Uint8Array[], channels: readon
   return { ...net, layers };
 }
 
-/** Indexes of a layer's live weights. */
-function alive(layer: Layer): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < layer.mask.length; i++) if (layer.mask[i]) out.push(i);
-  return out;
-}
-
 /**
  * Removes `rate` of the weights that remain (rounded to the nearest weight), smallest |w|
  * first or at random; ties go by position, so the result is the same everywhere. The last
@@ -111,27 +104,35 @@ export function prune(ctx: OpContext): NetValue {
   const masks = net.layers.map((l) => Uint8Array.from(l.mask));
   const last = net.layers.length - 1;
 
-  type Candidate = { layer: number; index: number };
-  const removeFrom = (candidates: Candidate[], share: number, label: string): void => {
-    const k = Math.round(share * candidates.length);
+  /** Removes `share` of the live weights of `layers`, ranked together; candidates in layer, then index order. */
+  const removeFrom = (layers: readonly number[], share: number, label: string): void => {
+    const count = layers.reduce((n, i) => n + masks[i]!.reduce((a, m) => a + m, 0), 0);
+    const k = Math.round(share * count);
     if (k === 0) return;
-    if (byMagnitude) {
-      const magnitude = (c: Candidate) => Math.abs(net.layers[c.layer]!.weight[c.index]!);
-      candidates.sort((a, b) => magnitude(a) - magnitude(b) || a.layer - b.layer || a.index - b.index);
-    } else {
-      const order = new Random(seed, `prune/${label}`).permutation(candidates.length);
-      candidates = Array.from(order, (i) => candidates[i]!);
+    const layerOf = new Uint32Array(count);
+    const indexOf = new Uint32Array(count);
+    const magnitude = new Float32Array(count);
+    let c = 0;
+    for (const i of layers) {
+      const { weight } = net.layers[i]!;
+      masks[i]!.forEach((m, j) => {
+        if (!m) return;
+        layerOf[c] = i;
+        indexOf[c] = j;
+        magnitude[c++] = Math.abs(weight[j]!);
+      });
     }
-    for (let i = 0; i < k; i++) masks[candidates[i]!.layer]![candidates[i]!.index] = 0;
+    let order: Uint32Array;
+    if (byMagnitude) {
+      order = Uint32Array.from({ length: count }, (_, i) => i);
+      order.sort((a, b) => magnitude[a]! - magnitude[b]! || a - b);
+    } else order = new Random(seed, `prune/${label}`).permutation(count);
+    for (let i = 0; i < k; i++) masks[layerOf[order[i]!]!]![indexOf[order[i]!]!] = 0;
   };
 
-  const candidates = (layer: number): Candidate[] => alive(net.layers[layer]!).map((index) => ({ layer, index }));
-  if (str(ctx, "scope") === "global") {
-    removeFrom(net.layers.slice(0, last).flatMap((_, i) => candidates(i)), rate, "global");
-  } else {
-    for (let i = 0; i < last; i++) removeFrom(candidates(i), rate, net.layers[i]!.name);
-  }
-  removeFrom(candidates(last), outputRate, net.layers[last]!.name);
+  if (str(ctx, "scope") === "global") removeFrom(net.layers.slice(0, last).map((_, i) => i), rate, "global");
+  else for (let i = 0; i < last; i++) removeFrom([i], rate, net.layers[i]!.name);
+  removeFrom([last], outputRate, net.layers[last]!.name);
   return withMasks(net, masks);
 }
 
