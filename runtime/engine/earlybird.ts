@@ -6,7 +6,7 @@ import type { NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { masked } from "../ops/nets.js";
 import type { Engine } from "./backend.js";
-import { fit } from "./train.js";
+import { fit, testMetrics } from "./train.js";
 import type { EngineNet } from "./model.js";
 
 /** One global threshold over |γ| of every batch-norm channel: the `rate` smallest go (ties by position). */
@@ -46,7 +46,8 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     return emerged !== undefined;
   };
   // You et al.'s training: SGD with momentum 0.9 and weight decay 1e-4, the L1 term on γ.
-  const trained = fit(engine, net, datasetInput(ctx, "data"), {
+  const data = datasetInput(ctx, "data");
+  const trained = fit(engine, net, data, {
     lr: num(ctx, "lr"),
     batch: num(ctx, "batch"),
     optimizer: "momentum",
@@ -73,9 +74,13 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     return masked({ ...l, channels, mask: Uint8Array.from(l.mask, (m, j) => m & channels[Math.floor(j / filter)]!) });
   });
   const epochs = "epochs" in max ? max.epochs : trained.history.length;
+  // The last history point measured the net before its channels were masked: measure the ticket.
+  const ticket = { ...trained, layers };
+  const last = trained.history[trained.history.length - 1]!;
+  const metrics = testMetrics(engine, ticket, data);
   return {
-    ...trained,
-    layers,
+    ...ticket,
+    history: [...trained.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }],
     earlybird: {
       epoch: emerged ?? epochs,
       emerged: emerged !== undefined,

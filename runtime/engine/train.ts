@@ -47,9 +47,12 @@ function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor): Metrics
 }
 
 export function evaluate(ctx: OpContext, engine: Engine): MetricsValue {
+  return testMetrics(engine, netInput(ctx, "net"), datasetInput(ctx, "data"));
+}
+
+/** Loss and accuracy of `net` on `data`'s test split. */
+export function testMetrics(engine: Engine, net: NetValue, data: DatasetValue): MetricsValue {
   const { tf } = engine;
-  const net = netInput(ctx, "net");
-  const data = datasetInput(ctx, "data");
   checkData(net, data);
   const model = new EngineNet(tf, net);
   const x = features(tf, data, data.test);
