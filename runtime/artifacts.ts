@@ -42,6 +42,13 @@ export interface Layer {
   readonly channels?: Uint8Array;
 }
 
+/** The fields that describe a layer, not its values. */
+export type LayerShape = Pick<Layer, "name" | "kind" | "inputs" | "outputs" | "kernel" | "activation" | "pool">;
+
+export function layerShape(l: LayerShape): LayerShape {
+  return { name: l.name, kind: l.kind, inputs: l.inputs, outputs: l.outputs, kernel: l.kernel, activation: l.activation, pool: l.pool };
+}
+
 /** What `earlybird` found: when the channel mask stopped changing, and how much it masks. */
 export interface EarlyBird {
   /** Epochs trained when the ticket emerged (or `max` when it did not). */
@@ -150,18 +157,8 @@ function json(value: unknown): Uint8Array {
   return Buffer.from(`${JSON.stringify(value)}\n`);
 }
 
-interface LayerShape {
-  name: string;
-  kind: "conv" | "dense";
-  inputs: number;
-  outputs: number;
-  kernel: number;
-  activation: "relu" | "none";
-  pool: boolean;
-  bias: boolean;
-  norm: boolean;
-  channels: boolean;
-}
+/** A layer in the file's metadata: its shape and which optional tensors it has. */
+type StoredLayer = LayerShape & { bias: boolean; norm: boolean; channels: boolean };
 
 function encodeNet(net: NetValue): Uint8Array {
   const tensors: Record<string, Tensor> = {};
@@ -179,14 +176,8 @@ function encodeNet(net: NetValue): Uint8Array {
     }
     if (l.channels) tensors[`${l.name}.channel_mask`] = { dtype: "BOOL", shape: [l.outputs], data: l.channels };
   }
-  const layers: LayerShape[] = net.layers.map((l) => ({
-    name: l.name,
-    kind: l.kind,
-    inputs: l.inputs,
-    outputs: l.outputs,
-    kernel: l.kernel,
-    activation: l.activation,
-    pool: l.pool,
+  const layers: StoredLayer[] = net.layers.map((l) => ({
+    ...layerShape(l),
     bias: l.bias !== undefined,
     norm: l.norm !== undefined,
     channels: l.channels !== undefined,
@@ -209,7 +200,7 @@ function encodeNet(net: NetValue): Uint8Array {
 function decodeNet(bytes: Uint8Array, file: string): NetValue {
   const { tensors, metadata } = decodeSafetensors(bytes, file);
   if (metadata["format"] !== "lth.net/1") throw new ArtifactFormatError(`${file}: not an lth net (format ${metadata["format"] ?? "absent"})`);
-  const shapes = JSON.parse(metadata["layers"] ?? "[]") as LayerShape[];
+  const shapes = JSON.parse(metadata["layers"] ?? "[]") as StoredLayer[];
   const layers = shapes.map((s): Layer => {
     const get = (suffix: string) => {
       const t = tensors.get(`${s.name}.${suffix}`);
@@ -217,13 +208,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
       return t.data;
     };
     return {
-      name: s.name,
-      kind: s.kind,
-      inputs: s.inputs,
-      outputs: s.outputs,
-      kernel: s.kernel,
-      activation: s.activation,
-      pool: s.pool,
+      ...layerShape(s),
       weight: get("weight") as Float32Array,
       mask: get("weight_mask") as Uint8Array,
       ...(s.bias ? { bias: get("bias") as Float32Array } : {}),

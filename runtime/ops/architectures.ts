@@ -3,9 +3,9 @@
 // network slimming (Liu et al., 2017), the code Early-Bird tickets build on.
 
 import type { ParamValue } from "../../compiler/stage.js";
-import type { Layer } from "../artifacts.js";
+import type { LayerShape } from "../artifacts.js";
 
-export type LayerPlan = Pick<Layer, "name" | "kind" | "inputs" | "outputs" | "kernel" | "activation" | "pool"> & { readonly batchnorm: boolean };
+export type LayerPlan = LayerShape & { readonly batchnorm: boolean };
 
 export interface NetPlan {
   readonly layers: readonly LayerPlan[];

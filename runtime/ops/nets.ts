@@ -1,7 +1,7 @@
 // Ops on weights and masks that need no tensor engine: initialisation, pruning, rewinding
 // and the random controls. Plain typed-array code, so they give the same bytes everywhere.
 
-import type { Layer, NetValue } from "../artifacts.js";
+import { layerShape, type Layer, type NetValue } from "../artifacts.js";
 import { planNet, type LayerPlan } from "./architectures.js";
 import { Random } from "../random.js";
 import { sha256 } from "../store/store.js";
@@ -51,13 +51,7 @@ export function init(ctx: OpContext): NetValue {
   const plan = planNet(arch, data.inputShape, data.classes);
   if ("problem" in plan) throw new OpFailure(plan.problem);
   const layers: Layer[] = plan.layers.map((l) => ({
-    name: l.name,
-    kind: l.kind,
-    inputs: l.inputs,
-    outputs: l.outputs,
-    kernel: l.kernel,
-    activation: l.activation,
-    pool: l.pool,
+    ...layerShape(l),
     mask: new Uint8Array(l.outputs * l.inputs * l.kernel * l.kernel).fill(1),
     ...fresh(l, scheme, seed),
   }));
