@@ -63,8 +63,9 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     afterEpoch,
   });
 
-  // The ticket: the last mask drawn, spread over the layers that have batch norm.
-  const mask = masks[masks.length - 1]!;
+  // The ticket: the last mask drawn (or, for a budget under one epoch, one drawn now),
+  // spread over the layers that have batch norm.
+  const mask = masks[masks.length - 1] ?? channelMask(trained.layers.flatMap((l) => (l.norm ? [l.norm.gamma] : [])), rate);
   let offset = 0;
   const layers = trained.layers.map((l) => {
     if (!l.norm) return l;
@@ -73,7 +74,6 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     const filter = l.mask.length / l.outputs;
     return masked({ ...l, channels, mask: Uint8Array.from(l.mask, (m, j) => m & channels[Math.floor(j / filter)]!) });
   });
-  const epochs = "epochs" in max ? max.epochs : trained.history.length;
   // The last history point measured the net before its channels were masked: measure the ticket.
   const ticket = { ...trained, layers };
   const last = trained.history[trained.history.length - 1]!;
@@ -82,9 +82,9 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     ...ticket,
     history: [...trained.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }],
     earlybird: {
-      epoch: emerged ?? epochs,
+      epoch: emerged ?? ("epochs" in max ? max.epochs : 0),
       emerged: emerged !== undefined,
-      channelSparsity: hamming(mask, new Uint8Array(mask.length).fill(1)),
+      channelSparsity: 1 - mask.reduce((a, m) => a + m, 0) / mask.length,
       distances,
     },
   };

@@ -18,11 +18,15 @@ const CONVNETS: Record<string, readonly number[]> = {
   conv6: [64, 64, 128, 128, 256, 256],
 };
 
-/** Channel counts, with "M" for a 2×2 max pool (OpenLTH's `cifar_vgg`). */
+/**
+ * Channel counts, with "M" for a 2×2 max pool (OpenLTH's `cifar_vgg`, whose last block is
+ * followed by a 2×2 average pool instead: the "average" head, which on 32×32 images reads a
+ * 2×2 map).
+ */
 const VGG: Record<number, readonly (number | "M")[]> = {
-  11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-  13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-  16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+  11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
+  13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
+  16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512],
 };
 
 /** Architectures `init` can build; anything else is refused before a run starts. */

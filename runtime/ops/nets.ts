@@ -145,7 +145,9 @@ export function rewind(ctx: OpContext): NetValue {
       `rewind needs two nets from the same initialisation: 'net' descends from ${net.init.slice(0, 12)}…, 'to' from ${to.init.slice(0, 12)}… (was 'to' reinitialised, or made by another init?)`,
     );
   }
-  return withMasks(to, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
+  const { earlybird: _theirs, ...weights } = to;
+  // The early-bird record describes the mask, so it comes with the mask.
+  return withMasks({ ...weights, ...(net.earlybird ? { earlybird: net.earlybird } : {}) }, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
 }
 
 /** Fresh weights (the net's own scheme, a new seed) under the same mask; biases zero. */
@@ -166,8 +168,18 @@ export function shuffleMask(ctx: OpContext): NetValue {
   const net = netInput(ctx, "net");
   const seed = num(ctx, "seed");
   const layers = net.layers.map((l) => {
-    const order = new Random(seed, `shuffle_mask/${l.name}`).permutation(l.mask.length);
-    return { ...l, mask: Uint8Array.from(order, (i) => l.mask[i]!), weight: Float32Array.from(order, (i) => l.weight[i]!) };
+    // Only within the filters of kept channels: a masked channel stays empty.
+    const filter = l.mask.length / l.outputs;
+    const slots = l.channels ? Uint32Array.from({ length: l.mask.length }, (_, j) => j).filter((j) => l.channels![Math.floor(j / filter)] === 1) : undefined;
+    const at = (i: number) => (slots ? slots[i]! : i);
+    const order = new Random(seed, `shuffle_mask/${l.name}`).permutation(slots ? slots.length : l.mask.length);
+    const mask = new Uint8Array(l.mask.length);
+    const weight = new Float32Array(l.weight.length);
+    order.forEach((from, i) => {
+      mask[at(i)] = l.mask[at(from)]!;
+      weight[at(i)] = l.weight[at(from)]!;
+    });
+    return { ...l, mask, weight };
   });
   return { ...net, layers };
 }

@@ -16,7 +16,7 @@ import { train } from "../../runtime/engine/train.js";
 import { planNet } from "../../runtime/ops/architectures.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { cifar10, mnist } from "../../runtime/ops/datasets.js";
-import { init } from "../../runtime/ops/nets.js";
+import { init, rewind, shuffleMask } from "../../runtime/ops/nets.js";
 import { ctx, pruned } from "./nets-fixture.js";
 import { Rig } from "./rig.js";
 
@@ -67,16 +67,22 @@ describe("the architectures", () => {
     ]);
   });
 
-  it("VGG-11 on 28×28 digits leaves out the pool that would go below 1×1 and averages the last map", () => {
-    const plan = planNet({ arch: "vgg", depth: 11, width: 1, batchnorm: true }, [28, 28, 1], 10);
-    if ("problem" in plan) throw new Error(plan.problem);
-    expect(plan.head).toBe("average");
-    expect(plan.layers.filter((l) => l.pool).length).toBe(4);
+  it("VGG pools four times and averages the last map (OpenLTH's 2×2 average pool on CIFAR images)", () => {
     const cifar = planNet({ arch: "vgg", depth: 16, width: 0.5, batchnorm: false }, [32, 32, 3], 10);
     if ("problem" in cifar) throw new Error(cifar.problem);
+    expect(cifar.head).toBe("average");
     expect(cifar.layers.filter((l) => l.kind === "conv")).toHaveLength(13);
-    expect(cifar.layers.filter((l) => l.pool)).toHaveLength(5);
+    expect(cifar.layers.filter((l) => l.pool)).toHaveLength(4);
     expect(cifar.layers.every((l) => !l.batchnorm)).toBe(true);
+    expect(cifar.layers[cifar.layers.length - 1]).toMatchObject({ kind: "dense", inputs: 256, outputs: 10 });
+  });
+
+  it("leaves out a pool that would shrink a map below 1×1, so small images work too", () => {
+    for (const [side, pools] of [[28, 4], [8, 3]] as const) {
+      const plan = planNet({ arch: "vgg", depth: 11, width: 1, batchnorm: true }, [side, side, 1], 10);
+      if ("problem" in plan) throw new Error(plan.problem);
+      expect(plan.layers.filter((l) => l.pool)).toHaveLength(pools);
+    }
   });
 
   it("stores conv weights as [out, in, 3, 3] with a same-shaped mask, batch norm beside them", () => {
@@ -223,6 +229,19 @@ for (const backend of ["cpu", "wasm"] as const) {
           for (let j = c * filter; j < (c + 1) * filter; j++) expect([l.weight[j], l.mask[j]]).toEqual([0, 0]);
         });
       }
+      // A shuffled mask moves weights only within the kept channels' filters.
+      const shuffled = shuffleMask(ctx({ seed: 5 }, { net: eb }));
+      shuffled.layers.forEach((l) => {
+        const filter = l.weight.length / l.outputs;
+        l.channels?.forEach((keep, c) => {
+          if (!keep) for (let j = c * filter; j < (c + 1) * filter; j++) expect([l.mask[j], l.weight[j]]).toEqual([0, 0]);
+        });
+      });
+      expect(sparsity(shuffled).map((l) => l.remaining)).toEqual(sparsity(eb).map((l) => l.remaining));
+      // Rewound to its initial weights, the ticket keeps its channels and says where its mask came from.
+      const rewound = rewind(ctx({}, { net: eb, to: vgg }));
+      expect(rewound.earlybird).toEqual(eb.earlybird);
+      expect(rewound.layers.map((l) => l.channels && Array.from(l.channels))).toEqual(eb.layers.map((l) => l.channels && Array.from(l.channels)));
       // Later training and pruning honour the channel mask.
       const later = pruned(train(ctx(trainParams({ length: { epochs: 1 }, optimizer: "momentum", lr: 0.05 }), { net: eb, data: small }), engine), { rate: 0.2 });
       later.layers.forEach((l, i) => {
