@@ -1,27 +1,15 @@
 // Checked program → stage graph: evaluates every binding, unrolling `repeat` and `for`,
 // so that each op call that computes something becomes one stage with static parameters.
 
-import { DirectedGraph } from "graphology";
-import { dirname, resolve as resolvePath } from "node:path";
 import type * as A from "../dsl/ast.js";
 import type { CheckedProgram, LetBinding } from "../dsl/check/index.js";
 import type { Module } from "../dsl/check/program.js";
 import type { ResolvedCall } from "../dsl/check/resolve.js";
-import type { DefaultValue, OpDecl } from "../dsl/ops.js";
-import type { Value } from "../dsl/types.js";
-import type { CompiledValue, ParamValue, ResultKind, Stage, StageGraph, StageId } from "./stage.js";
+import type { CompiledValue, ParamValue, StageGraph } from "./stage.js";
+import { architecture, CompileError, defaultValue, duration, lastOf, StageBuilder } from "./stages.js";
 
+export { CompileError } from "./stages.js";
 
-/** A value of the program that no stage can hold: an expected failure, with its place. */
-export class CompileError extends Error {
-  constructor(
-    readonly file: string,
-    readonly range: { readonly start: number; readonly end: number },
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export function compile(program: CheckedProgram): StageGraph {
   return new Compiler(program).run();
@@ -41,10 +29,8 @@ interface Frame {
 }
 
 class Compiler {
-  private readonly graph = new DirectedGraph<Stage>();
+  private readonly stages = new StageBuilder();
   private readonly root: Frame = { path: "", memo: new Map(), active: new Set() };
-  /** Identical calls (same op, parameters and inputs) share one stage. */
-  private readonly bySignature = new Map<string, StageId>();
   private readonly moduleOf = new Map<A.LetItem, Module>();
 
   constructor(private readonly program: CheckedProgram) {
@@ -63,7 +49,7 @@ class Compiler {
       ...(r.title ? { title: r.title.value } : {}),
       names: r.names.map((n) => n.name),
     }));
-    return { file: this.program.root.source.path, graph: this.graph, bindings, reports } as unknown as StageGraph;
+    return { file: this.program.root.source.path, graph: this.stages.graph, bindings, reports } as unknown as StageGraph;
   }
 
   private letValue(binding: LetBinding, from: Frame): CompiledValue {
@@ -183,14 +169,11 @@ class Compiler {
     if (!resolved) throw new CompileError(module.source.path, call.range, `internal: the call of '${call.op.name}' is unresolved`);
     const op = resolved.op;
     const args = this.args(resolved, frame, module, context);
-    if (op.name === "last") {
-      const xs = args.get("xs")!;
-      if (xs.kind !== "list" || xs.items.length === 0) throw new CompileError(module.source.path, range, "last() needs a non-empty list");
-      return xs.items[xs.items.length - 1]!;
-    }
+    if (op.name === "last") return lastOf(args.get("xs")!, { file: module.source.path, range });
     // Architectures describe, they compute nothing: a parameter of the init that uses them.
-    if (op.category === "architecture") return { kind: "static", value: architecture(op, args, module, range) };
-    return { kind: "stage", stage: this.addStage(op, args, module, range, name ?? `${context}/${op.name}`) };
+    const source = { file: module.source.path, range };
+    if (op.category === "architecture") return { kind: "static", value: architecture(op, args, source) };
+    return { kind: "stage", stage: this.stages.add(op, args, source, name ?? `${context}/${op.name}`) };
   }
 
   private args(resolved: ResolvedCall, frame: Frame, module: Module, context: string): Map<string, CompiledValue> {
@@ -211,47 +194,6 @@ class Compiler {
     return values;
   }
 
-  private addStage(op: OpDecl, args: Map<string, CompiledValue>, module: Module, range: A.Expr["range"], name: string): StageId {
-    const params: Record<string, ParamValue> = {};
-    const inputs: Record<string, StageId> = {};
-    const files: Record<string, string> = {};
-    for (const decl of op.params) {
-      const value = args.get(decl.name);
-      if (!value) continue;
-      if (value.kind === "stage") inputs[decl.name] = value.stage;
-      else if (decl.unit === "path") files[decl.name] = resolvePath(dirname(module.source.path), staticValue(value, module, range) as string);
-      else params[decl.name] = staticValue(value, module, range);
-    }
-    const signature = JSON.stringify([op.name, op.version, params, inputs, files]);
-    const existing = this.bySignature.get(signature);
-    if (existing) {
-      this.graph.updateNodeAttribute(existing, "names", (names = []) => (names.includes(name) ? names : [...names, name]));
-      return existing;
-    }
-    const id = this.uniqueId(name);
-    const stage: Stage = {
-      id,
-      op: op.name,
-      version: op.version,
-      params,
-      inputs,
-      files,
-      result: op.result.kind as ResultKind,
-      // The id, not the wanted name: `q/prune#2` must be findable by what `plan` prints.
-      names: [id],
-      source: { file: module.source.path, range },
-    };
-    this.graph.addNode(id, stage);
-    for (const input of new Set(Object.values(inputs))) this.graph.addEdge(input, id);
-    this.bySignature.set(signature, id);
-    return id;
-  }
-
-  private uniqueId(name: string): StageId {
-    let id = name;
-    for (let n = 2; this.graph.hasNode(id); n++) id = `${name}#${n}`;
-    return id as StageId;
-  }
 }
 
 function literal(e: A.Literal): ParamValue {
@@ -265,43 +207,4 @@ function literal(e: A.Literal): ParamValue {
     case "Duration":
       return duration(e.count, e.unit);
   }
-}
-
-function duration(count: number, unit: A.DurationUnit): ParamValue {
-  return count === 0 ? { steps: 0 } : { [unit]: count };
-}
-
-/** A checker `Value` (an op's default) as a stage parameter. */
-function normalise(v: Value): ParamValue {
-  switch (v.kind) {
-    case "Percent":
-      return v.value / 100;
-    case "Duration":
-      return duration(v.count, v.unit);
-    case "List":
-      return v.items.map(normalise);
-    default:
-      return v.value;
-  }
-}
-
-function defaultValue(d: DefaultValue, valueOf: (param: string) => CompiledValue): CompiledValue {
-  return d.kind === "Param" ? valueOf(d.name) : { kind: "static", value: normalise(d) };
-}
-
-function staticValue(value: CompiledValue, module: Module, range: A.Expr["range"]): ParamValue {
-  if (value.kind === "static") return value.value;
-  if (value.kind === "list") return value.items.map((item) => staticValue(item, module, range));
-  throw new CompileError(module.source.path, range, "a value computed by a stage cannot stand inside a list argument");
-}
-
-/**
- * An architecture is a description, not a computation: it becomes a parameter of the
- * `init` that uses it. `lenet_300_100()` is `mlp(hidden: [300, 100])`, so both share stages.
- */
-function architecture(op: OpDecl, args: Map<string, CompiledValue>, module: Module, range: A.Expr["range"]): ParamValue {
-  if (op.name === "lenet_300_100") return { arch: "mlp", hidden: [300, 100] };
-  const spec: Record<string, ParamValue> = { arch: op.name };
-  for (const [param, value] of args) spec[param] = staticValue(value, module, range);
-  return spec;
 }

@@ -1,0 +1,135 @@
+// How a call becomes a stage, shared by the compiler and the TypeScript API: parameters
+// normalised (every default applied, units normalised), inputs by stage, path parameters
+// resolved, identical calls made one stage. Both therefore produce the same stage keys.
+
+import { DirectedGraph } from "graphology";
+import { dirname, resolve as resolvePath } from "node:path";
+import type { DurationUnit } from "../dsl/ast.js";
+import type { DefaultValue, OpDecl } from "../dsl/ops.js";
+import type { Range } from "../dsl/source.js";
+import type { Value } from "../dsl/types.js";
+import type { CompiledValue, ParamValue, ResultKind, Stage, StageId } from "./stage.js";
+
+/** Where a call is written: its file (the base of relative paths) and its range there. */
+export interface CallSite {
+  readonly file: string;
+  readonly range: Range;
+}
+
+/** A value of the program that no stage can hold: an expected failure, with its place. */
+export class CompileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly range: { readonly start: number; readonly end: number },
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function duration(count: number, unit: DurationUnit): ParamValue {
+  return count === 0 ? { steps: 0 } : { [unit]: count };
+}
+
+/** A checker `Value` (an op's default) as a stage parameter: `20%` is 0.2. */
+export function normalise(v: Value): ParamValue {
+  switch (v.kind) {
+    case "Percent":
+      return v.value / 100;
+    case "Duration":
+      return duration(v.count, v.unit);
+    case "List":
+      return v.items.map(normalise);
+    default:
+      return v.value;
+  }
+}
+
+/** An op's own default: a constant, or the value given for another parameter (`output_rate = rate`). */
+export function defaultValue(d: DefaultValue, valueOf: (param: string) => CompiledValue): CompiledValue {
+  return d.kind === "Param" ? valueOf(d.name) : { kind: "static", value: normalise(d) };
+}
+
+/** Every parameter of `op` that has a value: the given ones, then the op's defaults. */
+export function withDefaults(op: OpDecl, given: ReadonlyMap<string, CompiledValue>): Map<string, CompiledValue> {
+  const values = new Map<string, CompiledValue>();
+  const valueOf = (param: string): CompiledValue => {
+    const known = values.get(param) ?? given.get(param);
+    if (known) return known;
+    const decl = op.params.find((p) => p.name === param)!;
+    return defaultValue(decl.default!, valueOf);
+  };
+  for (const p of op.params) if (given.has(p.name) || p.default) values.set(p.name, valueOf(p.name));
+  return values;
+}
+
+export function staticValue(value: CompiledValue, site: CallSite): ParamValue {
+  if (value.kind === "static") return value.value;
+  if (value.kind === "list") return value.items.map((item) => staticValue(item, site));
+  throw new CompileError(site.file, site.range, "a value computed by a stage cannot stand inside a list argument");
+}
+
+/**
+ * An architecture is a description, not a computation: it becomes a parameter of the
+ * `init` that uses it. `lenet_300_100()` is `mlp(hidden: [300, 100])`, so both share stages.
+ */
+export function architecture(op: OpDecl, args: ReadonlyMap<string, CompiledValue>, site: CallSite): ParamValue {
+  if (op.name === "lenet_300_100") return { arch: "mlp", hidden: [300, 100] };
+  const spec: Record<string, ParamValue> = { arch: op.name };
+  for (const [param, value] of args) spec[param] = staticValue(value, site);
+  return spec;
+}
+
+export function lastOf(xs: CompiledValue, site: CallSite): CompiledValue {
+  if (xs.kind !== "list" || xs.items.length === 0) throw new CompileError(site.file, site.range, "last() needs a non-empty list");
+  return xs.items[xs.items.length - 1]!;
+}
+
+export class StageBuilder {
+  readonly graph = new DirectedGraph<Stage>();
+  /** Identical calls (same op, parameters and inputs) share one stage. */
+  private readonly bySignature = new Map<string, StageId>();
+
+  /** The stage for a call whose every parameter has a value; `name` is what it is called. */
+  add(op: OpDecl, args: ReadonlyMap<string, CompiledValue>, site: CallSite, name: string): StageId {
+    const params: Record<string, ParamValue> = {};
+    const inputs: Record<string, StageId> = {};
+    const files: Record<string, string> = {};
+    for (const decl of op.params) {
+      const value = args.get(decl.name);
+      if (!value) continue;
+      if (value.kind === "stage") inputs[decl.name] = value.stage;
+      else if (decl.unit === "path") files[decl.name] = resolvePath(dirname(site.file), staticValue(value, site) as string);
+      else params[decl.name] = staticValue(value, site);
+    }
+    const signature = JSON.stringify([op.name, op.version, params, inputs, files]);
+    const existing = this.bySignature.get(signature);
+    if (existing) {
+      this.graph.updateNodeAttribute(existing, "names", (names = []) => (names.includes(name) ? names : [...names, name]));
+      return existing;
+    }
+    const id = this.uniqueId(name);
+    const stage: Stage = {
+      id,
+      op: op.name,
+      version: op.version,
+      params,
+      inputs,
+      files,
+      result: op.result.kind as ResultKind,
+      // The id, not the wanted name: `q/prune#2` must be findable by what `plan` prints.
+      names: [id],
+      source: site,
+    };
+    this.graph.addNode(id, stage);
+    for (const input of new Set(Object.values(inputs))) this.graph.addEdge(input, id);
+    this.bySignature.set(signature, id);
+    return id;
+  }
+
+  private uniqueId(name: string): StageId {
+    let id = name;
+    for (let n = 2; this.graph.hasNode(id); n++) id = `${name}#${n}`;
+    return id as StageId;
+  }
+}
