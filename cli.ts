@@ -104,6 +104,16 @@ program
   });
 
 program
+  .command("codegen")
+  .description("write the pipeline as a TypeScript script that builds and runs the same stages (same keys, same store)")
+  .argument("<file>", "the .lth pipeline")
+  .option("-o, --out <file>", "the script to write (default: FILE with .ts; - for stdout)")
+  .action(async (file: string, options: { out?: string }) => {
+    const { codegenCommand } = await import("./compiler/commands/codegen.js");
+    process.exitCode = codegenCommand(file, options, processIO);
+  });
+
+program
   .command("gc")
   .description("remove from the store everything the given pipelines do not need; report the bytes freed")
   .argument("<files...>", "the .lth pipelines whose results to keep")

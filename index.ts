@@ -11,3 +11,10 @@ export { signature } from "./dsl/ops-doc.js";
 export type { Type, Value } from "./dsl/types.js";
 export { SourceFile, type Range, type Position } from "./dsl/source.js";
 export type * as Ast from "./dsl/ast.js";
+
+// The TypeScript API: build and run the same stages as `lth run`, from a script.
+export { Experiment, ExperimentError, type ExperimentOptions } from "./runtime/api/experiment.js";
+export { epochs, percent, steps, type Arch, type Dataset, type Duration, type Metrics, type Net, type Num, type Percent } from "./runtime/api/values.js";
+export * from "./runtime/api/ops.generated.js";
+export type { Counts, RunEvent } from "./runtime/execute.js";
+export { codegen } from "./compiler/codegen/script.js";

@@ -1,0 +1,118 @@
+// The TypeScript API: a script builds the stages of an experiment with typed op methods and
+// runs them, exactly as `lth run` would run the same `.lth` file (same stages, same keys,
+// same store layout), so either can pick up where the other stopped.
+
+import { availableParallelism } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js";
+import { architecture, duration, StageBuilder, withDefaults, type CallSite } from "../../compiler/stages.js";
+import { lookupOp } from "../../dsl/ops.js";
+import type { BackendChoice } from "../engine/backend.js";
+import { execute, type Counts, type RunEvent } from "../execute.js";
+import { problems, selectStages } from "../plan.js";
+import { createReporter } from "../progress.js";
+import { Store, storeDir } from "../store/store.js";
+import { Ops } from "./ops.generated.js";
+import { isArch, isResult, type Arch, type Result } from "./values.js";
+
+export interface ExperimentOptions {
+  /**
+   * The folder relative paths (idx files, CIFAR-10) start from and the store sits in;
+   * default the folder of the script being run (`process.argv[1]`), else the working folder.
+   */
+  readonly base?: string;
+  /** The store folder; default `$LTH_STORE`, else `.lth/` in `base`. */
+  readonly store?: string;
+  readonly backend?: BackendChoice;
+  /** Worker processes; default the number of cores. */
+  readonly jobs?: number;
+  /** Print stage lines and progress (default) or nothing; `onEvent` sees every event either way. */
+  readonly quiet?: boolean;
+  readonly onEvent?: (e: RunEvent) => void;
+}
+
+/** A problem found before anything runs: the stages that cannot run, and why. */
+export class ExperimentError extends Error {}
+
+export class Experiment extends Ops {
+  private readonly stages = new StageBuilder();
+  /** The pseudo-file whose folder is `base`: what stage sources and the run record name. */
+  private readonly file: string;
+
+  constructor(private readonly options: ExperimentOptions = {}) {
+    super();
+    const script = process.argv[1];
+    this.file = join(options.base ?? (script ? dirname(resolve(script)) : process.cwd()), "experiment.ts");
+  }
+
+  protected call(op: string, args: Readonly<Record<string, unknown>>): unknown {
+    const decl = lookupOp(op);
+    if (!decl) throw new ExperimentError(`unknown op '${op}'`);
+    if (op === "last") {
+      const xs = args["xs"] as readonly unknown[];
+      if (!xs.length) throw new ExperimentError("last() needs a non-empty list");
+      return xs[xs.length - 1];
+    }
+    const given = new Map<string, CompiledValue>();
+    for (const [name, value] of Object.entries(args)) if (value !== undefined) given.set(name, compiled(value, `${op}(${name})`));
+    const site: CallSite = { file: this.file, range: { start: 0, end: 0 } };
+    const values = withDefaults(decl, given);
+    if (decl.category === "architecture") return { arch: architecture(decl, values, site) } as unknown as Arch;
+    return { stage: this.stages.add(decl, values, site, op) } as unknown as Result<string>;
+  }
+
+  /** The stages built so far, as the executor takes them. */
+  graph(): StageGraph {
+    return { file: this.file, graph: this.stages.graph, bindings: new Map(), reports: [] } as unknown as StageGraph;
+  }
+
+  /** Brings every stage (or those the given results need) up to date. */
+  async run(...results: readonly (Result<string> | readonly Result<string>[])[]): Promise<Counts> {
+    const graph = this.graph();
+    const targets = results.flat().map((r) => r.stage as StageId);
+    const stages = selectStages(graph, targets.length ? targets : undefined);
+    const bad = problems(stages);
+    if (bad.length) throw new ExperimentError(`cannot run: ${bad.map((p) => `${p.stage.id} (${p.stage.op}): ${p.message}`).join("; ")}`);
+    const store = new Store(this.options.store ?? storeDir(this.file));
+    const release = await store.lock((m) => process.stderr.write(`lth: ${m}\n`));
+    const reporter = this.options.quiet ? undefined : createReporter(process.stdout);
+    try {
+      store.clearTemp();
+      const execution = execute(graph, stages, {
+        store,
+        jobs: this.options.jobs ?? availableParallelism(),
+        backend: this.options.backend ?? "auto",
+        onEvent: (e) => {
+          this.options.onEvent?.(e);
+          if (!reporter) return;
+          if (e.type === "backend") reporter.info(`backend: ${e.backend} (${e.why})`);
+          else if (e.type === "start") reporter.started(e.id, e.op);
+          else if (e.type === "progress") reporter.progress(e);
+          else if (e.type === "stage") reporter.finished(e.id, e.op, e.blocked ? "blocked" : e.status, e.seconds, e.message);
+          else reporter.summary({ ran: e.ran, cached: e.cached, failed: e.failed - e.blocked, blocked: e.blocked }, e.seconds);
+        },
+      });
+      const counts = await execution.done;
+      if (counts.failed > 0) process.exitCode = 1;
+      return counts;
+    } finally {
+      reporter?.close();
+      await release();
+    }
+  }
+}
+
+/** A script's argument as the compiler would have it: results by stage, quantities normalised. */
+function compiled(value: unknown, where: string): CompiledValue {
+  if (isResult(value)) return { kind: "stage", stage: value.stage };
+  if (isArch(value)) return { kind: "static", value: value.arch };
+  if (Array.isArray(value)) return { kind: "list", items: value.map((v) => compiled(v, where)) };
+  if (typeof value === "object" && value !== null) {
+    const q = value as { percent?: number; epochs?: number; steps?: number };
+    if (typeof q.percent === "number") return { kind: "static", value: q.percent / 100 };
+    if (typeof q.epochs === "number") return { kind: "static", value: duration(q.epochs, "epochs") };
+    if (typeof q.steps === "number") return { kind: "static", value: duration(q.steps, "steps") };
+  }
+  if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") return { kind: "static", value };
+  throw new ExperimentError(`${where}: ${JSON.stringify(value)} is not a value lth knows`);
+}

@@ -1,0 +1,217 @@
+// Generated from dsl/ops.ts by compiler/codegen/api-ops.ts; do not edit.
+// `UPDATE_API=1 npx vitest run tests/compiler/codegen.test.ts` rewrites it after the op table changes.
+
+import type { Arch, Dataset, Duration, Metrics, Net, Num, Percent } from "./values.js";
+
+/** The optional parameters of `mnist`. */
+export interface MnistOptions {
+  /** training examples; default 8000 */
+  readonly train?: number;
+  /** test examples; default 2000 */
+  readonly test?: number;
+  /** seed of the split; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `cifar10`. */
+export interface Cifar10Options {
+  /** training examples; default 50000 */
+  readonly train?: number;
+  /** test examples; default 10000 */
+  readonly test?: number;
+}
+
+/** The optional parameters of `synthetic`. */
+export interface SyntheticOptions {
+  /** seed of the mixture and the sample; default 0 */
+  readonly seed?: number;
+  /** standard deviation around each class centre; default 0.1 */
+  readonly noise?: number | Num;
+}
+
+/** The optional parameters of `conv2`. */
+export interface Conv2Options {
+  /** channel multiplier: 0.25 is a quarter-width net; default 1 */
+  readonly width?: number;
+}
+
+/** The optional parameters of `conv4`. */
+export interface Conv4Options {
+  /** channel multiplier: 0.25 is a quarter-width net; default 1 */
+  readonly width?: number;
+}
+
+/** The optional parameters of `conv6`. */
+export interface Conv6Options {
+  /** channel multiplier: 0.25 is a quarter-width net; default 1 */
+  readonly width?: number;
+}
+
+/** The optional parameters of `vgg`. */
+export interface VggOptions {
+  /** number of weight layers; default 11 */
+  readonly depth?: number;
+  /** channel multiplier; default 1 */
+  readonly width?: number;
+  /** batch norm after every conv; default true */
+  readonly batchnorm?: boolean;
+}
+
+/** The optional parameters of `init`. */
+export interface InitOptions {
+  /** seed of the initial weights; default 0 */
+  readonly seed?: number;
+  /** weight initialisation; default glorot */
+  readonly scheme?: "glorot" | "he";
+}
+
+/** The optional parameters of `train`. */
+export interface TrainOptions {
+  /** learning rate; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 60 */
+  readonly batch?: number;
+  /** update rule; default sgd */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 weight decay; default 0 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule after warmup; default constant */
+  readonly schedule?: "constant" | "cosine";
+  /** linear learning-rate warmup; default 0 steps */
+  readonly warmup?: Duration;
+  /** seed of the data order; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `prune`. */
+export interface PruneOptions {
+  /** rank weights within each layer or across all; default layerwise */
+  readonly scope?: "layerwise" | "global";
+  /** which weights go: smallest |w|, or random ones; default magnitude */
+  readonly criterion?: "magnitude" | "random";
+  /** the rate for the last layer; default: the value of `rate` */
+  readonly output_rate?: Percent;
+  /** seed of random pruning; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `earlybird`. */
+export interface EarlybirdOptions {
+  /** normalised Hamming distance under which two masks count as the same; default 0.1 */
+  readonly eps?: number | Num;
+  /** masks compared: the newest and the window − 1 before it; default 5 */
+  readonly window?: number;
+  /** L1 penalty on batch-norm scales; default 0.0001 */
+  readonly l1?: number | Num;
+  /** learning rate; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 64 */
+  readonly batch?: number;
+}
+
+/** Every op of the standard library as a typed method; `call` builds the stage. */
+export abstract class Ops {
+  protected abstract call(op: string, args: Readonly<Record<string, unknown>>): unknown;
+
+  /** the 10,000 real MNIST digits shipped with the package; disjoint, seeded split */
+  mnist(options: MnistOptions = {}): Dataset {
+    return this.call("mnist", { ...options }) as Dataset;
+  }
+
+  /** MNIST-format IDX files, raw or .gz (MNIST, Fashion-MNIST); paths relative to the .lth file */
+  idx(images: string, labels: string, test_images: string, test_labels: string): Dataset {
+    return this.call("idx", { images, labels, test_images, test_labels }) as Dataset;
+  }
+
+  /** the CIFAR-10 binary version (data_batch_*.bin, test_batch.bin) in a folder */
+  cifar10(dir: string, options: Cifar10Options = {}): Dataset {
+    return this.call("cifar10", { dir, ...options }) as Dataset;
+  }
+
+  /** a seeded Gaussian-mixture classification set, for tests */
+  synthetic(n: number, features: number, classes: number, options: SyntheticOptions = {}): Dataset {
+    return this.call("synthetic", { n, features, classes, ...options }) as Dataset;
+  }
+
+  /** fully connected 300-100-10 (LeCun et al.; Frankle & Carbin's MNIST net) */
+  lenet_300_100(): Arch {
+    return this.call("lenet_300_100", {  }) as Arch;
+  }
+
+  /** fully connected, ReLU, with the given hidden widths */
+  mlp(hidden: readonly number[]): Arch {
+    return this.call("mlp", { hidden }) as Arch;
+  }
+
+  /** Frankle & Carbin's conv2: 64-64 conv (3x3, max-pool after each pair), FC 256-256-10 */
+  conv2(options: Conv2Options = {}): Arch {
+    return this.call("conv2", { ...options }) as Arch;
+  }
+
+  /** Frankle & Carbin's conv4: 64-64-128-128 conv (3x3, max-pool after each pair), FC 256-256-10 */
+  conv4(options: Conv4Options = {}): Arch {
+    return this.call("conv4", { ...options }) as Arch;
+  }
+
+  /** Frankle & Carbin's conv6: 64-64-128-128-256-256 conv (3x3, max-pool after each pair), FC 256-256-10 */
+  conv6(options: Conv6Options = {}): Arch {
+    return this.call("conv6", { ...options }) as Arch;
+  }
+
+  /** VGG with batch norm, for channel (early-bird) pruning */
+  vgg(options: VggOptions = {}): Arch {
+    return this.call("vgg", { ...options }) as Arch;
+  }
+
+  /** a dense, freshly initialised net whose input and output sizes come from data */
+  init(arch: Arch, data: Dataset, options: InitOptions = {}): Net {
+    return this.call("init", { arch, data, ...options }) as Net;
+  }
+
+  /** trains with the net's mask held fixed (pruned weights stay exactly zero); records test accuracy and loss */
+  train(net: Net, data: Dataset, length: Duration, options: TrainOptions = {}): Net {
+    return this.call("train", { net, data, length, ...options }) as Net;
+  }
+
+  /** test loss and accuracy */
+  evaluate(net: Net, data: Dataset): Metrics {
+    return this.call("evaluate", { net, data }) as Metrics;
+  }
+
+  /** removes rate of the weights that remain (biases are never pruned) */
+  prune(net: Net, rate: Percent, options: PruneOptions = {}): Net {
+    return this.call("prune", { net, rate, ...options }) as Net;
+  }
+
+  /** the weights of `to` under the mask of net; both must come from the same initialisation */
+  rewind(net: Net, to: Net): Net {
+    return this.call("rewind", { net, to }) as Net;
+  }
+
+  /** fresh random weights under the same mask (the random-reinitialisation control) */
+  reinit(net: Net, seed: number): Net {
+    return this.call("reinit", { net, seed }) as Net;
+  }
+
+  /** each layer's mask randomly permuted, same per-layer sparsity (the random-sparsity control) */
+  shuffle_mask(net: Net, seed: number): Net {
+    return this.call("shuffle_mask", { net, seed }) as Net;
+  }
+
+  /** trains with an L1 penalty on batch-norm scales until the channel mask stops changing (You et al., 2020) */
+  earlybird(net: Net, data: Dataset, rate: Percent, max: Duration, options: EarlybirdOptions = {}): Net {
+    return this.call("earlybird", { net, data, rate, max, ...options }) as Net;
+  }
+
+  /** normalised Hamming distance between two masks of the same architecture */
+  mask_distance(a: Net, b: Net): Num {
+    return this.call("mask_distance", { a, b }) as Num;
+  }
+
+  /** the last element */
+  last<T>(xs: readonly T[]): T {
+    return this.call("last", { xs }) as T;
+  }
+}
