@@ -213,7 +213,8 @@ class ScriptWriter {
       const value = source.kind === "arg" ? source.value : source.entry.value;
       const text = this.argValue(op, p.name, value, module);
       if (p.default) named.push(`${p.name}: ${text}`);
-      else positional.push(text);
+      // A required parameter is positional in the API; where the file named it, so does the script.
+      else positional.push(source.kind === "arg" && source.name ? `/* ${p.name} */ ${text}` : text);
     }
     const options = spread && named.length === 0 ? spread : named.length ? `{ ${[...(spread ? [`...${spread}`] : []), ...named].join(", ")} }` : undefined;
     return `${this.ex}.${op.name}(${[...positional, ...(options ? [options] : [])].join(", ")})`;
