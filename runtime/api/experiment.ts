@@ -11,6 +11,7 @@ import type { BackendChoice } from "../engine/backend.js";
 import { execute, type Counts, type RunEvent } from "../execute.js";
 import { problems, selectStages } from "../plan.js";
 import { createReporter } from "../progress.js";
+import { showEvent } from "../run-events.js";
 import { Store, storeDir } from "../store/store.js";
 import { Ops } from "./ops.generated.js";
 import { isArch, isResult, type Arch, type Result } from "./values.js";
@@ -84,12 +85,7 @@ export class Experiment extends Ops {
         backend: this.options.backend ?? "auto",
         onEvent: (e) => {
           this.options.onEvent?.(e);
-          if (!reporter) return;
-          if (e.type === "backend") reporter.info(`backend: ${e.backend} (${e.why})`);
-          else if (e.type === "start") reporter.started(e.id, e.op);
-          else if (e.type === "progress") reporter.progress(e);
-          else if (e.type === "stage") reporter.finished(e.id, e.op, e.blocked ? "blocked" : e.status, e.seconds, e.message);
-          else reporter.summary({ ran: e.ran, cached: e.cached, failed: e.failed - e.blocked, blocked: e.blocked }, e.seconds);
+          if (reporter) showEvent(reporter, e);
         },
       });
       const counts = await execution.done;

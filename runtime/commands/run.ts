@@ -8,6 +8,7 @@ import { EXIT } from "../../dsl/commands/io.js";
 import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
 import { execute, type RunEvent } from "../execute.js";
 import { createReporter } from "../progress.js";
+import { showEvent } from "../run-events.js";
 import { openStore, selectedStages } from "./pipeline.js";
 
 export interface RunOptions {
@@ -42,18 +43,7 @@ export async function runCommand(file: string, names: readonly string[], options
       if (e.type !== "progress" || e.final) io.out(JSON.stringify(e));
       return;
     }
-    switch (e.type) {
-      case "backend":
-        return reporter!.info(`backend: ${e.backend} (${e.why})`);
-      case "start":
-        return reporter!.started(e.id, e.op);
-      case "progress":
-        return reporter!.progress(e);
-      case "stage":
-        return reporter!.finished(e.id, e.op, e.blocked ? "blocked" : e.status, e.seconds, e.message);
-      case "summary":
-        return reporter!.summary({ ran: e.ran, cached: e.cached, failed: e.failed - e.blocked, blocked: e.blocked }, e.seconds);
-    }
+    showEvent(reporter!, e);
   };
   const execution = execute(graph, stages, { store, jobs, backend, onEvent });
   const stop = (signal: NodeJS.Signals) => {
