@@ -114,6 +114,17 @@ program
   });
 
 program
+  .command("report")
+  .description("write one self-contained HTML page with the figures and table of each report block")
+  .argument("<file>", "the .lth pipeline (run it first)")
+  .option("-o, --out <file>", "the page to write (default: FILE with .html)")
+  .option(storeOption, storeHelp)
+  .action(async (file: string, options: { out?: string; store?: string }) => {
+    const { reportCommand } = await import("./runtime/commands/report.js");
+    process.exitCode = await reportCommand(file, options, processIO);
+  });
+
+program
   .command("gc")
   .description("remove from the store everything the given pipelines do not need; report the bytes freed")
   .argument("<files...>", "the .lth pipelines whose results to keep")

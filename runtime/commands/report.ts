@@ -1,0 +1,29 @@
+// `lth report FILE -o OUT.html`: the figures and table of each `report` block.
+
+import { writeFileSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import type { CommandIO } from "../../dsl/commands/io.js";
+import { EXIT } from "../../dsl/commands/io.js";
+import { collectNets, NotComputed, renderReport } from "../report/report.js";
+import { loadPipeline, openStore } from "./pipeline.js";
+
+export async function reportCommand(file: string, options: { out?: string; store?: string }, io: CommandIO): Promise<number> {
+  const loaded = loadPipeline(file, io);
+  if (!loaded) return EXIT.usage;
+  const { graph } = loaded;
+  // A file without a report block reports every binding.
+  const reports = graph.reports.length ? graph.reports : [{ names: [...graph.bindings.keys()] }];
+  const store = openStore(graph, options.store, io.cwd);
+  try {
+    const sections = reports.map((r) => ({ title: r.title ?? basename(file), nets: collectNets(graph, store, r.names, file) }));
+    const html = await renderReport(basename(file), sections);
+    const out = resolve(io.cwd, options.out ?? file.replace(/\.lth$/, "") + ".html");
+    writeFileSync(out, html);
+    io.err(`wrote ${out}`);
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof NotComputed)) throw e;
+    io.err(`lth report: ${e.message}`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,99 @@
+// The figures of the lottery-ticket papers as Vega-Lite specs, rendered to SVG on the
+// server (no canvas, no network), so a report page needs no scripts at all.
+
+import * as vega from "vega";
+import * as vl from "vega-lite";
+
+export interface NetSummary {
+  /** `dense`, `rounds[3]`: the binding, and the item for a list. */
+  readonly name: string;
+  /** The binding it belongs to: one line per list in the accuracy-against-sparsity plot. */
+  readonly series: string;
+  readonly remaining: number;
+  readonly accuracy: number | null;
+  readonly best: { readonly accuracy: number; readonly step: number } | null;
+  readonly history: readonly { readonly step: number; readonly accuracy: number }[];
+  readonly earlybird?: { readonly epoch: number; readonly emerged: boolean; readonly channelSparsity: number; readonly distances: readonly number[] };
+}
+
+const WIDTH = 520;
+const HEIGHT = 300;
+const config = { font: "Helvetica, Arial, sans-serif", view: { stroke: "#ddd" }, axis: { labelFontSize: 11, titleFontSize: 12 } };
+
+async function svg(spec: vl.TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
+  try {
+    // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
+    return (await view.toSVG()).replace(/ xmlns(:xlink)?="[^"]*"/g, "");
+  } finally {
+    view.finalize();
+  }
+}
+
+/** (a) Test accuracy against the percentage of weights remaining, log-scaled. */
+export function accuracyBySparsity(nets: readonly NetSummary[]): Promise<string> {
+  const values = nets.filter((n) => n.accuracy !== null).map((n) => ({ name: n.name, series: n.series, remaining: 100 * n.remaining, accuracy: 100 * n.accuracy! }));
+  const lists = new Set(nets.filter((n) => n.name !== n.series).map((n) => n.series));
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    width: WIDTH,
+    height: HEIGHT,
+    config,
+    title: "Test accuracy against weights remaining",
+    data: { values },
+    encoding: {
+      x: { field: "remaining", type: "quantitative", title: "weights remaining (%)", scale: { type: "log", reverse: true } },
+      y: { field: "accuracy", type: "quantitative", title: "test accuracy (%)", scale: { zero: false } },
+      color: { field: "series", type: "nominal", title: null },
+    },
+    layer: [
+      { mark: { type: "line", point: true }, transform: [{ filter: { field: "series", oneOf: [...lists] } }] },
+      { mark: { type: "point", filled: true, size: 80, shape: "diamond" }, transform: [{ filter: { not: { field: "series", oneOf: [...lists] } } }] },
+    ],
+  });
+}
+
+/** (b) Test accuracy over training steps, one line per net. */
+export function accuracyOverTraining(nets: readonly NetSummary[]): Promise<string> {
+  const values = nets.flatMap((n) => n.history.map((h) => ({ name: n.name, step: h.step, accuracy: 100 * h.accuracy })));
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    width: WIDTH,
+    height: HEIGHT,
+    config,
+    title: "Test accuracy over training",
+    data: { values },
+    mark: { type: "line", point: { size: 12 } },
+    encoding: {
+      x: { field: "step", type: "quantitative", title: "training step" },
+      y: { field: "accuracy", type: "quantitative", title: "test accuracy (%)", scale: { zero: false } },
+      color: { field: "name", type: "nominal", title: null, legend: { columns: nets.length > 14 ? 2 : 1 } },
+    },
+  });
+}
+
+/** (c) Early-bird emergence: how far each epoch's channel mask moved from the one before. */
+export function earlyBirdEmergence(nets: readonly NetSummary[]): Promise<string> {
+  const birds = nets.filter((n) => n.earlybird && n.earlybird.distances.length);
+  const values = birds.flatMap((n) => n.earlybird!.distances.map((d, i) => ({ name: n.name, epoch: i + 2, distance: d })));
+  const emerged = birds.filter((n) => n.earlybird!.emerged).map((n) => ({ name: n.name, epoch: n.earlybird!.epoch }));
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    width: WIDTH,
+    height: HEIGHT,
+    config,
+    title: "Early-bird channel masks: distance to the previous epoch's",
+    layer: [
+      {
+        data: { values },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+          y: { field: "distance", type: "quantitative", title: "normalised Hamming distance" },
+          color: { field: "name", type: "nominal", title: null },
+        },
+      },
+      { data: { values: emerged }, mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { field: "epoch", type: "quantitative" }, color: { field: "name", type: "nominal" } } },
+    ],
+  });
+}

@@ -1,0 +1,101 @@
+// `lth report`: one self-contained HTML page per pipeline: for each `report` block, the
+// lottery-ticket figures as inline SVG and a table of every net. No scripts, fonts or
+// anything else from the network.
+
+import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js";
+import { decodeArtifact, sparsity, type NetValue } from "../artifacts.js";
+import { plan, selectStages } from "../plan.js";
+import type { Store } from "../store/store.js";
+import { accuracyBySparsity, accuracyOverTraining, earlyBirdEmergence, type NetSummary } from "./charts.js";
+
+export class NotComputed extends Error {}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function summarise(name: string, series: string, net: NetValue): NetSummary {
+  const layers = sparsity(net);
+  const total = layers.reduce((a, l) => a + l.total, 0);
+  const remaining = layers.reduce((a, l) => a + l.remaining, 0) / Math.max(1, total);
+  const last = net.history[net.history.length - 1];
+  const best = net.history.reduce<NetSummary["best"]>((b, h) => (!b || h.accuracy > b.accuracy ? { accuracy: h.accuracy, step: h.step } : b), null);
+  return {
+    name,
+    series,
+    remaining,
+    accuracy: last?.accuracy ?? null,
+    best,
+    history: net.history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
+    ...(net.earlybird ? { earlybird: net.earlybird } : {}),
+  };
+}
+
+/** The nets a report names, read (and hash-checked) from the store; lists give one per item. */
+export function collectNets(graph: StageGraph, store: Store, names: readonly string[], file: string): NetSummary[] {
+  const values = names.map((n) => [n, graph.bindings.get(n)!] as const);
+  const ids = values.flatMap(([, v]) => stagesIn(v));
+  const decisions = new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p]));
+  const net = (id: StageId): NetValue | undefined => {
+    const p = decisions.get(id)!;
+    if (p.decision.status !== "cached") throw new NotComputed(`'${id}' is not computed yet: run \`lth run ${file}\` first`);
+    if (p.stage.result !== "Net") return undefined;
+    const a = decodeArtifact("Net", store.readObject(p.decision.output), store.objectPath(p.decision.output));
+    return a.kind === "Net" ? a.net : undefined;
+  };
+  const out: NetSummary[] = [];
+  for (const [name, value] of values) {
+    if (value.kind === "stage") {
+      const n = net(value.stage);
+      if (n) out.push(summarise(name, name, n));
+    } else if (value.kind === "list") {
+      value.items.forEach((item, i) => {
+        const n = item.kind === "stage" ? net(item.stage) : undefined;
+        if (n) out.push(summarise(`${name}[${i}]`, name, n));
+      });
+    }
+  }
+  return out;
+}
+
+function stagesIn(v: CompiledValue): StageId[] {
+  return v.kind === "stage" ? [v.stage] : v.kind === "list" ? v.items.flatMap(stagesIn) : [];
+}
+
+const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(digits)}%`);
+
+function table(nets: readonly NetSummary[]): string {
+  const rows = nets.map(
+    (n) =>
+      `<tr><td>${escapeHtml(n.name)}</td><td>${pct(n.remaining, 1)}</td><td>${pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td></tr>`,
+  );
+  return `<table><thead><tr><th>net</th><th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+export interface ReportSection {
+  readonly title: string;
+  readonly nets: readonly NetSummary[];
+}
+
+export async function renderReport(file: string, sections: readonly ReportSection[]): Promise<string> {
+  const parts: string[] = [];
+  for (const s of sections) {
+    const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
+    if (s.nets.some((n) => n.earlybird?.distances.length)) figures.push(await earlyBirdEmergence(s.nets));
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${figures.map((f) => `<figure>${f}</figure>`).join("")}${table(s.nets)}</section>`);
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>
+<style>
+body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:1150px;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
+figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}
+table{border-collapse:collapse;font-size:.9em;margin-top:.5em}
+th,td{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:right}
+th:first-child,td:first-child{text-align:left}
+</style></head>
+<body><h1>${escapeHtml(file)}</h1>
+${parts.join("\n")}
+</body></html>
+`;
+}
