@@ -4,6 +4,7 @@
 import { topologicalSort } from "graphology-dag";
 import type { SourceFile } from "../dsl/source.js";
 import { lookupOp } from "../dsl/ops.js";
+import { normalise } from "./stages.js";
 import type { ParamValue, Stage, StageGraph, StageId } from "./stage.js";
 
 export type GraphFormat = "dot" | "mermaid" | "json";
@@ -32,8 +33,18 @@ export function showParam(op: string, param: string, v: ParamValue | undefined):
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
+/** A stage's label: its id and its call, with only the parameters that differ from the op's defaults. */
 function label(stage: Stage): string {
-  const shown = Object.entries(stage.params).map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`);
+  const decl = lookupOp(stage.op);
+  const isDefault = (param: string, v: ParamValue): boolean => {
+    const d = decl?.params.find((p) => p.name === param)?.default;
+    if (!d) return false;
+    const expected = d.kind === "Param" ? stage.params[d.name] : normalise(d);
+    return JSON.stringify(expected) === JSON.stringify(v);
+  };
+  const shown = Object.entries(stage.params)
+    .filter(([k, v]) => !isDefault(k, v))
+    .map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`);
   return [stage.id, `${stage.op}(${shown.join(", ")})`].join("\n");
 }
 
