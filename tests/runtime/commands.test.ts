@@ -100,6 +100,13 @@ let overlap = mask_distance(rounds[0], rounds[2])
     expect((await rig.lth(["graph", rig.file, "--format", "png"])).exitCode).toBe(2);
   });
 
+  it.skipIf(!existsSync("/usr/bin/dot"))("graph's DOT renders in Graphviz, one box per stage", async () => {
+    const { execa } = await import("execa");
+    const svg = await execa("/usr/bin/dot", ["-Tsvg"], { input: (await rig.lth(["graph", rig.file])).stdout, reject: false });
+    expect(svg.exitCode).toBe(0);
+    expect(svg.stdout.match(/class="node"/g)).toHaveLength(16);
+  });
+
   it("gc keeps what the pipeline needs, removes the rest, and reports the bytes freed", async () => {
     rig.write(SMALL_IMP.replace("prune(t, 20%", "prune(t, 40%"));
     expect((await rig.run()).exitCode).toBe(0);
