@@ -202,6 +202,12 @@ describe("the README", () => {
     expect([r.exitCode, r.stdout]).toEqual([0, ""]);
   });
 
+  it("shows the quickstart's stage graph exactly as lth graph prints it", async () => {
+    const shown = /```mermaid\n([\s\S]*?)```/.exec(readme)?.[1];
+    const r = await lth(["graph", "pipelines/quickstart.lth", "--format", "mermaid"]);
+    expect(shown).toBe(`${r.stdout}\n`);
+  });
+
   it("opens with the two commands a new user types: install and run the quickstart, and the tests", () => {
     expect(/```sh\n([\s\S]*?)```/.exec(readme)?.[1]).toBe("npm install && npx lth run pipelines/quickstart.lth\nnpm test\n");
   });
