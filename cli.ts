@@ -117,9 +117,10 @@ program
   .command("report")
   .description("write one self-contained HTML page with the figures and table of each report block")
   .argument("<file>", "the .lth pipeline (run it first)")
-  .option("-o, --out <file>", "the page to write (default: FILE with .html)")
+  .option("-o, --out <file>", "the page to write (default: FILE with .html or .svg)")
+  .option("--format <format>", "html (the page) or svg (the accuracy-against-weights figure alone)", "html")
   .option(storeOption, storeHelp)
-  .action(async (file: string, options: { out?: string; store?: string }) => {
+  .action(async (file: string, options: { out?: string; store?: string; format?: string }) => {
     const { reportCommand } = await import("./runtime/commands/report.js");
     process.exitCode = await reportCommand(file, options, processIO);
   });

@@ -4,10 +4,16 @@ import { writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
+import { accuracyBySparsity } from "../report/charts.js";
 import { collectNets, NotComputed, renderReport } from "../report/report.js";
 import { loadPipeline, openStore } from "./pipeline.js";
 
-export async function reportCommand(file: string, options: { out?: string; store?: string }, io: CommandIO): Promise<number> {
+export async function reportCommand(file: string, options: { out?: string; store?: string; format?: string }, io: CommandIO): Promise<number> {
+  const format = options.format ?? "html";
+  if (format !== "html" && format !== "svg") {
+    io.err(`lth report: unknown format '${format}'; use html, or svg for the accuracy-against-weights figure alone`);
+    return EXIT.usage;
+  }
   const loaded = loadPipeline(file, io);
   if (!loaded) return EXIT.usage;
   const { graph } = loaded;
@@ -16,9 +22,8 @@ export async function reportCommand(file: string, options: { out?: string; store
   const store = openStore(graph, options.store, io.cwd);
   try {
     const sections = reports.map((r) => ({ title: r.title ?? basename(file), nets: collectNets(graph, store, r.names, file) }));
-    const html = await renderReport(basename(file), sections);
-    const out = resolve(io.cwd, options.out ?? file.replace(/\.lth$/, "") + ".html");
-    writeFileSync(out, html);
+    const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format}`);
+    writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets)) : await renderReport(basename(file), sections));
     io.err(`wrote ${out}`);
     return EXIT.ok;
   } catch (e) {

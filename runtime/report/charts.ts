@@ -23,8 +23,7 @@ const config = { font: "Helvetica, Arial, sans-serif", view: { stroke: "#ddd" },
 async function svg(spec: vl.TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
   try {
-    // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
-    return (await view.toSVG()).replace(/ xmlns(:xlink)?="[^"]*"/g, "");
+    return await view.toSVG();
   } finally {
     view.finalize();
   }

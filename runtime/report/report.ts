@@ -82,7 +82,9 @@ export async function renderReport(file: string, sections: readonly ReportSectio
   for (const s of sections) {
     const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
     if (s.nets.some((n) => n.earlybird?.distances.length)) figures.push(await earlyBirdEmergence(s.nets));
-    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${figures.map((f) => `<figure>${f}</figure>`).join("")}${table(s.nets)}</section>`);
+    // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
+    const inline = figures.map((f) => `<figure>${f.replace(/ xmlns(:xlink)?="[^"]*"/g, "")}</figure>`);
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets)}</section>`);
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>

@@ -37,6 +37,16 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
     expect(html).not.toMatch(/https?:|<script|<link|@import|src=/);
   });
 
+  it("writes the accuracy-against-weights figure alone as a standalone SVG with --format svg", async () => {
+    const figure = join(rig.dir, "figure.svg");
+    const r = await rig.lth(["report", rig.file, "--format", "svg", "-o", figure]);
+    expect(r.exitCode).toBe(0);
+    const svg = readFileSync(figure, "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect(svg).toContain("weights remaining (%)");
+  });
+
   it.skipIf(!CHROMIUM)("renders in headless Chromium: every chart has marks, and a screenshot is kept", async () => {
     mkdirSync(artifacts, { recursive: true });
     const shot = join(artifacts, "report.png");
