@@ -43,6 +43,7 @@ const VALID = { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1
 
 export function registerWasmKernels(tf: typeof TF): void {
   if (tf.getKernel("Conv2DBackpropFilter", "wasm")) return;
+  registerMatMul(tf);
 
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
@@ -101,6 +102,30 @@ export function registerWasmKernels(tf: typeof TF): void {
       const flipped = k.run("Reverse", { x: filter }, { dims: [0, 1] });
       const swapped = k.run("Transpose", { x: flipped }, { perm: [0, 1, 3, 2] }); // [fh, fw, f, c]
       return k.done(k.run("Conv2D", { x: padded, filter: swapped }, VALID));
+    },
+  });
+}
+
+/**
+ * wasm's BatchMatMul is fast only untransposed: a dense layer's weight gradient, xᵀ·dy, took
+ * 8.95 ms for LeNet's first layer (batch 60) against 1.3 ms for the forward product. Moving
+ * the transpose into its own (cheap) kernel is the same product, several times faster.
+ */
+function registerMatMul(tf: typeof TF): void {
+  const original = tf.getKernel("BatchMatMul", "wasm")!;
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel({
+    kernelName: "BatchMatMul",
+    backendName: "wasm",
+    ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: Info; b: Info };
+      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      if (!transposeA && !transposeB) return original.kernelFunc(args);
+      const k = new Kernels(tf, args.backend as TF.KernelBackend);
+      const swapLast = (x: Info) => k.run("Transpose", { x }, { perm: [...x.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2)) });
+      const inputs = { a: transposeA ? swapLast(a) : a, b: transposeB ? swapLast(b) : b };
+      return k.done(original.kernelFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as Info);
     },
   });
 }
