@@ -12,7 +12,7 @@ import { Decider, describeReason, plan } from "./plan.js";
 import type { TrainingProgress } from "./progress.js";
 import type { ArtifactRef, StageKey, Store } from "./store/store.js";
 import { runTask, type StageTask } from "./task.js";
-import type { FromWorker, ToWorker } from "./worker.js";
+import type { FromWorker, ToWorker, WorkerHealth } from "./worker.js";
 
 export type RunEvent =
   | { readonly type: "backend"; readonly backend: string; readonly why: string }
@@ -29,6 +29,8 @@ export type RunEvent =
       readonly seconds: number;
       readonly output?: string;
       readonly backend?: string | null;
+      /** For a stage run in a worker: that worker's live tensors and resident memory afterwards. */
+      readonly worker?: WorkerHealth;
       readonly message?: string;
     }
   | { readonly type: "summary"; readonly ran: number; readonly cached: number; readonly failed: number; readonly blocked: number; readonly seconds: number };
@@ -40,7 +42,9 @@ export interface ExecuteOptions {
   readonly onEvent: (e: RunEvent) => void;
 }
 
-type Outcome = { readonly ok: true; readonly ref: ArtifactRef; readonly seconds: number; readonly backend: string | null } | { readonly ok: false; readonly message: string; readonly seconds: number };
+type Outcome =
+  | { readonly ok: true; readonly ref: ArtifactRef; readonly seconds: number; readonly backend: string | null; readonly health?: WorkerHealth }
+  | { readonly ok: false; readonly message: string; readonly seconds: number };
 
 /**
  * Worker processes, started when the first tensor stage needs one and replaced when one
@@ -62,7 +66,7 @@ class WorkerPool {
   private spawn(): Promise<ChildProcess | { unavailable: string }> {
     const source = import.meta.url.endsWith(".ts");
     const worker = fork(fileURLToPath(new URL(source ? "./worker.ts" : "./worker.js", import.meta.url)), [this.choice], {
-      execArgv: source ? ["--import", "tsx"] : [],
+      execArgv: [...(source ? ["--import", "tsx"] : []), "--expose-gc"],
       serialization: "advanced",
       // Nothing a worker or its backend prints may land in `run --json`'s stdout.
       stdio: ["ignore", 2, 2, "ipc"],
@@ -125,7 +129,7 @@ class WorkerPool {
       const onMessage = (m: FromWorker) => {
         if (m.type === "progress") return progress(m.progress);
         if (m.type !== "done" && m.type !== "failed") return;
-        settle(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend } : { ok: false, message: m.message, seconds: seconds() });
+        settle(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend, health: m.health } : { ok: false, message: m.message, seconds: seconds() });
         this.release(worker);
       };
       const onExit = (code: number | null, signal: string | null) =>
@@ -211,7 +215,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     }
     if (!outcome.ok) return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
     decider.outputs.set(stage.id, outcome.ref);
-    finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend });
+    finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend, ...(outcome.health ? { worker: outcome.health } : {}) });
   }
 
   const done = (async () => {

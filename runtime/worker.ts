@@ -7,12 +7,18 @@ import type { TrainingProgress } from "./progress.js";
 import { Store, type ArtifactRef } from "./store/store.js";
 import { runTask, type StageTask } from "./task.js";
 
+/** A worker's state after a stage: live tensors (the same after every stage, or something leaks) and resident memory. */
+export interface WorkerHealth {
+  readonly tensors: number;
+  readonly rss: number;
+}
+
 export type ToWorker = { readonly type: "run"; readonly task: StageTask; readonly store: string };
 export type FromWorker =
   | { readonly type: "ready"; readonly backend: string; readonly why: string }
   | { readonly type: "unavailable"; readonly message: string }
   | { readonly type: "progress"; readonly progress: TrainingProgress }
-  | { readonly type: "done"; readonly ref: ArtifactRef; readonly seconds: number }
+  | { readonly type: "done"; readonly ref: ArtifactRef; readonly seconds: number; readonly health: WorkerHealth }
   | { readonly type: "failed"; readonly message: string };
 
 const send = (m: FromWorker) => process.send!(m);
@@ -31,7 +37,12 @@ try {
       send({ type: "progress", progress: p });
     };
     runTask(m.task, new Store(m.store), engine, progress).then(
-      (ref) => send({ type: "done", ref, seconds: (performance.now() - started) / 1000 }),
+      (ref) => {
+        const seconds = (performance.now() - started) / 1000;
+        // Collect between stages (the worker is idle now), so memory reads as what is retained.
+        (globalThis as { gc?: () => void }).gc?.();
+        send({ type: "done", ref, seconds, health: { tensors: engine.tf.memory().numTensors, rss: process.memoryUsage().rss } });
+      },
       (e: unknown) => send({ type: "failed", message: failureMessage(e) }),
     );
   });
