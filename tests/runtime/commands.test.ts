@@ -38,6 +38,24 @@ describe("a path parameter naming a missing file", () => {
   });
 });
 
+describe("the engine", () => {
+  const hook = join(import.meta.dirname, "../fixtures/hooks/no-tensorflow.mjs");
+  it("never loads TensorFlow for check, plan, graph, show or a fully cached run; a run that trains loads it only in workers", async () => {
+    const rig = new Rig(SMALL_IMP);
+    const { execa: run } = await import("execa");
+    const guarded = (args: string[]) => run(process.execPath, ["--import", hook, join(import.meta.dirname, "../../dist/cli.js"), ...args], { cwd: rig.dir, reject: false });
+    // The guard works: importing TensorFlow under it fails.
+    const probe = await run(process.execPath, ["--import", hook, "--input-type=module", "-e", 'await import("@tensorflow/tfjs-core")'], { cwd: join(import.meta.dirname, "../.."), reject: false });
+    expect(probe.stderr).toMatch(/TensorFlow.js was loaded: @tensorflow\/tfjs-core/);
+    expect((await guarded(["run", rig.file, "--json"])).exitCode).toBe(0);
+    for (const args of [["check", rig.file], ["plan", rig.file], ["graph", rig.file], ["show", rig.file, "dense"], ["run", rig.file, "--json"]]) {
+      const r = await guarded(args);
+      expect(r.exitCode, `${args[0]}: ${r.stderr}`).toBe(0);
+      expect(r.stderr).not.toMatch(/TensorFlow.js was loaded/);
+    }
+  });
+});
+
 describe("lth plan, show, graph and gc", () => {
   const rig = new Rig(`${SMALL_IMP}
 let score = evaluate(control, data)
