@@ -17,7 +17,8 @@ import { planNet } from "../../runtime/ops/architectures.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { cifar10, mnist } from "../../runtime/ops/datasets.js";
 import { init, rewind, shuffleMask } from "../../runtime/ops/nets.js";
-import { ctx, pruned } from "./nets-fixture.js";
+import { ctx, pruned, trainParams } from "./nets-fixture.js";
+import type { ParamValue } from "../../compiler/stage.js";
 import { Rig } from "./rig.js";
 
 const digits = mnist(ctx({ train: 1500, test: 500, seed: 1 }));
@@ -26,18 +27,8 @@ const tiny = mnist(ctx({ train: 120, test: 60, seed: 3 }));
 const build = (arch: Record<string, number | string | boolean>, d: DatasetValue = digits, seed = 1): NetValue =>
   init(ctx({ arch: { width: 1, ...arch }, scheme: "glorot", seed }, { data: d }));
 
-const trainParams = (over: Record<string, unknown> = {}) => ({
-  length: { epochs: 2 },
-  lr: 1e-3,
-  batch: 60,
-  optimizer: "adam",
-  momentum: 0.9,
-  weight_decay: 0,
-  schedule: "constant",
-  warmup: { steps: 0 },
-  seed: 0,
-  ...over,
-});
+/** Conv nets here train with Adam 1e-3 in batches of 60 for two epochs unless a test says otherwise. */
+const convTraining = (over: Record<string, ParamValue> = {}) => trainParams({ length: { epochs: 2 }, lr: 1e-3, batch: 60, optimizer: "adam", ...over });
 
 describe("the architectures", () => {
   it("Conv-2, 4 and 6 are 64-64 / +128-128 / +256-256 3×3 convs, a pool after each pair, then FC 256-256-10", () => {
@@ -203,7 +194,7 @@ for (const backend of ["cpu", "wasm"] as const) {
 
     it(`trains a ${job.width}-width Conv-2 (past ${job.accuracy * 100}% on ${job.data.train.n} digits in ${job.epochs} epoch${job.epochs > 1 ? "s" : ""}), pruned weights staying 0`, () => {
       const start = pruned(build({ arch: "conv2", width: job.width }, job.data), { rate: 0.2 });
-      const t = train(ctx(trainParams({ length: { epochs: job.epochs } }), { net: start, data: job.data }), engine);
+      const t = train(ctx(convTraining({ length: { epochs: job.epochs } }), { net: start, data: job.data }), engine);
       expect(t.history[t.history.length - 1]!.accuracy).toBeGreaterThan(job.accuracy);
       t.layers.forEach((l, i) => expect(Array.from(l.weight)).not.toEqual(Array.from(start.layers[i]!.weight)));
       t.layers.forEach((l, i) => {
@@ -243,7 +234,7 @@ for (const backend of ["cpu", "wasm"] as const) {
       expect(rewound.earlybird).toEqual(eb.earlybird);
       expect(rewound.layers.map((l) => l.channels && Array.from(l.channels))).toEqual(eb.layers.map((l) => l.channels && Array.from(l.channels)));
       // Later training and pruning honour the channel mask.
-      const later = pruned(train(ctx(trainParams({ length: { epochs: 1 }, optimizer: "momentum", lr: 0.05 }), { net: eb, data: small }), engine), { rate: 0.2 });
+      const later = pruned(train(ctx(convTraining({ length: { epochs: 1 }, optimizer: "momentum", lr: 0.05 }), { net: eb, data: small }), engine), { rate: 0.2 });
       later.layers.forEach((l, i) => {
         const before = eb.layers[i]!;
         before.channels?.forEach((keep, c) => {

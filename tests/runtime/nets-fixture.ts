@@ -110,3 +110,19 @@ export function aliveValues(l: Layer): number[] {
     .filter((_, i) => l.mask[i])
     .sort((a, b) => a - b);
 }
+
+/** train's parameters with the language's defaults; 160 examples in batches of 32 make 5 steps an epoch. */
+export function trainParams(over: Record<string, ParamValue> = {}): Record<string, ParamValue> {
+  return {
+    length: { epochs: 3 },
+    lr: 0.1,
+    batch: 32,
+    optimizer: "sgd",
+    momentum: 0.9,
+    weight_decay: 0,
+    schedule: "constant",
+    warmup: { steps: 0 },
+    seed: 0,
+    ...over,
+  };
+}

@@ -10,20 +10,7 @@ import { OpFailure } from "../../runtime/ops/context.js";
 import { mnist, synthetic } from "../../runtime/ops/datasets.js";
 import { init, maskDistance, reinit, rewind, shuffleMask } from "../../runtime/ops/nets.js";
 import type { ParamValue } from "../../compiler/stage.js";
-import {
-  alive,
-  aliveValues,
-  bytes,
-  ctx,
-  data,
-  masksOf,
-  net,
-  nonzeroPruned,
-  pruned,
-  prunedIndexes,
-  withMasks,
-  withWeights,
-} from "./nets-fixture.js";
+import { alive, aliveValues, bytes, ctx, data, masksOf, net, nonzeroPruned, pruned, prunedIndexes, withMasks, withWeights, trainParams } from "./nets-fixture.js";
 
 /** Runs `f`, which must fail with an OpFailure (a message for the user) matching `message`. */
 function expectFailure(f: () => unknown, message: RegExp): void {
@@ -458,22 +445,6 @@ describe("synthetic", () => {
     expect(back.kind === "Dataset" && Buffer.from(encodeArtifact(back)).equals(bytes(d))).toBe(true);
   });
 });
-
-/** train's parameters with the language's defaults; 160 examples in batches of 32 make 5 steps an epoch. */
-function trainParams(over: Record<string, ParamValue> = {}): Record<string, ParamValue> {
-  return {
-    length: { epochs: 3 },
-    lr: 0.1,
-    batch: 32,
-    optimizer: "sgd",
-    momentum: 0.9,
-    weight_decay: 0,
-    schedule: "constant",
-    warmup: { steps: 0 },
-    seed: 0,
-    ...over,
-  };
-}
 
 const LR = { sgd: 0.1, momentum: 0.05, adam: 0.01 } as const;
 
