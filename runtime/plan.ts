@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { showParam, stagesInOrder } from "../compiler/graph-format.js";
 import { stagesOf, type ParamValue, type Stage, type StageGraph, type StageId } from "../compiler/stage.js";
 import { canonicalJson, fingerprint, stageKey, type Fingerprint } from "./key.js";
+import { decodeArtifact, type Artifact } from "./artifacts.js";
 import { IMPLEMENTATIONS, notRunnable } from "./ops/index.js";
 import { fileDigest, sha256, type ArtifactRef, type Digest, type StageKey, type StageRecord, type Store } from "./store/store.js";
 
@@ -200,4 +201,29 @@ export function describeReason(r: RunReason, op: string): string {
     case "upstream":
       return `waits for ${r.inputs.join(", ")} (unchanged output there would leave this cached)`;
   }
+}
+
+/** A result that is asked for before it is computed: the message says what to run. */
+export class NotComputed extends Error {}
+
+export interface CachedResult {
+  readonly stage: Stage;
+  readonly artifact: Artifact;
+  readonly path: string;
+  readonly backend: string | null;
+}
+
+/**
+ * A reader of the stages' computed results, each hash-checked as it is read; one not yet
+ * computed throws `NotComputed` with `runHint` (the `lth run` command that computes it).
+ */
+export function cachedResults(graph: StageGraph, store: Store, ids: readonly StageId[], runHint: string): (id: StageId) => CachedResult {
+  const decisions = new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p]));
+  return (id) => {
+    const p = decisions.get(id)!;
+    if (p.decision.status !== "cached") throw new NotComputed(`'${id}' is not computed yet: run \`${runHint}\` first`);
+    const ref = p.decision.output;
+    const path = store.objectPath(ref);
+    return { stage: p.stage, artifact: decodeArtifact(p.stage.result, store.readObject(ref), path), path, backend: p.decision.record.backend };
+  };
 }

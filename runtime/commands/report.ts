@@ -5,7 +5,8 @@ import { basename, resolve } from "node:path";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { accuracyBySparsity } from "../report/charts.js";
-import { collectNets, NotComputed, renderReport } from "../report/report.js";
+import { NotComputed } from "../plan.js";
+import { collectNets, renderReport } from "../report/report.js";
 import { loadPipeline, openStore } from "./pipeline.js";
 
 export async function reportCommand(file: string, options: { out?: string; store?: string; format?: string }, io: CommandIO): Promise<number> {

@@ -1,14 +1,11 @@
 // `lth show FILE NAME`: one binding's computed value, read (and hash-checked) from the store.
 
-import type { CompiledValue, Stage, StageId } from "../../compiler/stage.js";
+import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage.js";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
-import { decodeArtifact, sparsity, type Artifact } from "../artifacts.js";
-import { plan, problems, resolveTargets, selectStages } from "../plan.js";
-import type { Store } from "../store/store.js";
+import { sparsity } from "../artifacts.js";
+import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
-
-class NotComputed extends Error {}
 
 export function showCommand(file: string, name: string, options: { json?: boolean; store?: string }, io: CommandIO): number {
   const loaded = loadPipeline(file, io);
@@ -24,20 +21,13 @@ export function showCommand(file: string, name: string, options: { json?: boolea
     return EXIT.usage;
   }
   const store = openStore(graph, options.store, io.cwd);
-  const stages = selectStages(graph, collect(value));
+  const stages = selectStages(graph, stagesOf(value));
   const bad = problems(stages);
   for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
   if (bad.length) return EXIT.usage;
-  const decisions = new Map(plan(graph, store, stages).map((p) => [p.stage.id, p]));
-  const read = (id: StageId): { stage: Stage; artifact: Artifact; path: string; backend: string | null } => {
-    const p = decisions.get(id)!;
-    if (p.decision.status !== "cached") throw new NotComputed(`'${id}' is not computed yet: run \`lth run ${file} ${name}\` first`);
-    const ref = p.decision.output;
-    const path = store.objectPath(ref);
-    return { stage: p.stage, artifact: decodeArtifact(p.stage.result, store.readObject(ref), path), path, backend: store.getRecord(p.decision.key)?.backend ?? null };
-  };
+  const read = cachedResults(graph, store, stagesOf(value), `lth run ${file} ${name}`);
   try {
-    const json = toJson(value, read, store);
+    const json = toJson(value, read);
     io.out(options.json ? JSON.stringify(json, null, 1) : text(name, json).join("\n"));
     return EXIT.ok;
   } catch (e) {
@@ -47,14 +37,10 @@ export function showCommand(file: string, name: string, options: { json?: boolea
   }
 }
 
-function collect(v: CompiledValue): StageId[] {
-  return v.kind === "stage" ? [v.stage] : v.kind === "list" ? v.items.flatMap(collect) : [];
-}
-
 type Json = { [key: string]: unknown };
 
-function toJson(v: CompiledValue, read: (id: StageId) => { stage: Stage; artifact: Artifact; path: string; backend: string | null }, store: Store): Json {
-  if (v.kind === "list") return { type: "List", items: v.items.map((item) => toJson(item, read, store)) };
+function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
+  if (v.kind === "list") return { type: "List", items: v.items.map((item) => toJson(item, read)) };
   if (v.kind === "static") return typeof v.value === "number" ? { type: "Number", value: v.value } : { type: "Value", value: v.value };
   const { stage, artifact, path, backend } = read(v.stage);
   const where = { stage: stage.id, artifact: path, backend };

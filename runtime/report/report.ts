@@ -2,13 +2,11 @@
 // lottery-ticket figures as inline SVG and a table of every net. No scripts, fonts or
 // anything else from the network.
 
-import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js";
-import { decodeArtifact, sparsity, type NetValue } from "../artifacts.js";
-import { plan, selectStages } from "../plan.js";
+import { stagesOf, type StageGraph, type StageId } from "../../compiler/stage.js";
+import { sparsity, type NetValue } from "../artifacts.js";
+import { cachedResults } from "../plan.js";
 import type { Store } from "../store/store.js";
 import { accuracyBySparsity, accuracyOverTraining, earlyBirdEmergence, type NetSummary } from "./charts.js";
-
-export class NotComputed extends Error {}
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -34,14 +32,11 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
 /** The nets a report names, read (and hash-checked) from the store; lists give one per item. */
 export function collectNets(graph: StageGraph, store: Store, names: readonly string[], file: string): NetSummary[] {
   const values = names.map((n) => [n, graph.bindings.get(n)!] as const);
-  const ids = values.flatMap(([, v]) => stagesIn(v));
-  const decisions = new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p]));
+  const ids = values.flatMap(([, v]) => stagesOf(v));
+  const read = cachedResults(graph, store, ids, `lth run ${file}`);
   const net = (id: StageId): NetValue | undefined => {
-    const p = decisions.get(id)!;
-    if (p.decision.status !== "cached") throw new NotComputed(`'${id}' is not computed yet: run \`lth run ${file}\` first`);
-    if (p.stage.result !== "Net") return undefined;
-    const a = decodeArtifact("Net", store.readObject(p.decision.output), store.objectPath(p.decision.output));
-    return a.kind === "Net" ? a.net : undefined;
+    const { artifact } = read(id);
+    return artifact.kind === "Net" ? artifact.net : undefined;
   };
   const out: NetSummary[] = [];
   for (const [name, value] of values) {
@@ -56,10 +51,6 @@ export function collectNets(graph: StageGraph, store: Store, names: readonly str
     }
   }
   return out;
-}
-
-function stagesIn(v: CompiledValue): StageId[] {
-  return v.kind === "stage" ? [v.stage] : v.kind === "list" ? v.items.flatMap(stagesIn) : [];
 }
 
 const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(digits)}%`);
