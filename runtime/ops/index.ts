@@ -10,6 +10,7 @@ import { fileDigest } from "../store/store.js";
 import type { OpContext } from "./context.js";
 import { cifar10, idx, mnist, synthetic } from "./datasets.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
+import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
 import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "./nets.js";
 
@@ -47,14 +48,22 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
       run: (ctx) => ({ kind: "Dataset", dataset: mnist(ctx) }),
     },
   ],
-  ["idx", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }) }],
+  [
+    "idx",
+    {
+      engine: false,
+      // The files' headers against their sizes, in milliseconds; the stage reads every byte.
+      validate: (stage) => checkIdxFiles(stage.files),
+      run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }),
+    },
+  ],
   ["synthetic", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: synthetic(ctx) }) }],
   [
     "cifar10",
     {
       engine: false,
       reads: (stage) => Object.fromEntries(cifarFiles(stage.files["dir"]!).map((path) => [basename(path), path])),
-      validate: (stage) => checkCifarFiles(stage.files["dir"]!),
+      validate: (stage) => checkCifarFiles(stage.files["dir"]!, stage.params["train"], stage.params["test"]),
       run: (ctx) => ({ kind: "Dataset", dataset: cifar10(ctx) }),
     },
   ],

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { DataFileError, encodeIdx, readIdx, readIdxDataset } from "../../runtime/data/idx.js";
+import { checkIdxFiles, DataFileError, encodeIdx, readIdx, readIdxDataset, readIdxHeader } from "../../runtime/data/idx.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lth-idx-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -160,6 +160,111 @@ describe("readIdxDataset", () => {
   });
 });
 
+describe("readIdxHeader: the checks before anything runs, from a file's first bytes and size", () => {
+  it("gives the dimensions of raw and gzipped files", () => {
+    const bytes = encodeIdx([3, 2, 4], pixels);
+    expect(readIdxHeader(write("head-raw.idx", bytes))).toEqual({ dims: [3, 2, 4] });
+    expect(readIdxHeader(write("head-zipped.idx", gzipSync(bytes)))).toEqual({ dims: [3, 2, 4] });
+  });
+
+  it("refuses each bad raw file with readIdx's own message", () => {
+    const bad: [string, Uint8Array, RegExp][] = [
+      ["h-magic.idx", new Uint8Array([0x50, 0x4b, 8, 1, 0, 0, 0, 0]), /not an IDX file: it starts with 0x50 0x4b, not 0x00 0x00/],
+      ["h-empty.idx", new Uint8Array(0), /0 bytes is too short for an IDX header/],
+      ["h-float.idx", header(0x0d, [1], new Uint8Array(4)), /unsupported element type 0x0d \(float\)/],
+      ["h-ndims5.idx", header(8, [1, 1, 1, 1, 1], new Uint8Array(1)), /has 5 dimensions; expected 1 to 4/],
+      // 3 dimensions need 4 + 3 × 4 = 16 header bytes; the file has 10.
+      ["h-header.idx", header(8, [2, 3, 4]).subarray(0, 10), /truncated header: 3 dimensions need 16 bytes/],
+      // 3×2×4 = 24 data bytes claimed; 36 − 16 = 20 present.
+      ["h-data.idx", encodeIdx([3, 2, 4], pixels).subarray(0, 36), /truncated: dimensions 3×2×4 need 24 bytes of data but only 20 are present/],
+      ["h-trailing.idx", new Uint8Array([...encodeIdx([2], new Uint8Array([1, 2])), 9]), /1 bytes of trailing garbage after the 2 data/],
+      // 4e9 × 4e9 = 16e18 bytes claimed by a 20-byte file: 12 header bytes (2 dimensions), 8 of data.
+      ["h-absurd.idx", header(8, [4e9, 4e9], new Uint8Array(8)), /need 16000000000000000000 bytes of data but only 8 are present/],
+    ];
+    for (const [name, bytes, message] of bad) {
+      const path = write(name, bytes);
+      fails(() => readIdxHeader(path), path, message);
+      fails(() => readIdx(path), path, message);
+    }
+  });
+
+  it("refuses bad gzipped files, naming them", () => {
+    const zipped = gzipSync(encodeIdx([3, 2, 4], pixels));
+    const cut = write("h-cut.gz", zipped.subarray(0, zipped.length - 10));
+    fails(() => readIdxHeader(cut), cut, /corrupt gzip data \(unexpected end of file\)/);
+    // 60000 × 28 × 28 = 47,040,000 bytes claimed; 100 present.
+    const absurd = write("h-absurd.gz", gzipSync(header(8, [60000, 28, 28], new Uint8Array(100))));
+    fails(() => readIdxHeader(absurd), absurd, /truncated: dimensions 60000×28×28 need 47040000 bytes of data but only 100 are present/);
+    const zip = write("h-zip.gz", gzipSync(new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])));
+    fails(() => readIdxHeader(zip), zip, /not an IDX file: it starts with 0x50 0x4b/);
+    // Block type 3 does not exist: the deflate data is corrupt from its first byte.
+    const garbage = write("h-garbage.gz", new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff]));
+    fails(() => readIdxHeader(garbage), garbage, /corrupt gzip data/);
+  });
+
+  it("trusts a gzipped file's prefix and ISIZE trailer, leaving the rest to readIdx", () => {
+    // Flipping a byte of the CRC-32 (the trailer's first 4 bytes) leaves the header and ISIZE
+    // intact. The data is noise, so the file is far longer than the 256-byte prefix decoded.
+    let state = 1;
+    const noise = Uint8Array.from({ length: 10 * 20 * 30 }, () => (state = (state * 1103515245 + 12345) >>> 0) >>> 24);
+    const zipped = gzipSync(encodeIdx([10, 20, 30], noise));
+    expect(zipped.length).toBeGreaterThan(4096);
+    zipped[zipped.length - 6]! ^= 0xff;
+    const path = write("h-crc.gz", zipped);
+    expect(readIdxHeader(path)).toEqual({ dims: [10, 20, 30] });
+    fails(() => readIdx(path), path, /corrupt gzip data/);
+  });
+
+  it("reads past a long gzip file name, and accepts several gzip members by reading them", () => {
+    const bytes = encodeIdx([3, 2, 4], pixels);
+    const zipped = gzipSync(bytes);
+    // FLG bit 3 (FNAME): a zero-terminated name follows the 10-byte header; CRC and ISIZE cover the data only.
+    const named = new Uint8Array([...zipped.subarray(0, 10), ...new Uint8Array(3000).fill(0x61), 0, ...zipped.subarray(10)]);
+    named[3] = 0x08;
+    expect(readIdxHeader(write("h-named.gz", named))).toEqual({ dims: [3, 2, 4] });
+    // Two members: ISIZE is the second's alone (12 bytes), not the 40 the header implies.
+    const split = new Uint8Array([...gzipSync(bytes.subarray(0, 28)), ...gzipSync(bytes.subarray(28))]);
+    const path = write("h-members.gz", split);
+    expect(readIdx(path).dims).toEqual([3, 2, 4]);
+    expect(readIdxHeader(path)).toEqual({ dims: [3, 2, 4] });
+  });
+});
+
+describe("checkIdxFiles", () => {
+  const files = (images: string, labels: string, testImages = images, testLabels = labels) => ({
+    images,
+    labels,
+    test_images: testImages,
+    test_labels: testLabels,
+  });
+  const images = write("c-images.idx", encodeIdx([3, 2, 4], pixels));
+  const labels = write("c-labels.gz", gzipSync(encodeIdx([3], new Uint8Array([0, 1, 2]))));
+
+  it("accepts a consistent set", () => {
+    expect(checkIdxFiles(files(images, labels))).toBeUndefined();
+  });
+
+  it("names the first bad file and says what is wrong", () => {
+    const magic = write("c-magic.idx", new Uint8Array([0x50, 0x4b, 8, 1, 0, 0, 0, 0]));
+    expect(checkIdxFiles(files(images, labels, magic))).toBe(`${magic}: not an IDX file: it starts with 0x50 0x4b, not 0x00 0x00`);
+    const four = write("c-labels4.idx", encodeIdx([4], new Uint8Array(4)));
+    expect(checkIdxFiles(files(images, four))).toBe(`${four}: has 4 labels but ${images} has 3 images`);
+    const flat = write("c-flat.idx", encodeIdx([3, 8], pixels));
+    expect(checkIdxFiles(files(flat, labels))).toBe(`${flat}: images need 3 dimensions (count×rows×cols), found 2`);
+    expect(checkIdxFiles(files(images, images))).toBe(`${images}: labels need 1 dimension (count), found 3`);
+    const none = write("c-none.idx", encodeIdx([0, 28, 28], new Uint8Array(0)));
+    const noLabels = write("c-no-labels.idx", encodeIdx([0], new Uint8Array(0)));
+    expect(checkIdxFiles(files(images, labels, none, noLabels))).toBe(`${none}: has no images`);
+    const absent = join(dir, "c-absent.idx");
+    expect(checkIdxFiles(files(absent, labels))).toBe(`${absent}: no such file`);
+  });
+
+  it("refuses test images of another size than the training images", () => {
+    const wide = write("c-wide.idx", encodeIdx([3, 2, 5], new Uint8Array(30)));
+    expect(checkIdxFiles(files(images, labels, wide, labels))).toBe(`${wide}: images are 2×5, but the training images are 2×4`);
+  });
+});
+
 // Debian's dataset-fashion-mnist package; absent on most machines.
 const fashion = "/usr/share/datasets/fashion-mnist";
 
@@ -184,5 +289,19 @@ describe.skipIf(!existsSync(fashion))("Fashion-MNIST from dataset-fashion-mnist"
     const perClass = new Array<number>(10).fill(0);
     for (const label of set.labels) perClass[label]!++;
     expect(perClass).toEqual(new Array(10).fill(count / 10));
+  });
+
+  it("passes the checks before anything runs, from a few hundred bytes and the trailer of each file", () => {
+    const at = (name: string) => join(fashion, name);
+    const set = {
+      images: at("train-images-idx3-ubyte.gz"),
+      labels: at("train-labels-idx1-ubyte.gz"),
+      test_images: at("t10k-images-idx3-ubyte.gz"),
+      test_labels: at("t10k-labels-idx1-ubyte.gz"),
+    };
+    // About a millisecond for the four (the h-crc.gz test shows the data is not decompressed).
+    expect(checkIdxFiles(set)).toBeUndefined();
+    expect(readIdxHeader(set.images)).toEqual({ dims: [60000, 28, 28] });
+    expect(readIdxHeader(set.test_labels)).toEqual({ dims: [10000] });
   });
 });

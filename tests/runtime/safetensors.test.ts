@@ -156,6 +156,25 @@ describe("decodeSafetensors rejects hostile files", () => {
     rejects(craft({}, new Uint8Array(0), 100_000_001n), /header length 100000001 exceeds the 100000000-byte limit/);
   });
 
+  it("a real file cut short in its data, or with its length prefix mangled, before anything is allocated", () => {
+    const whole = encodeSafetensors({ w: { dtype: "F32", shape: [4], data: new Float32Array([1, 2, 3, 4]) } });
+    const { length } = headerOf(whole);
+    const prefixed = (declared: bigint, littleEndian = true) => {
+      const out = whole.slice();
+      new DataView(out.buffer).setBigUint64(0, declared, littleEndian);
+      return out;
+    };
+    // 16 data bytes, 6 of them cut off.
+    rejects(whole.subarray(0, whole.length - 6), /tensor "w": data_offsets \[0,16\] must be \[begin, end\] with 0 ≤ begin ≤ end ≤ 10/);
+    rejects(whole.subarray(0, 8 + length - 1), new RegExp(`header length ${length} is larger than the ${length - 1} bytes that follow it`));
+    rejects(prefixed(2n ** 63n), /header length 9223372036854775808 exceeds the 100000000-byte limit/);
+    // Written big-endian, a length of a few dozen bytes reads as petabytes.
+    rejects(prefixed(BigInt(length), false), new RegExp(`header length ${BigInt(length) << 56n} exceeds`));
+    // Eight bytes short, the header loses its closing brace; eight long, it swallows 1.0f (00 00 80 3f).
+    rejects(prefixed(BigInt(length - 8)), /header is not valid JSON/);
+    rejects(prefixed(BigInt(length + 8)), /header is not valid UTF-8/);
+  });
+
   it("a header that is not UTF-8, not JSON, or not an object", () => {
     const bad = new Uint8Array([...craft("{}").subarray(0, 8), 0x7b, 0xff]);
     new DataView(bad.buffer).setBigUint64(0, 2n, true);
