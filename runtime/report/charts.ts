@@ -31,8 +31,12 @@ async function svg(spec: vl.TopLevelSpec): Promise<string> {
 
 /** (a) Test accuracy against the percentage of weights remaining, log-scaled. */
 export function accuracyBySparsity(nets: readonly NetSummary[]): Promise<string> {
-  const values = nets.filter((n) => n.accuracy !== null).map((n) => ({ name: n.name, series: n.series, remaining: 100 * n.remaining, accuracy: 100 * n.accuracy! }));
   const lists = new Set(nets.filter((n) => n.name !== n.series).map((n) => n.series));
+  // Whether a point belongs to a list is a field of the data, not the list's names in a
+  // filter: a `oneOf` filter puts the names in a Vega expression, so names stay data only.
+  const values = nets
+    .filter((n) => n.accuracy !== null)
+    .map((n) => ({ name: n.name, series: n.series, list: lists.has(n.series), remaining: 100 * n.remaining, accuracy: 100 * n.accuracy! }));
   return svg({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     width: WIDTH,
@@ -46,8 +50,8 @@ export function accuracyBySparsity(nets: readonly NetSummary[]): Promise<string>
       color: { field: "series", type: "nominal", title: null },
     },
     layer: [
-      { mark: { type: "line", point: true }, transform: [{ filter: { field: "series", oneOf: [...lists] } }] },
-      { mark: { type: "point", filled: true, size: 80, shape: "diamond" }, transform: [{ filter: { not: { field: "series", oneOf: [...lists] } } }] },
+      { mark: { type: "line", point: true }, transform: [{ filter: { field: "list", equal: true } }] },
+      { mark: { type: "point", filled: true, size: 80, shape: "diamond" }, transform: [{ filter: { field: "list", equal: false } }] },
     ],
   });
 }

@@ -74,7 +74,8 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
     if (s.nets.some((n) => n.earlybird?.distances.length)) figures.push(await earlyBirdEmergence(s.nets));
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
-    const inline = figures.map((f) => `<figure>${f.replace(/ xmlns(:xlink)?="[^"]*"/g, "")}</figure>`);
+    // Only the root tag's are dropped, so text inside the figure is never rewritten.
+    const inline = figures.map((f) => `<figure>${f.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`);
     parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets)}</section>`);
   }
   return `<!doctype html>
