@@ -136,10 +136,27 @@ program
     process.exitCode = await gcCommand(files, options, processIO);
   });
 
+/**
+ * The last word on anything a command did not handle: one line naming what went wrong, never
+ * a stack trace (LTH_DEBUG=1 prints it, for a bug report). Exit 1, like a failed stage.
+ */
+function fatal(e: unknown): void {
+  const error = e instanceof Error ? e : new Error(String(e));
+  // Failed system calls and the store's own errors say what and where; anything else is a bug in lth.
+  const expected = typeof (error as NodeJS.ErrnoException).syscall === "string" || error.name === "StoreWriteError";
+  process.stderr.write(`lth: ${expected ? "" : "internal error: "}${error.message}\n`);
+  if (process.env["LTH_DEBUG"]) process.stderr.write(`${error.stack ?? ""}\n`);
+  else if (!expected) process.stderr.write("lth: run again with LTH_DEBUG=1 for the stack trace, and please report it\n");
+  process.exit(EXIT.failed);
+}
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (!(e instanceof CommanderError)) throw e;
-  // --help and --version end here too, with status 0; every other parse failure is a usage error.
-  process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (e instanceof CommanderError) {
+    // --help and --version end here too, with status 0; every other parse failure is a usage error.
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else fatal(e);
 }

@@ -28,8 +28,12 @@ interface Frame {
   readonly active: Set<LetBinding>;
 }
 
+/** Rounds of repeat and for blocks one pipeline may unroll into, all loops together. */
+export const MAX_ROUNDS = 100_000;
+
 class Compiler {
   private readonly stages = new StageBuilder();
+  private rounds = 0;
   private readonly root: Frame = { path: "", memo: new Map(), active: new Set() };
   private readonly moduleOf = new Map<A.LetItem, Module>();
 
@@ -152,6 +156,11 @@ class Compiler {
   }
 
   private block(loop: A.RepeatExpr | A.ForExpr, body: A.Block, variable: CompiledValue, k: number, parent: Frame, module: Module, path: string): CompiledValue {
+    // Each loop is checked to at most 10,000 rounds, but loops nest: 10,000³ rounds would
+    // exhaust memory long before they finished. Refuse at the loop that goes over, instead.
+    if (++this.rounds > MAX_ROUNDS) {
+      throw new CompileError(module.source.path, loop.range, `this pipeline unrolls into more than ${MAX_ROUNDS.toLocaleString("en")} rounds of repeat and for blocks; nested loops multiply their counts`);
+    }
     const round: Frame = { parent, loop, variable, path: `${path}[${k}]`, memo: new Map(), active: new Set() };
     for (const binding of this.program.resolution.blockOrder.get(loop) ?? []) this.letValue(binding, round);
     return this.expr(body.result, round, module, round.path, round.path);

@@ -24,6 +24,13 @@ export const DIAGNOSTIC_CODES = [
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 
+/**
+ * The code of an error found after checking, by the commands that compile and run a pipeline:
+ * a call that cannot run here (a data file that is missing or malformed, an architecture that
+ * does not fit its data). Only their `--json` output carries it; `check` never reports it.
+ */
+export const RUNTIME_CODE = "cannot-run";
+
 export type Severity = "error" | "warning";
 
 export interface Diagnostic {
@@ -42,7 +49,7 @@ export interface RenderedDiagnostic {
   endLine: number;
   endColumn: number;
   severity: Severity;
-  code: DiagnosticCode;
+  code: DiagnosticCode | typeof RUNTIME_CODE;
   message: string;
 }
 

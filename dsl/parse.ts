@@ -60,8 +60,9 @@ export function parseSource(source: SourceFile): ParsedFile {
       spilled.push({ start: nested.startOffset + nested.image.length, end: e.offset, message, reported: false });
       continue;
     }
-    const shown = [...text].length === 1 ? `character '${text}'` : `characters '${text}'`;
-    syntax(e.offset, e.offset + e.length, `unexpected ${shown}`);
+    const shown = [...text].length === 1 ? `character '${visible(text)}'` : `characters '${visible(text)}'`;
+    // Bytes that are not UTF-8 reach the text as U+FFFD: say so, since the editor may not show them.
+    syntax(e.offset, e.offset + e.length, `unexpected ${shown}${text.includes("\uFFFD") ? " (the file is not UTF-8 text here)" : ""}`);
   }
   for (const token of lexed.tokens) {
     if (token.tokenType === UnterminatedString) {
@@ -229,4 +230,9 @@ function onePerPosition(diagnostics: Diagnostic[]): Diagnostic[] {
 
 export function parseText(path: string, text: string): ParsedFile {
   return parseSource(new SourceFile(path, text));
+}
+
+/** Text for a message: control, format and replacement characters written as \u{…} escapes, so a message never carries them raw. */
+function visible(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\u2028\u2029\uFFFD]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }

@@ -33,6 +33,8 @@ export type RunEvent =
       readonly worker?: WorkerHealth;
       readonly message?: string;
     }
+  /** Something went wrong that costs no result (the plan's memory of this run was not saved). */
+  | { readonly type: "warning"; readonly message: string }
   | { readonly type: "summary"; readonly ran: number; readonly cached: number; readonly failed: number; readonly blocked: number; readonly seconds: number };
 
 export interface ExecuteOptions {
@@ -276,7 +278,12 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
       }
     } finally {
       pool.close();
-      decider.save();
+      try {
+        decider.save();
+      } catch (e) {
+        // Only `plan`'s reasons depend on it: the next plan says "new" where it would have said what changed.
+        onEvent({ type: "warning", message: `this run's fingerprints were not saved for the next plan: ${failureMessage(e)}` });
+      }
     }
     onEvent({ type: "summary", ...counts, seconds: (performance.now() - started) / 1000 });
     return counts;

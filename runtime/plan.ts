@@ -134,7 +134,8 @@ export class Decider {
     const record = this.store.getRecord(key);
     if (record) {
       if (this.store.intact(record.output)) return { status: "cached", key, output: record.output, record };
-      return { status: "run", key, reason: { kind: "damaged", detail: `${this.store.objectPath(record.output)} does not match its content hash` } };
+      const path = this.store.objectPath(record.output);
+      return { status: "run", key, reason: { kind: "damaged", detail: `${path} ${existsSync(path) ? "does not match its content hash" : "is missing from the store"}` } };
     }
     return { status: "run", key, reason: this.reason(stage, f) };
   }
@@ -221,7 +222,10 @@ export function cachedResults(graph: StageGraph, store: Store, ids: readonly Sta
   const decisions = new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p]));
   return (id) => {
     const p = decisions.get(id)!;
-    if (p.decision.status !== "cached") throw new NotComputed(`'${id}' is not computed yet: run \`${runHint}\` first`);
+    if (p.decision.status !== "cached") {
+      const why = p.decision.reason.kind === "damaged" ? `its stored result is damaged (${p.decision.reason.detail}), so it is not shown` : "it is not computed yet";
+      throw new NotComputed(`'${id}': ${why}: run \`${runHint}\` to compute it`);
+    }
     const ref = p.decision.output;
     const path = store.objectPath(ref);
     return { stage: p.stage, artifact: decodeArtifact(p.stage.result, store.readObject(ref), path), path, backend: p.decision.record.backend };

@@ -14,6 +14,8 @@ export function showEvent(reporter: Reporter, e: RunEvent): void {
       return reporter.progress(e);
     case "stage":
       return reporter.finished(e.id, e.op, e.blocked ? "blocked" : e.status, e.seconds, e.message);
+    case "warning":
+      return reporter.info(`warning: ${e.message}`);
     case "summary":
       return reporter.summary({ ran: e.ran, cached: e.cached, failed: e.failed - e.blocked, blocked: e.blocked }, e.seconds);
   }

@@ -4,6 +4,7 @@
 import { BackendUnavailable, loadEngine, type BackendChoice } from "./engine/backend.js";
 import { failureMessage } from "./ops/context.js";
 import type { TrainingProgress } from "./progress.js";
+import { faultsKillParent } from "./store/faults.js";
 import { Store, type ArtifactRef } from "./store/store.js";
 import { runTask, type StageTask } from "./task.js";
 
@@ -26,6 +27,7 @@ process.on("disconnect", () => process.exit(0));
 // Training is synchronous, so "disconnect" cannot fire mid-stage: each progress report also
 // checks that the parent is still there (a killed parent re-parents this process).
 const parent = process.ppid;
+faultsKillParent(parent);
 
 try {
   const engine = await loadEngine((process.argv[2] ?? "auto") as BackendChoice);

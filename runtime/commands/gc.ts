@@ -13,7 +13,7 @@ export async function gcCommand(files: readonly string[], options: { store?: str
   const byStore = new Map<string, { store: Store; graphs: StageGraph[] }>();
   for (const file of files) {
     // Keeping what a pipeline needs requires knowing its keys: every stage must be plannable.
-    const selected = selectedStages("gc", file, [], io);
+    const selected = selectedStages("gc", file, [], io, options.json ? "array" : undefined);
     if (!selected) return EXIT.usage;
     const store = openStore(selected.graph, options.store, io.cwd);
     const entry = byStore.get(store.root) ?? { store, graphs: [] };

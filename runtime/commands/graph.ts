@@ -13,7 +13,7 @@ export function graphCommand(file: string, options: { format?: string }, io: Com
     io.err(`lth graph: unknown format '${format}'; use ${GRAPH_FORMATS.join(", ")}`);
     return EXIT.usage;
   }
-  const loaded = loadPipeline(file, io);
+  const loaded = loadPipeline(file, io, options.format === "json" ? "array" : undefined);
   if (!loaded) return EXIT.usage;
   const sources = new Map<string, SourceFile>();
   const source = (path: string) => {

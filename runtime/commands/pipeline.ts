@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { CompileError, compile } from "../../compiler/compile.js";
 import type { Stage, StageGraph } from "../../compiler/stage.js";
 import { checkProgram, ModuleLoader } from "../../dsl/check/index.js";
-import { formatDiagnosticLine, renderDiagnostic } from "../../dsl/diagnostics.js";
+import { displayPath, formatDiagnosticLine, renderDiagnostic, RUNTIME_CODE, type RenderedDiagnostic } from "../../dsl/diagnostics.js";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { SourceFile } from "../../dsl/source.js";
 import { readFileSync } from "node:fs";
@@ -16,22 +16,45 @@ export interface LoadedPipeline {
   readonly graph: StageGraph;
 }
 
-export function loadPipeline(file: string, io: CommandIO): LoadedPipeline | undefined {
+/**
+ * How a command that stops before running says why: always a `file:line:col: error: …` line
+ * on stderr; with `--json`, also the diagnostics in `lth check --json`'s shape on stdout, as
+ * one array (`array`) or as one `{"type":"diagnostic",…}` line each (`lines`, for run's event stream).
+ */
+export type JsonErrors = "array" | "lines" | undefined;
+
+/** An error found after checking (compiling, or an op that cannot run here), in check's JSON shape. */
+function runtimeDiagnostic(file: string, offset: number, message: string, cwd: string): RenderedDiagnostic {
+  const source = new SourceFile(file, readFileSync(file, "utf8"));
+  const start = source.position(offset);
+  return { file: displayPath(file, cwd), line: start.line, column: start.column, endLine: start.line, endColumn: start.column, severity: "error", code: RUNTIME_CODE, message };
+}
+
+function reportErrors(io: CommandIO, json: JsonErrors, errors: readonly (RenderedDiagnostic | string)[]): void {
+  if (errors.length === 0) return;
+  for (const e of errors) io.err(typeof e === "string" ? e : formatDiagnosticLine(e));
+  if (!json) return;
+  const rendered = errors.filter((e): e is RenderedDiagnostic => typeof e !== "string");
+  if (json === "array") io.out(JSON.stringify(rendered, null, 2));
+  else for (const d of rendered) io.out(JSON.stringify({ type: "diagnostic", ...d }));
+}
+
+export function loadPipeline(file: string, io: CommandIO, json?: JsonErrors): LoadedPipeline | undefined {
   const loader = new ModuleLoader();
   const checked = checkProgram(resolve(io.cwd, file), loader);
   if ("problem" in checked) {
-    io.err(`${file}: ${checked.problem}`);
+    reportErrors(io, json, [`${file}: ${checked.problem}`]);
     return undefined;
   }
   if (!checked.ok) {
-    for (const d of checked.diagnostics) io.err(formatDiagnosticLine(renderDiagnostic(d, io.cwd)));
+    reportErrors(io, json, checked.diagnostics.map((d) => renderDiagnostic(d, io.cwd)));
     return undefined;
   }
   try {
     return { graph: compile(checked.program) };
   } catch (e) {
     if (!(e instanceof CompileError)) throw e;
-    io.err(`${where(e.file, e.range.start, io.cwd)}: error: ${e.message}`);
+    reportErrors(io, json, [runtimeDiagnostic(e.file, e.range.start, e.message, io.cwd)]);
     return undefined;
   }
 }
@@ -52,8 +75,8 @@ export function stageWhere(stage: Stage, cwd: string): string {
  * The pipeline and the stages the named bindings need (all, with no names); each stage an op
  * this version cannot run is an error at its call. Undefined (said on stderr) on any problem.
  */
-export function selectedStages(command: string, file: string, names: readonly string[], io: CommandIO): { graph: StageGraph; stages: Stage[] } | undefined {
-  const loaded = loadPipeline(file, io);
+export function selectedStages(command: string, file: string, names: readonly string[], io: CommandIO, json?: JsonErrors): { graph: StageGraph; stages: Stage[] } | undefined {
+  const loaded = loadPipeline(file, io, json);
   if (!loaded) return undefined;
   const { graph } = loaded;
   const targets = names.length ? resolveTargets(graph, names) : undefined;
@@ -63,7 +86,7 @@ export function selectedStages(command: string, file: string, names: readonly st
   }
   const stages = selectStages(graph, targets?.ids);
   const bad = problems(stages);
-  for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
+  reportErrors(io, json, bad.map((p) => runtimeDiagnostic(p.stage.source.file, p.stage.source.range.start, p.message, io.cwd)));
   return bad.length ? undefined : { graph, stages };
 }
 

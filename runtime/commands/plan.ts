@@ -11,7 +11,7 @@ export interface PlanOptions {
 }
 
 export function planCommand(file: string, names: readonly string[], options: PlanOptions, io: CommandIO): number {
-  const selected = selectedStages("plan", file, names, io);
+  const selected = selectedStages("plan", file, names, io, options.json ? "array" : undefined);
   if (!selected) return EXIT.usage;
   const { graph, stages } = selected;
   const planned = plan(graph, openStore(graph, options.store, io.cwd), stages);

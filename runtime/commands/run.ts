@@ -29,7 +29,7 @@ export async function runCommand(file: string, names: readonly string[], options
     io.err(`lth run: --jobs must be a whole number of at least 1; found '${options.jobs}'`);
     return EXIT.usage;
   }
-  const selected = selectedStages("run", file, names, io);
+  const selected = selectedStages("run", file, names, io, options.json ? "lines" : undefined);
   if (!selected) return EXIT.usage;
   const { graph, stages } = selected;
 

@@ -8,7 +8,7 @@ import { cachedResults, NotComputed, problems, resolveTargets, selectStages, typ
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
 export function showCommand(file: string, name: string, options: { json?: boolean; store?: string }, io: CommandIO): number {
-  const loaded = loadPipeline(file, io);
+  const loaded = loadPipeline(file, io, options.json ? "array" : undefined);
   if (!loaded) return EXIT.usage;
   const { graph } = loaded;
   const value: CompiledValue | undefined = graph.bindings.get(name) ?? stageValue(name);

@@ -196,15 +196,24 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       done = t + 1;
       const endOfEpoch = done % perEpoch === 0 || done === total;
       if (done % 20 !== 0 && !endOfEpoch) continue;
-      for (const p of pending) {
-        lossSum += scalar(p);
+      for (const [i, p] of pending.entries()) {
+        const value = scalar(p);
+        if (!Number.isFinite(value)) {
+          // Losses are read in groups of up to 20 steps: name the first step that went bad, and its rate.
+          const step = done - pending.length + i;
+          const advice =
+            step === 0
+              ? "it is not finite at the first step, so the inputs or the starting weights hold NaN or infinity"
+              : "lower lr, add warmup, or use a smaller batch";
+          throw new OpFailure(
+            `the training loss became ${value} at step ${net.steps + step + 1} (epoch ${(epochBase + (step + 1) / perEpoch).toFixed(2)}, learning rate ${lrAt(step).toPrecision(3)}); nothing was stored: ${advice}`,
+          );
+        }
+        lossSum += value;
         lossCount++;
       }
       pending = [];
       const mean = lossSum / Math.max(1, lossCount);
-      if (!Number.isFinite(mean)) {
-        throw new OpFailure(`the training loss became ${mean} by step ${done} (learning rate ${lr.toPrecision(3)}); lower lr, add warmup, or use a smaller batch`);
-      }
       let stop = false;
       if (endOfEpoch) {
         const m = measure(tf, model, xTest, yTest);

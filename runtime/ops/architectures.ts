@@ -45,6 +45,20 @@ const scaled = (channels: number, width: number) => Math.max(1, Math.round(chann
  * architecture runs on 28×28 digits and 32×32 CIFAR images.
  */
 export function planNet(arch: ParamValue, inputShape: readonly number[], classes: number): NetPlan | { problem: string } {
+  const plan = layersOf(arch, inputShape, classes);
+  if ("problem" in plan) return plan;
+  // Checked before a single weight is allocated: each weight costs 4 bytes, its mask 1, and training 3 to 4 copies more.
+  const weights = plan.layers.reduce((n, l) => n + l.outputs * l.inputs * l.kernel * l.kernel, 0);
+  if (weights > MAX_WEIGHTS) {
+    return { problem: `this net would have ${weights.toLocaleString("en")} weights (${((weights * 4) / 2 ** 30).toFixed(1)} GiB as float32), more than lth's limit of ${MAX_WEIGHTS.toLocaleString("en")}` };
+  }
+  return plan;
+}
+
+/** Weights one net may have: about 1 GiB of float32, several times any network of the papers lth reproduces (VGG-19: 20M). */
+export const MAX_WEIGHTS = 250_000_000;
+
+function layersOf(arch: ParamValue, inputShape: readonly number[], classes: number): NetPlan | { problem: string } {
   const a = arch as { arch: string; hidden?: number[]; width?: number; depth?: number; batchnorm?: boolean };
   if (a.arch === "mlp") {
     const widths = [inputShape.reduce((x, y) => x * y, 1), ...(a.hidden ?? []), classes];

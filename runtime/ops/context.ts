@@ -4,7 +4,9 @@
 import type { ParamValue } from "../../compiler/stage.js";
 import type { Artifact, DatasetValue, NetValue } from "../artifacts.js";
 import type { TrainingProgress } from "../progress.js";
-import { DamagedArtifact } from "../store/store.js";
+import { DataFileError } from "../data/idx.js";
+import { SafetensorsError } from "../store/safetensors.js";
+import { DamagedArtifact, StoreWriteError } from "../store/store.js";
 
 export interface OpContext {
   /** The stage's id, for progress reports. */
@@ -21,7 +23,13 @@ export class OpFailure extends Error {}
 
 /** Expected failures are their message alone; anything else is a bug, so keep where it came from. */
 export function failureMessage(e: unknown): string {
-  if (e instanceof OpFailure || e instanceof DamagedArtifact) return e.message;
+  if (e instanceof OpFailure || e instanceof DamagedArtifact || e instanceof StoreWriteError || e instanceof DataFileError || e instanceof SafetensorsError) return e.message;
+  // Memory that could not be had is the size of the job, not a bug: say so without a stack.
+  if (e instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer allocation|Invalid array length/.test(e.message)) {
+    return `out of memory: ${e.message}; make the data or the net smaller`;
+  }
+  // A system call that failed (a file that cannot be read) says what and where; its stack adds nothing.
+  if (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === "string") return e.message;
   if (e instanceof Error) return `${e.message}\n${e.stack?.split("\n").slice(1, 4).join("\n") ?? ""}`;
   return String(e);
 }

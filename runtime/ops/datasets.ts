@@ -89,6 +89,16 @@ export function cifar10(ctx: OpContext): DatasetValue {
  * `n` examples from `classes` Gaussian clusters (centres drawn from N(0, 1) per feature,
  * spread `noise`), split 80/20 into train and test.
  */
+/** Feature values one synthetic dataset may hold: 1 GiB of float32. */
+export const MAX_SYNTHETIC_VALUES = 2 ** 28;
+
+/** Why a synthetic dataset is too large to make (said at plan time, before anything runs), or undefined. */
+export function syntheticTooLarge(params: Readonly<Record<string, unknown>>): string | undefined {
+  const values = Number(params["n"]) * Number(params["features"]);
+  if (!(values > MAX_SYNTHETIC_VALUES)) return undefined;
+  return `n × features = ${values.toLocaleString("en")} values (${((values * 4) / 2 ** 30).toFixed(1)} GiB as float32) is more than lth's limit of ${MAX_SYNTHETIC_VALUES.toLocaleString("en")} for synthetic data`;
+}
+
 export function synthetic(ctx: OpContext): DatasetValue {
   const n = num(ctx, "n");
   const features = num(ctx, "features");

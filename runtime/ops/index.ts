@@ -8,7 +8,7 @@ import type { Engine } from "../engine/backend.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import type { OpContext } from "./context.js";
-import { cifar10, idx, mnist, synthetic } from "./datasets.js";
+import { cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
@@ -57,7 +57,7 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
       run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }),
     },
   ],
-  ["synthetic", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: synthetic(ctx) }) }],
+  ["synthetic", { engine: false, validate: (stage) => syntheticTooLarge(stage.params), run: (ctx) => ({ kind: "Dataset", dataset: synthetic(ctx) }) }],
   [
     "cifar10",
     {

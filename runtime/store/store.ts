@@ -7,10 +7,11 @@
 //   tmp/                        where writes happen before they are renamed into place
 
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
+import { faultPoint, type WriteKind } from "./faults.js";
 
 declare const digestBrand: unique symbol;
 /** SHA-256 (hex) of an artifact's bytes: its name in the store. */
@@ -54,6 +55,28 @@ export class DamagedArtifact extends Error {
   }
 }
 
+/**
+ * A write to the store that failed (a full disk, a read-only folder). Nothing was changed:
+ * the half-written temp file is gone, and what was there before is still there.
+ */
+export class StoreWriteError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    cause: unknown,
+  ) {
+    const why = (cause as Error).message ?? String(cause);
+    const advice =
+      code === "ENOSPC" || code === "EDQUOT"
+        ? "the disk is full: free some space (`lth gc PIPELINE…` removes what no pipeline needs) and run again"
+        : code === "EACCES" || code === "EPERM" || code === "EROFS"
+          ? "the store is not writable: fix its permissions or choose another with --store"
+          : "the store is unchanged; run again once this is fixed";
+    super(`cannot write ${path}: ${why}; ${advice}. Nothing finished is lost.`);
+    this.name = "StoreWriteError";
+  }
+}
+
 export class Store {
   constructor(readonly root: string) {}
 
@@ -72,31 +95,42 @@ export class Store {
     return dir;
   }
 
-  /** Writes `bytes` durably to `path` by way of a temp folder, so `path` is whole or absent. */
-  private atomicWrite(path: string, bytes: Uint8Array | string): void {
-    const dir = this.tempDir();
-    const temp = join(dir, "content");
+  /**
+   * Writes `bytes` durably to `path` by way of a temp folder, so `path` is whole or absent.
+   * Any failure leaves `path` as it was and throws a StoreWriteError naming it.
+   */
+  private atomicWrite(path: string, bytes: Uint8Array | string, kind: WriteKind): void {
+    let dir: string | undefined;
     try {
+      dir = this.tempDir();
+      const temp = join(dir, "content");
       const fd = openSync(temp, "w");
       try {
         const data = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
-        for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+        const half = data.length >> 1;
+        for (let off = 0; off < half; ) off += writeSync(fd, data, off, half - off);
+        faultPoint(`${kind}.data`);
+        for (let off = half; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
+      faultPoint(`${kind}.rename`);
       mkdirSync(dirname(path), { recursive: true });
       renameSync(temp, path);
+    } catch (e) {
+      throw new StoreWriteError(path, (e as NodeJS.ErrnoException).code, e);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
+    faultPoint(`${kind}.done`);
   }
 
   /** Stores an artifact under its content hash; identical bytes are stored once. */
   putObject(bytes: Uint8Array, ext: ArtifactExt): ArtifactRef {
     const ref = { digest: sha256(bytes) as Digest, ext, bytes: bytes.length };
     const path = this.objectPath(ref);
-    if (!this.intact(ref)) this.atomicWrite(path, bytes);
+    if (!this.intact(ref)) this.atomicWrite(path, bytes, "object");
     return ref;
   }
 
@@ -144,7 +178,7 @@ export class Store {
 
   /** Marks a stage done. Written after its artifact, so an entry always names a whole file. */
   putRecord(record: StageRecord): void {
-    this.atomicWrite(this.recordPath(record.key), `${JSON.stringify(record, null, 1)}\n`);
+    this.atomicWrite(this.recordPath(record.key), `${JSON.stringify(record, null, 1)}\n`, "record");
   }
 
   deleteRecord(key: StageKey): void {
@@ -160,7 +194,7 @@ export class Store {
   }
 
   writeJson(name: string, value: unknown): void {
-    this.atomicWrite(join(this.root, name), `${JSON.stringify(value, null, 1)}\n`);
+    this.atomicWrite(join(this.root, name), `${JSON.stringify(value, null, 1)}\n`, "pipeline");
   }
 
   *records(): Iterable<StageRecord> {
@@ -197,12 +231,19 @@ export class Store {
     mkdirSync(this.root, { recursive: true });
     const target = join(this.root, "store");
     const owner = join(this.root, "store.owner");
-    if (!existsSync(target)) this.atomicWrite(target, "lth store\n");
+    if (!existsSync(target)) this.atomicWrite(target, "lth store\n", "lock");
     let waited = false;
     for (;;) {
       try {
         const release = await lockfile.lock(target, { stale: STALE_MS, update: STALE_MS / 5, realpath: false, onCompromised: compromised });
-        this.atomicWrite(owner, JSON.stringify({ pid: process.pid, host: hostname() }));
+        try {
+          // Written in place, not by way of a temp file, to keep short the moment in which a
+          // killed run leaves a lock without an owner (that lock is then taken over after STALE_MS).
+          writeFileSync(owner, JSON.stringify({ pid: process.pid, host: hostname() }));
+        } catch (e) {
+          await release();
+          throw new StoreWriteError(owner, (e as NodeJS.ErrnoException).code, e);
+        }
         return async () => {
           rmSync(owner, { force: true });
           await release();

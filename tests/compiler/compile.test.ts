@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkProgram, memoryHost, ModuleLoader } from "../../dsl/check/index.js";
-import { compile } from "../../compiler/compile.js";
+import { compile, MAX_ROUNDS } from "../../compiler/compile.js";
+import { CompileError } from "../../compiler/stages.js";
 import { stage, stagesOf, type CompiledValue, type Stage, type StageGraph, type StageId } from "../../compiler/stage.js";
 
 const PRELUDE = `let data = mnist(train: 1000, test: 500)
@@ -307,6 +308,28 @@ let scores = for r in rr { yield evaluate(r, data) }
     const g = compileText(`${PRELUDE}let e = for x in [] { yield reinit(net0, seed: 1) }\n`);
     expect(bound(g, "e")).toEqual({ kind: "list", items: [] });
     expect(allStages(g).some((s) => s.op === "reinit")).toBe(false);
+  });
+});
+
+describe("a pipeline too large to unroll", () => {
+  it("is a CompileError at the loop that goes over MAX_ROUNDS, not an exhausted heap", () => {
+    const text = `${PRELUDE}let r = repeat 10000 from net0 as t { yield last(repeat 10000 from t as u { yield last(repeat 10000 from u as v { yield prune(v, 10%) }) }) }\n`;
+    let thrown: unknown;
+    try {
+      compileText(text);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(CompileError);
+    const e = thrown as CompileError;
+    expect(e.message).toBe("this pipeline unrolls into more than 100,000 rounds of repeat and for blocks; nested loops multiply their counts");
+    expect(text.slice(e.range.start).startsWith("repeat 10000 from u as v")).toBe(true);
+  });
+
+  it("compiles right up to the limit", () => {
+    const g = compileText(`${PRELUDE}let r = repeat 10000 from net0 as t { yield last(repeat 9 from t as u { yield reinit(u, seed: 1) }) }\n`);
+    expect(MAX_ROUNDS).toBe(100_000);
+    expect(g.graph.order).toBeGreaterThan(10_000);
   });
 });
 

@@ -11,6 +11,9 @@ import { DIAGNOSTIC_CODES, renderDiagnostic } from "../../dsl/diagnostics.js";
 import { OPS } from "../../dsl/ops.js";
 import { lthLexer } from "../../dsl/lexer.js";
 import { parseText } from "../../dsl/parse.js";
+import { compile } from "../../compiler/compile.js";
+import { CompileError } from "../../compiler/stages.js";
+import { mutated, tokenSoup } from "./mutations.js";
 
 const PATH = "/p/main.lth";
 const everyForm = readFileSync(join(import.meta.dirname, "../fixtures/valid/every-form.lth"), "utf8");
@@ -46,40 +49,6 @@ function formatLaws(text: string): void {
   expect(meaning(first.text)).toEqual(meaning(text));
   const comments = (t: string) => parseText(PATH, t).ast.comments.map((c) => c.text.replace(/\s+/g, " ").trim()).sort();
   expect(comments(first.text)).toEqual(comments(text));
-}
-
-const VOCABULARY = [
-  ...["let", "import", "defaults", "repeat", "from", "as", "yield", "for", "in", "report", "true", "false"],
-  ...[...OPS.keys()],
-  ...["data", "net0", "t", "x", "rounds", "layerwise", "adam", "seed", "lr", "rate", "to", "output_rate"],
-  ...["0", "1", "-", "2.5", "1.2e-3", "20%", "150%", "5 epochs", "1 step", '"a.lth"', '"x', "/*", "*/", "//"],
-  ...["(", ")", "[", "]", "{", "}", ",", ":", "=", "|>", "@", "\\", "é"],
-];
-
-const tokenSoup = fc.array(fc.constantFrom(...VOCABULARY), { maxLength: 60 }).chain((tokens) =>
-  fc.array(fc.constantFrom(" ", "\n", "  ", ""), { minLength: tokens.length, maxLength: tokens.length }).map((gaps) =>
-    tokens.map((t, i) => t + gaps[i]).join(""),
-  ),
-);
-
-/** A valid file with edits: characters deleted, inserted or a slice repeated. */
-function mutated(base: string) {
-  const edit = fc.record({
-    at: fc.nat({ max: base.length }),
-    length: fc.nat({ max: 12 }),
-    kind: fc.constantFrom("delete", "insert", "repeat"),
-    insert: fc.constantFrom(...VOCABULARY),
-  });
-  return fc.array(edit, { minLength: 1, maxLength: 5 }).map((edits) => {
-    let text = base;
-    for (const e of edits) {
-      const at = Math.min(e.at, text.length);
-      if (e.kind === "delete") text = text.slice(0, at) + text.slice(at + e.length);
-      else if (e.kind === "insert") text = `${text.slice(0, at)} ${e.insert} ${text.slice(at)}`;
-      else text = text.slice(0, at) + text.slice(at, at + e.length) + text.slice(at);
-    }
-    return text;
-  });
 }
 
 // ---- a generator of syntactically valid programs, with comments anywhere ----------------
@@ -139,6 +108,25 @@ describe("check never throws", () => {
   it("on mutations of valid files", () => {
     fc.assert(fc.property(mutated(everyForm), checkNeverThrows), { numRuns: 200 });
     fc.assert(fc.property(mutated(lenet), checkNeverThrows), { numRuns: 200 });
+  });
+
+  it("and what checks clean compiles, or fails with a CompileError at a place in the file", () => {
+    let compiled = 0;
+    const compiles = (text: string) => {
+      const result = checkProgram(PATH, new ModuleLoader(memoryHost({ [PATH]: text, "/p/shared/data.lth": "let data = mnist()\n" })));
+      if ("problem" in result || !result.ok) return;
+      try {
+        compile(result.program);
+        compiled++;
+      } catch (e) {
+        expect(e).toBeInstanceOf(CompileError);
+        const { file, range } = e as CompileError;
+        expect(range.end).toBeLessThanOrEqual(result.program.root.source.text.length + (file === PATH ? 0 : Infinity));
+      }
+    };
+    fc.assert(fc.property(mutated(everyForm), compiles), { numRuns: 200, seed: 5 });
+    fc.assert(fc.property(mutated(lenet), compiles), { numRuns: 200, seed: 6 });
+    expect(compiled).toBeGreaterThan(20);
   });
 
   it("on deep nesting and long chains, answering at once", () => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { OPS } from "../../dsl/ops.js";
 import { COMPILE_TIME_OPS, IMPLEMENTATIONS } from "../../runtime/ops/index.js";
-import { Rig, SMALL_IMP } from "./rig.js";
+import { Rig, SMALL_IMP, storeConsistent } from "./rig.js";
 
 describe("the op table", () => {
   it("has an implementation, or a compile-time meaning, for every declared op, and nothing undeclared", () => {
@@ -76,7 +76,7 @@ let overlap = mask_distance(rounds[0], rounds[2])
   it("show is an error that says to run first, before the run", async () => {
     const r = await rig.lth(["show", rig.file, "dense"]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/not computed yet: run `lth run .* dense` first/);
+    expect(r.stderr).toMatch(/not computed yet: run `lth run .* dense` to compute it/);
   });
 
   it("show --json prints a net, metrics, a number and a list in the documented shape", async () => {
@@ -138,5 +138,41 @@ let overlap = mask_distance(rounds[0], rounds[2])
     expect(report.removedStages).toBeGreaterThan(0);
     expect(before - size()).toBe(report.bytesFreed);
     expect((await rig.run()).summary).toMatchObject({ ran: 0, cached: 14 });
+  });
+});
+
+describe("jobs beyond what a machine holds, and training that diverges", () => {
+  it("synthetic data too large to hold is an error at its call before anything runs", async () => {
+    const rig = new Rig("let data = synthetic(n: 10000000, features: 100000, classes: 2)\nlet n = init(mlp(hidden: [4]), data)\n");
+    const r = await rig.lth(["run", rig.file, "--json"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe(`pipeline.lth:1:12: error: n × features = 1,000,000,000,000 values (3725.3 GiB as float32) is more than lth's limit of 268,435,456 for synthetic data`);
+    expect(existsSync(join(rig.dir, ".lth"))).toBe(false);
+  });
+
+  it("a net too large to hold fails its init at once, before allocating it, with the count and no stack trace", async () => {
+    const rig = new Rig("let data = synthetic(n: 100, features: 4, classes: 2)\nlet n = init(mlp(hidden: [100000, 100000]), data)\n");
+    const r = await rig.run();
+    expect(r.exitCode).toBe(1);
+    const init = r.stages.find((s) => s.id === "n")!;
+    expect(init.message).toBe("this net would have 10,000,600,000 weights (37.3 GiB as float32), more than lth's limit of 250,000,000");
+    expect(init.seconds).toBeLessThan(1);
+  });
+
+  it("a loss that becomes NaN fails the train stage with the step, the epoch, the learning rate and advice, and stores nothing", async () => {
+    const rig = new Rig(`let data = synthetic(n: 600, features: 20, classes: 4, seed: 3)
+let net0 = init(mlp(hidden: [32]), data, seed: 7)
+let boom = train(net0, data, 2 epochs, lr: 1000000)
+let after = prune(boom, 20%)
+`);
+    const r = await rig.run();
+    expect(r.exitCode).toBe(1);
+    const boom = r.stages.find((s) => s.id === "boom")!;
+    expect(boom.status).toBe("failed");
+    expect(boom.message).toMatch(/^the training loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d\.\d\d, learning rate 1\.00e\+6\); nothing was stored: lower lr, add warmup, or use a smaller batch$/);
+    // The step named is the first bad one: an epoch of 480 examples in batches of 60 is 8 steps, and it fails in the first.
+    expect(Number(/at step (\d+)/.exec(boom.message!)![1])).toBeLessThanOrEqual(8);
+    expect(r.stages.find((s) => s.id === "after")).toMatchObject({ status: "failed", blocked: true });
+    expect(storeConsistent(rig.store)).toBe(2);
   });
 });

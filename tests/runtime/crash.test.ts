@@ -1,29 +1,14 @@
 // A run killed with SIGKILL loses nothing finished and serves nothing half-written: the
 // rerun (after recovering the dead run's lock) finishes with the keys of an uninterrupted run.
 
-import { readdirSync, readFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { Rig, SMALL_IMP } from "./rig.js";
+import { Rig, SMALL_IMP, storeConsistent } from "./rig.js";
 
 /** Slow enough that a kill lands mid-training. */
 const LONGER = SMALL_IMP.replace("n: 600", "n: 6000").replace(/2 epochs/g, "3 epochs");
-
-/** Every index entry names an artifact whose bytes match its name. */
-function storeConsistent(store: string): number {
-  const stages = join(store, "stages");
-  let checked = 0;
-  for (const entry of readdirSync(stages, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const record = JSON.parse(readFileSync(join(entry.parentPath, entry.name), "utf8")) as { output: { digest: string; ext: string } };
-    const bytes = readFileSync(join(store, "objects", record.output.digest.slice(0, 2), `${record.output.digest}.${record.output.ext}`));
-    expect(createHash("sha256").update(bytes).digest("hex")).toBe(record.output.digest);
-    checked++;
-  }
-  return checked;
-}
 
 describe("a run killed with SIGKILL", () => {
   it("resumes: the rerun finishes cleanly, a further run executes nothing, and the keys match an uninterrupted run", async () => {

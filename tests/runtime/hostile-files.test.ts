@@ -34,7 +34,12 @@ async function refused(rig: Rig, where: string, message: string): Promise<void> 
     expect(r.exitCode, `${args[0]}: ${r.stderr}`).toBe(2);
     expect(r.stderr).toContain(`pipeline.lth:${where}: error: ${message}`);
     expect(r.stderr).not.toMatch(/ at /);
-    expect(r.stdout).toBe("");
+    // Nothing starts: `run --json` writes only the same error as a diagnostic line.
+    if (args[0] === "plan") expect(r.stdout).toBe("");
+    else {
+      const [line, column] = where.split(":").map(Number);
+      expect(r.stdout.split("\n").map((l) => JSON.parse(l) as unknown)).toEqual([{ type: "diagnostic", file: "pipeline.lth", line, column, endLine: line, endColumn: column, severity: "error", code: "cannot-run", message }]);
+    }
   }
   expect(existsSync(join(rig.dir, ".lth"))).toBe(false);
 }

@@ -20,7 +20,7 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
   it("is an error that says to run first, before the run", async () => {
     const r = await rig.lth(["report", rig.file, "-o", page]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/not computed yet: run `lth run .*` first/);
+    expect(r.stderr).toMatch(/not computed yet: run `lth run .*` to compute it/);
   });
 
   it("draws accuracy against sparsity, accuracy over training, early-bird emergence and a table, with nothing remote", async () => {

@@ -2,7 +2,8 @@
 // built `lth` run in a child process, with its `--json` events counted per status.
 
 import { execa, type ResultPromise } from "execa";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -45,19 +46,44 @@ export class Rig {
     writeFileSync(this.file, text);
   }
 
-  lth(args: string[]): ResultPromise<{ reject: false; cwd: string }> {
-    return execa(process.execPath, [cli, ...args], { cwd: this.dir, reject: false });
+  readonly store = join(this.dir, ".lth");
+
+  lth(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
+    return execa(process.execPath, [cli, ...args], { cwd: this.dir, reject: false, env });
   }
 
   /** Starts `lth run --json` without waiting for it. */
-  start(extra: string[] = []): ResultPromise<{ reject: false; cwd: string }> {
-    return this.lth(["run", this.file, "--json", "--jobs", "2", ...extra]);
+  start(extra: string[] = [], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
+    return this.lth(["run", this.file, "--json", "--jobs", "2", ...extra], env);
   }
 
-  async run(extra: string[] = []): Promise<RunResult> {
-    const r = await this.start(extra);
+  async run(extra: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
+    const r = await this.start(extra, env);
     return parseRun(r.stdout, r.exitCode ?? -1, r.stderr);
   }
+}
+
+/**
+ * Checks a store as a crashed run may leave it, and returns how many stages it holds:
+ * every file under objects/ is named by the SHA-256 of its bytes, every index entry names
+ * such a file, and every pipeline record is whole JSON. (Temp leftovers are allowed: the
+ * next run clears them under the lock.)
+ */
+export function storeConsistent(store: string): number {
+  const files = (dir: string) => (existsSync(join(store, dir)) ? readdirSync(join(store, dir), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()) : []);
+  for (const entry of files("objects")) {
+    const bytes = readFileSync(join(entry.parentPath, entry.name));
+    if (createHash("sha256").update(bytes).digest("hex") !== entry.name.split(".")[0]) throw new Error(`${entry.name}: content does not match its name`);
+  }
+  let stages = 0;
+  for (const entry of files("stages")) {
+    const record = JSON.parse(readFileSync(join(entry.parentPath, entry.name), "utf8")) as { key: string; output: { digest: string; ext: string } };
+    if (`${record.key}.json` !== entry.name) throw new Error(`${entry.name}: holds the entry of ${record.key}`);
+    if (!existsSync(join(store, "objects", record.output.digest.slice(0, 2), `${record.output.digest}.${record.output.ext}`))) throw new Error(`${entry.name}: names a missing artifact`);
+    stages++;
+  }
+  for (const entry of files("pipelines")) JSON.parse(readFileSync(join(entry.parentPath, entry.name), "utf8"));
+  return stages;
 }
 
 export function parseRun(stdout: string, exitCode: number, stderr: string): RunResult {
