@@ -150,5 +150,6 @@ export function print(doc: Doc, width: number): string {
     }
   }
   // No line ends in spaces (an indented blank line, a space before a new line).
-  return out.join("").replace(/[ \t]+$/gm, "");
+  // Not /[ \t]+$/gm: in multiline mode `$` also matches before U+2028 and U+2029, which a string may hold.
+  return out.join("").replace(/[ \t]+(?=\n|$)/g, "");
 }

@@ -102,7 +102,7 @@ class Formatter {
 
   private commentText(comment: A.Comment): string {
     if (!comment.block) return comment.text.trimEnd();
-    return comment.text.replace(/\r\n?/g, "\n").replace(/[ \t]+$/gm, "");
+    return comment.text.replace(/\r\n?/g, "\n").replace(/[ \t]+(?=\n|$)/g, "");
   }
 
   /** `start`: where the slot's text begins, when before its node (`yield` before the result). */

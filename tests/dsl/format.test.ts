@@ -162,3 +162,14 @@ report "r" {
     expect("errors" in result && result.errors.map((d) => d.code)).toEqual(["syntax"]);
   });
 });
+
+describe("line separators inside strings and comments", () => {
+  it("keep the spaces beside them: U+2028 and U+2029 do not end a line for fmt", () => {
+    for (const sep of ["\u2028", "\u2029"]) {
+      const text = `let note = " ${sep} a"\nlet b = 1 /* x ${sep} y */\n`;
+      const out = formatText("/p/main.lth", text);
+      if ("errors" in out) throw new Error("does not parse");
+      expect(out.text).toBe(text);
+    }
+  });
+});

@@ -4,6 +4,11 @@
 import fc from "fast-check";
 import { OPS } from "../../dsl/ops.js";
 
+// One seed, so that `npm test` finds the same inputs on every run; LTH_FUZZ_SEED=<n> tries
+// others, and LTH_FUZZ_SEED=random a fresh one each run (fast-check prints the seed of a failure).
+const seed = process.env["LTH_FUZZ_SEED"];
+if (seed !== "random") fc.configureGlobal({ seed: seed ? Number(seed) : 20261121 });
+
 /** Characters that are not the language's: NUL, a BOM, CR, replacement characters (bytes that were not UTF-8), separators, markup. */
 export const ODD_TEXT = ["\u0000", "\uFEFF", "\r", "\r\n", "\uFFFD\uFFFD", "\u2028", "\t", "\u001b[31m", "</script>", "${x}", "`", "'", "\\u0041", "😀", "ℕ", "a\u0301"];
 

@@ -181,7 +181,7 @@ describe("a damaged store", () => {
     ["replaced by another stage's whole, valid artifact", (file: string, rig: Rig) => copyFileSync(join(rig.store, "objects", uninterrupted.stages.find((s) => s.id === "net0")!.output!.slice(0, 2), `${uninterrupted.stages.find((s) => s.id === "net0")!.output!}.safetensors`), file)],
     ["deleted", (file: string) => rmSync(file)],
   ] as const) {
-    it(`with an artifact ${what}: show and report refuse it, plan names it, and run recomputes that stage alone`, async () => {
+    it(`with an artifact ${what}: show refuses it, plan names it, and run recomputes that stage alone`, async () => {
       const rig = new Rig(SMALL_IMP);
       expect((await rig.run()).summary.ran).toBe(14);
       const file = await artifactOf(rig, "dense");
