@@ -9,7 +9,7 @@ import { OpFailure } from "../ops/context.js";
 type Tensor = TF.Tensor;
 
 /** Stored [out, in, k, k] (PyTorch) → [k, k, in, out] (TensorFlow); a dense layer is k = 1, i.e. [in, out]. */
-function toEngine(src: Float32Array | Uint8Array, l: Layer): Float32Array {
+export function toEngine(src: Float32Array | Uint8Array, l: Pick<Layer, "outputs" | "inputs" | "kernel">): Float32Array {
   const { outputs: o, inputs: n, kernel: k } = l;
   const out = new Float32Array(src.length);
   for (let a = 0; a < o; a++)
@@ -18,7 +18,7 @@ function toEngine(src: Float32Array | Uint8Array, l: Layer): Float32Array {
   return out;
 }
 
-function fromEngine(src: Float32Array, l: Layer): Float32Array {
+export function fromEngine(src: Float32Array, l: Pick<Layer, "outputs" | "inputs" | "kernel">): Float32Array {
   const { outputs: o, inputs: n, kernel: k } = l;
   const out = new Float32Array(src.length);
   for (let a = 0; a < o; a++)
@@ -28,10 +28,11 @@ function fromEngine(src: Float32Array, l: Layer): Float32Array {
 }
 
 export interface LayerParams {
-  readonly layer: Layer;
+  /** The stored layer this came from; its mask is the current one after `setMask`. */
+  layer: Layer;
   readonly weight: TF.Variable;
-  /** The weight mask, with the filters of masked channels zeroed too. */
-  readonly mask: Tensor;
+  /** The weight mask, with the filters of masked channels zeroed too (replaced by `setMask`). */
+  mask: Tensor;
   readonly bias?: TF.Variable;
   readonly gamma?: TF.Variable;
   readonly beta?: TF.Variable;
@@ -83,9 +84,13 @@ export class EngineNet {
     });
   }
 
-  trainables(): Trainable[] {
+  /**
+   * Trainable variables and their gradient masks. With `dense`, weight gradients are not
+   * masked (DPF: the gradient of the sparse model updates the dense weights).
+   */
+  trainables(dense = false): Trainable[] {
     return this.params.flatMap((p) => [
-      { variable: p.weight, mask: p.mask },
+      { variable: p.weight, ...(dense ? {} : { mask: p.mask }) },
       ...(p.bias ? [{ variable: p.bias, ...(p.channels ? { mask: p.channels } : {}) }] : []),
       ...(p.gamma ? [{ variable: p.gamma, scale: true, ...(p.channels ? { mask: p.channels } : {}) }] : []),
       ...(p.beta ? [{ variable: p.beta, ...(p.channels ? { mask: p.channels } : {}) }] : []),
@@ -95,18 +100,21 @@ export class EngineNet {
   /**
    * Logits for a batch of flattened examples. In training, batch norm uses the batch's
    * statistics and `updates` receives the new running ones (PyTorch's momentum 0.1,
-   * unbiased variance); otherwise it uses the running statistics.
+   * unbiased variance); otherwise it uses the running statistics. `weights`, one per layer
+   * in the engine layout, replace the layers' weight variables (a supermask's masked
+   * weights, a point between two nets).
    */
-  forward(x: Tensor, training: boolean, updates?: { mean: Tensor; variance: Tensor }[]): Tensor {
+  forward(x: Tensor, training: boolean, updates?: { mean: Tensor; variance: Tensor }[], weights?: readonly Tensor[]): Tensor {
     const tf = this.tf;
     const batch = x.shape[0]!;
     let h = x;
     let spatial = this.net.layers[0]?.kind === "conv";
     if (spatial) h = tf.reshape(h, [batch, ...this.net.inputShape]);
-    for (const p of this.params) {
+    for (const [i, p] of this.params.entries()) {
       const l = p.layer;
+      const weight = weights?.[i] ?? p.weight;
       if (l.kind === "conv") {
-        let c: Tensor = tf.conv2d(h as TF.Tensor4D, p.weight as unknown as TF.Tensor4D, 1, "same");
+        let c: Tensor = tf.conv2d(h as TF.Tensor4D, weight as TF.Tensor4D, 1, "same");
         if (p.gamma && p.beta) {
           let mean = p.mean!;
           let variance = p.variance!;
@@ -133,7 +141,7 @@ export class EngineNet {
         h = this.net.head === "average" ? tf.mean(h, [1, 2]) : tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [batch, -1]);
         spatial = false;
       }
-      h = tf.fused.matMul({ a: h as TF.Tensor2D, b: p.weight as unknown as TF.Tensor2D, bias: p.bias!, activation: l.activation === "relu" ? "relu" : "linear" });
+      h = tf.fused.matMul({ a: h as TF.Tensor2D, b: weight as TF.Tensor2D, bias: p.bias!, activation: l.activation === "relu" ? "relu" : "linear" });
     }
     return h;
   }
@@ -156,7 +164,23 @@ export class EngineNet {
     return this.params.flatMap((p, layer) => (p.gamma ? [{ layer, gamma: p.gamma.dataSync() as Float32Array }] : []));
   }
 
-  /** The net with the engine's current parameters, back in stored layouts. */
+  /**
+   * Replaces layer `i`'s weight mask (stored layout, 1 = kept) and zeroes the weights it
+   * removes, unless `keepWeights` (DPF keeps the dense weights and masks only the forward pass).
+   */
+  setMask(i: number, mask: Uint8Array, keepWeights = false): void {
+    const tf = this.tf;
+    const p = this.params[i]!;
+    const l = p.layer;
+    const filter = mask.length / l.outputs;
+    const effective = l.channels ? Uint8Array.from(mask, (m, j) => m & l.channels![Math.floor(j / filter)]!) : mask;
+    p.mask.dispose();
+    p.mask = tf.tensor(toEngine(effective, l), p.weight.shape);
+    p.layer = { ...l, mask: Uint8Array.from(mask) };
+    if (!keepWeights) tf.tidy(() => p.weight.assign(tf.mul(p.weight, p.mask)));
+  }
+
+  /** The net with the engine's current parameters (and masks), back in stored layouts. */
   read(): Layer[] {
     return this.params.map((p) => {
       const l = p.layer;
