@@ -1,0 +1,137 @@
+// Instability analysis (Frankle, Dziugaite, Roy & Carbin, ICML 2020): train two copies of a
+// net that differ only in the data order, then measure the test error along the line
+// between them; the error barrier max_α E(α) − (E(0) + E(1))/2 is the net's instability.
+//
+// Choices:
+// - w(α) = α·w_a + (1 − α)·w_b for weights, biases, batch-norm γ/β and running statistics,
+//   computed in double precision as w_b + α·(w_a − w_b) and rounded to float32 (so two
+//   identical nets interpolate to themselves exactly, and the barrier is exactly 0); α = 0
+//   and α = 1 are w_b and w_a themselves. The mask is the one both nets share.
+// - α runs over 26 evenly spaced points, 0, 0.04, …, 1 (Frankle et al. use about 30).
+// - E is the test error, 1 − accuracy, with batch norm's running statistics (eval mode).
+
+import type * as TF from "@tensorflow/tfjs-core";
+import type { DatasetValue, Layer, NetValue } from "../artifacts.js";
+import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import type { Engine } from "./backend.js";
+import { checkData, EngineNet, features } from "./model.js";
+import { fit, type FitOptions } from "./train.js";
+
+type Tensor = TF.Tensor;
+
+/** The grid of α: `points` evenly spaced values from 0 to 1. */
+export function alphas(points: number): number[] {
+  if (!(Number.isInteger(points) && points >= 2)) throw new Error(`internal: an interpolation grid needs at least 2 points, not ${points}`);
+  return Array.from({ length: points }, (_, i) => i / (points - 1));
+}
+
+function mix(a: Float32Array, b: Float32Array, alpha: number): Float32Array {
+  if (alpha === 1) return Float32Array.from(a);
+  if (alpha === 0) return Float32Array.from(b);
+  return Float32Array.from(b, (bv, j) => bv + alpha * (a[j]! - bv));
+}
+
+/** α·a + (1 − α)·b, parameter by parameter; the two nets must have the same layers and masks. */
+export function interpolate(a: NetValue, b: NetValue, alpha: number): NetValue {
+  const layers = a.layers.map((la, i): Layer => {
+    const lb = b.layers[i]!;
+    return {
+      ...la,
+      weight: mix(la.weight, lb.weight, alpha),
+      ...(la.bias && lb.bias ? { bias: mix(la.bias, lb.bias, alpha) } : {}),
+      ...(la.norm && lb.norm
+        ? {
+            norm: {
+              gamma: mix(la.norm.gamma, lb.norm.gamma, alpha),
+              beta: mix(la.norm.beta, lb.norm.beta, alpha),
+              mean: mix(la.norm.mean, lb.norm.mean, alpha),
+              variance: mix(la.norm.variance, lb.norm.variance, alpha),
+            },
+          }
+        : {}),
+    };
+  });
+  return { ...a, layers };
+}
+
+function sameShape(a: NetValue, b: NetValue): string | undefined {
+  if (a.layers.length !== b.layers.length) return `they have ${a.layers.length} and ${b.layers.length} layers`;
+  for (const [i, la] of a.layers.entries()) {
+    const lb = b.layers[i]!;
+    const what = `layer ${la.name}`;
+    if (la.kind !== lb.kind || la.inputs !== lb.inputs || la.outputs !== lb.outputs || la.kernel !== lb.kernel || la.activation !== lb.activation || la.pool !== lb.pool)
+      return `${what} differs in shape`;
+    if (!!la.bias !== !!lb.bias || !!la.norm !== !!lb.norm) return `${what} differs in bias or batch norm`;
+    if (!Buffer.from(la.mask).equals(Buffer.from(lb.mask))) return `${what} has different masks`;
+    const ca = la.channels ? Buffer.from(la.channels) : undefined;
+    const cb = lb.channels ? Buffer.from(lb.channels) : undefined;
+    if (!!ca !== !!cb || (ca && cb && !ca.equals(cb))) return `${what} has different channel masks`;
+  }
+  return undefined;
+}
+
+/** Test error (1 − accuracy) of a net, in chunks, with the features already on the engine. */
+function testError(tf: typeof TF, net: NetValue, x: Tensor, y: Tensor): number {
+  const model = new EngineNet(tf, net);
+  try {
+    const n = x.shape[0]!;
+    const chunk = net.layers.some((l) => l.kind === "conv") ? 200 : 1000;
+    let correct = 0;
+    for (let start = 0; start < n; start += chunk) {
+      const size = Math.min(chunk, n - start);
+      const hits = tf.tidy(() => {
+        const logits = model.forward(tf.slice(x, [start, 0], [size, -1]), false);
+        return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.slice(y, [start], [size])), "float32"));
+      });
+      correct += hits.dataSync()[0]!;
+      hits.dispose();
+    }
+    return 1 - correct / n;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Test error at each α of the grid (E(α) of w(α) = α·a + (1 − α)·b). */
+export function interpolationErrors(engine: Engine, a: NetValue, b: NetValue, data: DatasetValue, grid: readonly number[]): number[] {
+  const { tf } = engine;
+  checkData(a, data);
+  checkData(b, data);
+  const problem = sameShape(a, b);
+  if (problem) throw new OpFailure(`the two nets cannot be interpolated: ${problem}`);
+  const x = features(tf, data, data.test);
+  const y = tf.tensor1d(data.test.y, "int32");
+  try {
+    return grid.map((alpha) => testError(tf, interpolate(a, b, alpha), x, y));
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+/** The error barrier max_α E(α) − (E(0) + E(1))/2 over `points` evenly spaced α (≥ 0; endpoints are on the grid). */
+export function barrier(engine: Engine, a: NetValue, b: NetValue, data: DatasetValue, points = 26): number {
+  const errors = interpolationErrors(engine, a, b, data, alphas(points));
+  const value = Math.max(...errors) - (errors[0]! + errors[errors.length - 1]!) / 2;
+  return Math.max(0, value) + 0;
+}
+
+export function instability(ctx: OpContext, engine: Engine): number {
+  const net = netInput(ctx, "net");
+  const data = datasetInput(ctx, "data");
+  const options = (seed: number, copy: string): FitOptions => ({
+    lr: num(ctx, "lr"),
+    batch: num(ctx, "batch"),
+    optimizer: str(ctx, "optimizer") as FitOptions["optimizer"],
+    momentum: num(ctx, "momentum"),
+    weightDecay: num(ctx, "weight_decay"),
+    cosine: str(ctx, "schedule") === "cosine",
+    length: durationParam(ctx, "length"),
+    warmup: durationParam(ctx, "warmup"),
+    seed,
+    stage: `${ctx.stage}/${copy}`,
+    progress: (p) => ctx.progress(p),
+  });
+  const a = fit(engine, net, data, options(num(ctx, "seed_a"), "a"));
+  const b = fit(engine, net, data, options(num(ctx, "seed_b"), "b"));
+  return barrier(engine, a, b, data);
+}

@@ -1,0 +1,342 @@
+// Supermasks by edge-popup (Ramanujan et al., CVPR 2020; cf. Zhou et al., NeurIPS 2019):
+// the weights stay frozen and a score per weight is trained instead. The forward pass uses
+// w ⊙ m, m = 1 for the top (1 − rate) share of |s| among each layer's live weights, and the
+// backward pass is straight-through: the gradient w.r.t. the ranked |s| is w ⊙ ∂L/∂(w ⊙ m),
+// as if m were the identity (so w.r.t. s itself it is sign(s) ⊙ w ⊙ ∂L/∂(w ⊙ m), the
+// gradient through edge-popup's `scores.abs()`).
+//
+// Choices:
+// - Scores start kaiming-uniform as in edge-popup (`kaiming_uniform_(a=√5)`: U(−b, b),
+//   b = 1/√fan_in), drawn from Random(seed, "supermask/scores/<layer>"); their first mask
+//   is therefore a random one. Ranking is per layer and scale-free, so only lr and
+//   weight_decay see the scale.
+// - weight_decay is an L2 term on the scores (edge-popup's 5e-4); schedule is constant or a
+//   cosine decay to 0 with no warmup; data order is Random(seed, "train/order/<epoch>"), the
+//   same order `train` draws for that seed.
+// - Biases and batch-norm γ/β are frozen; batch norm normalises with the batch's statistics
+//   while training and its running statistics are updated as `train` updates them
+//   (PyTorch's momentum 0.1), so the result evaluates with statistics of the masked net.
+// - Masks for the training steps come from the engine's top-k; masks that are measured and
+//   returned are drawn in plain JavaScript (ties by position), the same on every backend.
+// - The result keeps every surviving weight bit for bit; a weight the supermask removes is
+//   0 in `weight` as well as in `mask`, as every stored net's pruned weights are.
+
+import type * as TF from "@tensorflow/tfjs-core";
+import type { DatasetValue, HistoryPoint, Layer, MetricsValue, NetValue } from "../artifacts.js";
+import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import type { TrainingProgress } from "../progress.js";
+import { Random } from "../random.js";
+import type { Engine } from "./backend.js";
+import { checkData, EngineNet, features, fromEngine, toEngine } from "./model.js";
+
+type Tensor = TF.Tensor;
+
+export interface SupermaskOptions {
+  /** Share of each layer's live weights to mask out, 0..1. */
+  readonly rate: number;
+  readonly lr: number;
+  readonly batch: number;
+  readonly optimizer: "sgd" | "momentum" | "adam";
+  readonly momentum: number;
+  /** L2 penalty on the scores. */
+  readonly weightDecay: number;
+  readonly cosine: boolean;
+  readonly length: { epochs: number } | { steps: number };
+  /** Data order and the scores' initialisation. */
+  readonly seed: number;
+  readonly stage: string;
+  readonly progress: (p: TrainingProgress) => void;
+  /** Starting scores per layer in the stored layout (tests); default kaiming-uniform. */
+  readonly scores?: readonly Float32Array[];
+}
+
+/** Mean cross-entropy of softmax(logits) against integer labels (as train.ts). */
+function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, classes: number): TF.Scalar {
+  const onehot = tf.oneHot(labels as TF.Tensor1D, classes);
+  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as TF.Scalar;
+}
+
+function scalar(t: Tensor): number {
+  const v = t.dataSync()[0]!;
+  t.dispose();
+  return v;
+}
+
+/** A layer's live positions: its mask and, when it has one, its channel mask. */
+export function liveMask(l: Layer): Uint8Array {
+  const filter = l.mask.length / l.outputs;
+  return l.channels ? Uint8Array.from(l.mask, (m, j) => m & l.channels![Math.floor(j / filter)]!) : Uint8Array.from(l.mask);
+}
+
+/** How many of a layer's `live` weights a supermask at `rate` keeps. */
+export function keepCount(live: number, rate: number): number {
+  return Math.round((1 - rate) * live);
+}
+
+/**
+ * The `keep` live positions with the largest |score| (ties by position, lower first).
+ * Plain JavaScript, so the same on every backend.
+ */
+export function topMask(scores: Float32Array, live: Uint8Array, keep: number): Uint8Array {
+  const mask = new Uint8Array(scores.length);
+  if (keep <= 0) return mask;
+  const values: number[] = [];
+  for (let j = 0; j < scores.length; j++) if (live[j]) values.push(Math.abs(scores[j]!));
+  const sorted = Float64Array.from(values).sort();
+  const threshold = sorted[sorted.length - keep]!;
+  let above = 0;
+  for (const v of values) if (v > threshold) above++;
+  let ties = keep - above;
+  for (let j = 0; j < scores.length; j++) {
+    if (!live[j]) continue;
+    const v = Math.abs(scores[j]!);
+    if (v > threshold) mask[j] = 1;
+    else if (v === threshold && ties > 0) {
+      mask[j] = 1;
+      ties--;
+    }
+  }
+  return mask;
+}
+
+/** Edge-popup's starting scores: U(−1/√fan_in, 1/√fan_in), stored layout, seeded per layer. */
+export function initialScores(l: Layer, seed: number): Float32Array {
+  const random = new Random(seed, `supermask/scores/${l.name}`);
+  const bound = 1 / Math.sqrt(l.inputs * l.kernel * l.kernel);
+  return Float32Array.from({ length: l.weight.length }, () => (2 * random.next() - 1) * bound);
+}
+
+/** SGD (with momentum) and Adam as PyTorch's, with L2 decay in the gradient, over the scores (cf. train.ts). */
+class ScoreOptimizer {
+  private readonly state: Tensor[][];
+  private t = 0;
+  constructor(
+    private readonly tf: typeof TF,
+    private readonly kind: "sgd" | "momentum" | "adam",
+    private readonly momentum: number,
+    private readonly decay: number,
+    private readonly variables: readonly TF.Variable[],
+  ) {
+    const slots = kind === "adam" ? 2 : kind === "momentum" ? 1 : 0;
+    this.state = variables.map((v) => Array.from({ length: slots }, () => tf.keep(tf.zerosLike(v))));
+  }
+
+  step(lr: number, grads: readonly Tensor[]): void {
+    const tf = this.tf;
+    this.t++;
+    this.variables.forEach((v, i) => {
+      const s = this.state[i]!;
+      const next = tf.tidy(() => {
+        let g = grads[i]!;
+        if (this.decay > 0) g = tf.add(g, tf.mul(v, this.decay));
+        if (this.kind === "sgd") return { v: tf.sub(v, tf.mul(g, lr)), s: [] as Tensor[] };
+        if (this.kind === "momentum") {
+          const buf = tf.add(tf.mul(s[0]!, this.momentum), g);
+          return { v: tf.sub(v, tf.mul(buf, lr)), s: [buf] };
+        }
+        const m = tf.add(tf.mul(s[0]!, 0.9), tf.mul(g, 0.1));
+        const u = tf.add(tf.mul(s[1]!, 0.999), tf.mul(tf.square(g), 0.001));
+        const stepSize = (lr * Math.sqrt(1 - 0.999 ** this.t)) / (1 - 0.9 ** this.t);
+        const denom = tf.add(tf.sqrt(u), 1e-8 * Math.sqrt(1 - 0.999 ** this.t));
+        return { v: tf.sub(v, tf.mul(tf.div(m, denom), stepSize)), s: [m, u] };
+      });
+      v.assign(next.v);
+      next.v.dispose();
+      for (const old of s) old.dispose();
+      next.s.forEach((t, j) => (s[j] = tf.keep(t)));
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.state) this.tf.dispose(s);
+  }
+}
+
+/**
+ * The masked weight w ⊙ top-k(|s|) as a function of the scores s, with the straight-through
+ * gradient sign(s) ⊙ w ⊙ dy (w ⊙ dy w.r.t. |s|). `live` is 1 where the net's weight is alive
+ * (engine layout); only live weights are ranked.
+ */
+export function maskedWeight(tf: typeof TF, weight: Tensor, live: Tensor, scores: Tensor, keep: number): Tensor {
+  const f = tf.customGrad((...args: unknown[]) => {
+    const s = args[0] as Tensor;
+    let m: Tensor;
+    if (keep <= 0) m = tf.zerosLike(weight);
+    else {
+      // Dead positions rank at −1, below every |s|, and keep ≤ live, so none is chosen.
+      const rank = tf.reshape(tf.where(tf.cast(live, "bool"), tf.abs(s), tf.fill(s.shape, -1)), [-1]);
+      const { indices } = tf.topk(rank, keep, false);
+      m = tf.reshape(tf.scatterND(tf.expandDims(indices, 1), tf.ones([keep]), [s.size]), s.shape);
+    }
+    return {
+      value: tf.mul(weight, m),
+      gradFunc: (dy: Tensor) => [tf.mul(tf.mul(dy, weight), tf.where(tf.greaterEqual(s, 0), tf.onesLike(s), tf.fill(s.shape, -1)))],
+    };
+  });
+  return (f as (s: Tensor) => Tensor)(scores);
+}
+
+/** Test loss and accuracy with the given per-layer weights (engine layout) in place of the net's. */
+function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, weights: readonly Tensor[]): MetricsValue {
+  const n = x.shape[0]!;
+  const chunk = model.net.layers.some((l) => l.kind === "conv") ? 200 : 1000;
+  let loss = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += chunk) {
+    const size = Math.min(chunk, n - start);
+    const [l, c] = tf.tidy(() => {
+      const xb = tf.slice(x, [start, 0], [size, -1]);
+      const yb = tf.slice(y, [start], [size]);
+      const logits = model.forward(xb, false, undefined, weights);
+      const lossSum = tf.mul(crossEntropy(tf, logits, yb, model.net.classes), size);
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), "float32"));
+      return [lossSum, hits];
+    });
+    loss += scalar(l!);
+    correct += scalar(c!);
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
+/** Learns a supermask over `net`'s frozen weights; returns the net with the mask in force and its history extended. */
+export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue, o: SupermaskOptions): NetValue {
+  const { tf } = engine;
+  checkData(net, data);
+  if (!(o.rate >= 0 && o.rate <= 1)) throw new OpFailure(`supermask's rate is the share of live weights to mask out, from 0 to 1, not ${o.rate}`);
+  const n = data.train.n;
+  const batch = Math.min(o.batch, n);
+  const perEpoch = Math.ceil(n / batch);
+  const total = Math.max(1, "epochs" in o.length ? Math.round(o.length.epochs * perEpoch) : o.length.steps);
+  const lrAt = (t: number) => (o.cosine ? o.lr * 0.5 * (1 + Math.cos((Math.PI * t) / total)) : o.lr);
+
+  const lives = net.layers.map(liveMask);
+  const keeps = lives.map((live) => keepCount(live.reduce((a, b) => a + b, 0), o.rate));
+  const model = new EngineNet(tf, net);
+  const liveT = net.layers.map((l, i) => tf.tensor(toEngine(lives[i]!, l), model.params[i]!.weight.shape));
+  const scores = net.layers.map((l, i) => {
+    const start = o.scores?.[i] ?? initialScores(l, o.seed);
+    const t = tf.tensor(toEngine(start, l), model.params[i]!.weight.shape);
+    const v = tf.variable(t, true);
+    t.dispose();
+    return v;
+  });
+  const optimizer = new ScoreOptimizer(tf, o.optimizer, o.momentum, o.weightDecay, scores);
+  const xTrain = features(tf, data, data.train);
+  const yTrain = tf.tensor1d(data.train.y, "int32");
+  const xTest = features(tf, data, data.test);
+  const yTest = tf.tensor1d(data.test.y, "int32");
+  const history: HistoryPoint[] = [...net.history];
+  const epochBase = history.length ? history[history.length - 1]!.epoch : 0;
+  const epochs = total / perEpoch;
+
+  /** The JavaScript top-k masks of the current scores, stored layout. */
+  const currentMasks = () => net.layers.map((l, i) => topMask(fromEngine(scores[i]!.dataSync() as Float32Array, l), lives[i]!, keeps[i]!));
+  const evaluateMasks = (masks: readonly Uint8Array[]): MetricsValue => {
+    const weights = masks.map((m, i) => tf.tidy(() => tf.mul(model.params[i]!.weight, tf.tensor(toEngine(m, net.layers[i]!), model.params[i]!.weight.shape))));
+    try {
+      return measure(tf, model, xTest, yTest, weights);
+    } finally {
+      tf.dispose(weights);
+    }
+  };
+
+  try {
+    let order: Uint32Array = new Uint32Array(0);
+    let lossSum = 0;
+    let lossCount = 0;
+    let pending: Tensor[] = [];
+    let lastAccuracy: number | undefined;
+    let masks: Uint8Array[] = [];
+    for (let t = 0; t < total; t++) {
+      const inEpoch = t % perEpoch;
+      const epoch = Math.floor(t / perEpoch);
+      if (inEpoch === 0) order = new Random(o.seed, `train/order/${epoch}`).permutation(n);
+      const from = inEpoch * batch;
+      const idx = order.subarray(from, Math.min(n, from + batch));
+      const lr = lrAt(t);
+      const loss = tf.tidy(() => {
+        const indices = tf.tensor1d(Int32Array.from(idx), "int32");
+        const xb = tf.gather(xTrain, indices);
+        const yb = tf.gather(yTrain, indices);
+        const updates: { mean: Tensor; variance: Tensor }[] = [];
+        const { value, grads } = tf.variableGrads(() => {
+          const weights = model.params.map((p, i) => maskedWeight(tf, p.weight, liveT[i]!, scores[i]!, keeps[i]!));
+          return crossEntropy(tf, model.forward(xb, true, updates, weights), yb, net.classes);
+        }, scores);
+        optimizer.step(lr, scores.map((v) => grads[v.name]!));
+        model.setStatistics(updates);
+        return value;
+      });
+      pending.push(loss);
+      const done = t + 1;
+      const endOfEpoch = done % perEpoch === 0 || done === total;
+      if (done % 20 !== 0 && !endOfEpoch) continue;
+      for (const [i, p] of pending.entries()) {
+        const value = scalar(p);
+        if (!Number.isFinite(value)) {
+          const step = done - pending.length + i;
+          tf.dispose(pending.slice(i + 1));
+          pending = [];
+          throw new OpFailure(
+            `the supermask's training loss became ${value} at step ${net.steps + step + 1} (learning rate ${lrAt(step).toPrecision(3)}); nothing was stored: lower lr or use a smaller batch`,
+          );
+        }
+        lossSum += value;
+        lossCount++;
+      }
+      pending = [];
+      const mean = lossSum / Math.max(1, lossCount);
+      if (endOfEpoch) {
+        masks = currentMasks();
+        const m = evaluateMasks(masks);
+        lastAccuracy = m.accuracy;
+        history.push({ step: net.steps + done, epoch: epochBase + done / perEpoch, accuracy: m.accuracy, loss: m.loss, trainLoss: mean });
+        lossSum = 0;
+        lossCount = 0;
+      }
+      o.progress({
+        stage: o.stage,
+        epoch: Math.min(Math.ceil(epochs), epoch + 1),
+        epochs,
+        step: done,
+        steps: total,
+        loss: mean,
+        ...(lastAccuracy !== undefined ? { accuracy: lastAccuracy } : {}),
+        ...(endOfEpoch ? { final: true } : {}),
+      });
+    }
+    // The last step always ends with an evaluation, so `masks` are the final scores' masks.
+    const copy = (t: Tensor) => Float32Array.from(t.dataSync() as Float32Array);
+    const layers = net.layers.map((l, i): Layer => {
+      const m = masks[i]!;
+      const p = model.params[i]!;
+      return {
+        ...l,
+        weight: Float32Array.from(l.weight, (w, j) => (m[j] ? w : 0)),
+        mask: Uint8Array.from(l.mask, (keep, j) => keep & m[j]!),
+        ...(l.norm ? { norm: { ...l.norm, mean: copy(p.mean!), variance: copy(p.variance!) } } : {}),
+      };
+    });
+    return { ...net, layers, steps: net.steps + total, history };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    tf.dispose([...scores, ...liveT, xTrain, yTrain, xTest, yTest]);
+  }
+}
+
+export function supermask(ctx: OpContext, engine: Engine): NetValue {
+  return learnSupermask(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), {
+    rate: num(ctx, "rate"),
+    lr: num(ctx, "lr"),
+    batch: num(ctx, "batch"),
+    optimizer: str(ctx, "optimizer") as SupermaskOptions["optimizer"],
+    momentum: num(ctx, "momentum"),
+    weightDecay: num(ctx, "weight_decay"),
+    cosine: str(ctx, "schedule") === "cosine",
+    length: durationParam(ctx, "length"),
+    seed: num(ctx, "seed"),
+    stage: ctx.stage,
+    progress: (p) => ctx.progress(p),
+  });
+}
