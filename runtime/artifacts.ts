@@ -59,6 +59,18 @@ export interface EarlyBird {
   readonly distances: readonly number[];
 }
 
+/** What `greedy` (forward selection, Ye et al. 2020) kept: per hidden layer, in order from the input. */
+export interface GreedySelection {
+  /** The accuracy the selection had to keep: at least (1 − tolerance) of the full net's. */
+  readonly tolerance: number;
+  /** The full net's accuracy on the evaluation subset of the training split. */
+  readonly full: number;
+  /** Examples in that subset. */
+  readonly eval: number;
+  /** Units (neurons, or a conv layer's filters) kept of the layer's total, and the selected net's accuracy on the subset after this layer. */
+  readonly layers: readonly { readonly name: string; readonly kept: number; readonly total: number; readonly accuracy: number }[];
+}
+
 /** A test measurement taken while training. */
 export interface HistoryPoint {
   /** Steps since the weights' initialisation (a rewound net restarts from its target's step). */
@@ -85,6 +97,7 @@ export interface NetValue {
   readonly steps: number;
   readonly history: readonly HistoryPoint[];
   readonly earlybird?: EarlyBird;
+  readonly greedy?: GreedySelection;
 }
 
 export interface Split {
@@ -194,6 +207,7 @@ function encodeNet(net: NetValue): Uint8Array {
     steps: String(net.steps),
     history: JSON.stringify(net.history),
     ...(net.earlybird ? { earlybird: JSON.stringify(net.earlybird) } : {}),
+    ...(net.greedy ? { greedy: JSON.stringify(net.greedy) } : {}),
   });
 }
 
@@ -226,6 +240,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
     };
   });
   const earlybird = metadata["earlybird"];
+  const greedy = metadata["greedy"];
   return {
     arch: JSON.parse(metadata["arch"] ?? "null") as ParamValue,
     scheme: metadata["scheme"] === "he" ? "he" : "glorot",
@@ -237,6 +252,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
     steps: Number(metadata["steps"] ?? 0),
     history: JSON.parse(metadata["history"] ?? "[]") as HistoryPoint[],
     ...(earlybird ? { earlybird: JSON.parse(earlybird) as EarlyBird } : {}),
+    ...(greedy ? { greedy: JSON.parse(greedy) as GreedySelection } : {}),
   };
 }
 

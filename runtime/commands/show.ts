@@ -60,6 +60,9 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
         ...(net.earlybird
           ? { earlybird: { epoch: net.earlybird.epoch, channelSparsity: net.earlybird.channelSparsity, emerged: net.earlybird.emerged, distances: net.earlybird.distances } }
           : {}),
+        ...(net.greedy
+          ? { greedy: { tolerance: net.greedy.tolerance, full: net.greedy.full, eval: net.greedy.eval, layers: net.greedy.layers.map((l) => ({ name: l.name, kept: l.kept, total: l.total, accuracy: l.accuracy })) } }
+          : {}),
         ...where,
       };
     }
@@ -89,6 +92,8 @@ function text(name: string, j: Json, indent = ""): string[] {
       ];
       const eb = j["earlybird"] as { epoch: number; channelSparsity: number; emerged: boolean } | undefined;
       if (eb) lines.push(`${indent}  early bird: ${eb.emerged ? "emerged after" : "did not emerge within"} ${eb.epoch} epochs; ${pct(eb.channelSparsity)} of channels masked`);
+      const gr = j["greedy"] as { layers: { name: string; kept: number; total: number }[] } | undefined;
+      if (gr) lines.push(`${indent}  greedy: ${gr.layers.map((l) => `${l.name} kept ${l.kept} of ${l.total}`).join(", ")}`);
       for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
         lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
       }
