@@ -9,7 +9,7 @@ function showDefault(d: DefaultValue): string {
 }
 
 function showParam(p: ParamDecl): string {
-  return `${p.name}: ${showType(p.type)}${p.default ? ` = ${showDefault(p.default)}` : ""}`;
+  return `${p.name}${p.optional ? "?" : ""}: ${showType(p.type)}${p.default ? ` = ${showDefault(p.default)}` : ""}`;
 }
 
 /** `train(net: Net, data: Dataset, length: Duration, lr: Number = 0.1, ...) -> Net` */
@@ -51,7 +51,7 @@ export function renderOpsText(): string {
           p.name,
           showType(p.type),
           [showBounds(p.bounds ?? p.elementBounds, p.type), p.unit ?? ""].filter(Boolean).join(" "),
-          p.default ? `= ${showDefault(p.default)}` : "required",
+          p.default ? `= ${showDefault(p.default)}` : p.requiredWhen ? `required when ${p.requiredWhen.param} is ${p.requiredWhen.values.join("|")}` : p.optional ? "optional" : "required",
           p.doc,
         ]);
         for (const row of padColumns(rows)) lines.push(`      ${row}`);
@@ -96,7 +96,8 @@ export function opsJson(): unknown {
         ...(p.bounds ? { bounds: p.bounds } : {}),
         ...(p.elementBounds ? { elementBounds: p.elementBounds } : {}),
         ...(p.units ? { units: p.units } : {}),
-        required: p.default === undefined,
+        required: p.default === undefined && !p.optional,
+        ...(p.requiredWhen ? { requiredWhen: p.requiredWhen } : {}),
         ...(p.default ? { default: showDefault(p.default) } : {}),
       })),
       constraints: (op.constraints ?? []).map((c) => c.doc),

@@ -51,8 +51,17 @@ export interface ParamDecl {
   readonly units?: readonly DurationUnit[];
   /** A list argument must have at least one element. */
   readonly nonEmpty?: boolean;
-  /** Absent: the argument is required. */
+  /** Absent: the argument is required, unless `optional`. */
   readonly default?: DefaultValue;
+  /** No default, yet not required: without it the op does without (`prune`'s `data`). */
+  readonly optional?: boolean;
+  /** An optional parameter that is required after all when another has one of these values. */
+  readonly requiredWhen?: { readonly param: string; readonly values: readonly string[] };
+}
+
+/** Whether a call may leave the parameter out. */
+export function omittable(p: ParamDecl): boolean {
+  return p.default !== undefined || p.optional === true;
 }
 
 /** A rule across parameters (`train + test ≤ 10000`). */
@@ -128,6 +137,33 @@ function convnet(name: string, layers: string): OpDecl {
     params: [convWidth],
     result: Arch,
   };
+}
+
+/** `train`'s optimisation parameters, shared by the ops that train (gmp, dpf, instability). */
+const TRAINING: readonly ParamDecl[] = [
+  { name: "lr", type: Num, doc: "learning rate", bounds: POSITIVE, default: num(0.1) },
+  { name: "batch", type: Int, doc: "minibatch size", unit: "examples", bounds: { min: 1 }, default: int(60) },
+  { name: "optimizer", type: enumOf("sgd", "momentum", "adam"), doc: "update rule", default: choice("sgd") },
+  { name: "momentum", type: Num, doc: "momentum coefficient (momentum optimizer)", bounds: { min: 0, max: 1, maxExclusive: true }, default: num(0.9) },
+  { name: "weight_decay", type: Num, doc: "L2 weight decay", bounds: NON_NEGATIVE, default: num(0) },
+  { name: "schedule", type: enumOf("constant", "cosine"), doc: "learning-rate schedule after warmup", default: choice("constant") },
+  { name: "warmup", type: Duration, doc: "linear learning-rate warmup", unit: "epochs|steps", bounds: NON_NEGATIVE, default: steps(0) },
+  seed("seed of the data order", 0),
+];
+
+/**
+ * gmp's and dpf's sparsity schedule: Zhu & Gupta's cubic ramp from 0 to `final`. `every`
+ * comes last for gmp (`gmp(net, data, length, final, start, end, every)`) and right after
+ * `final` for dpf (`dpf(net, data, length, final, every)`).
+ */
+function sparsitySchedule(every: ParamDecl, everyFirst: boolean): ParamDecl[] {
+  const final: ParamDecl = { name: "final", type: Percent, doc: "sparsity at the end of the ramp: the share of the weights removed", bounds: { min: 0, max: 100, maxExclusive: true } };
+  const ramp: ParamDecl[] = [
+    { name: "start", type: Duration, doc: "where the ramp begins", unit: "epochs|steps", bounds: NON_NEGATIVE, default: steps(0) },
+    { name: "end", type: Duration, doc: "where the ramp reaches final (default: three quarters of length)", unit: "epochs|steps", bounds: POSITIVE, optional: true },
+  ];
+  const scope: ParamDecl = { name: "scope", type: enumOf("layerwise", "global"), doc: "each layer at the schedule's sparsity, or one magnitude ranking across layers", default: choice("layerwise") };
+  return everyFirst ? [final, every, ...ramp, scope] : [final, ...ramp, every, scope];
 }
 
 // ---- the table ------------------------------------------------------------------------
@@ -237,15 +273,17 @@ const declarations: readonly OpDecl[] = [
     params: [
       net(),
       data(),
-      { name: "length", type: Duration, doc: "how long to train", unit: "epochs|steps", bounds: POSITIVE },
-      { name: "lr", type: Num, doc: "learning rate", bounds: POSITIVE, default: num(0.1) },
-      { name: "batch", type: Int, doc: "minibatch size", unit: "examples", bounds: { min: 1 }, default: int(60) },
-      { name: "optimizer", type: enumOf("sgd", "momentum", "adam"), doc: "update rule", default: choice("sgd") },
-      { name: "momentum", type: Num, doc: "momentum coefficient (momentum optimizer)", bounds: { min: 0, max: 1, maxExclusive: true }, default: num(0.9) },
-      { name: "weight_decay", type: Num, doc: "L2 weight decay", bounds: NON_NEGATIVE, default: num(0) },
-      { name: "schedule", type: enumOf("constant", "cosine"), doc: "learning-rate schedule after warmup", default: choice("constant") },
-      { name: "warmup", type: Duration, doc: "linear learning-rate warmup", unit: "epochs|steps", bounds: NON_NEGATIVE, default: steps(0) },
-      seed("seed of the data order", 0),
+      { name: "length", type: Duration, doc: "how long to train: the whole schedule's length", unit: "epochs|steps", bounds: POSITIVE },
+      ...TRAINING,
+      {
+        name: "start",
+        type: Duration,
+        doc: "the step of the schedule and data order to begin at (weight and learning-rate rewinding resume there)",
+        unit: "epochs|steps",
+        bounds: NON_NEGATIVE,
+        default: steps(0),
+      },
+      { name: "stop", type: Duration, doc: "the step to stop at (the first k steps of a longer schedule)", unit: "epochs|steps", bounds: POSITIVE, default: sameAs("length") },
     ],
     result: Net,
   },
@@ -266,9 +304,21 @@ const declarations: readonly OpDecl[] = [
       net(),
       { name: "rate", type: Percent, doc: "share of the remaining weights to remove", bounds: PERCENT },
       { name: "scope", type: enumOf("layerwise", "global"), doc: "rank weights within each layer or across all", default: choice("layerwise") },
-      { name: "criterion", type: enumOf("magnitude", "random"), doc: "which weights go: smallest |w|, or random ones", default: choice("magnitude") },
+      {
+        name: "criterion",
+        type: enumOf("magnitude", "random", "snip", "grasp", "synflow"),
+        doc: "which weights go: smallest |w|, random ones, smallest SNIP |w·g|, largest GraSP −w⊙Hg, or smallest SynFlow score (100 rounds, data-free)",
+        default: choice("magnitude"),
+      },
       { name: "output_rate", type: Percent, doc: "the rate for the last layer", bounds: PERCENT, default: sameAs("rate") },
       seed("seed of random pruning", 0),
+      {
+        name: "data",
+        type: Dataset,
+        doc: "the data SNIP and GraSP score on: one batch of 10 training examples per class",
+        optional: true,
+        requiredWhen: { param: "criterion", values: ["snip", "grasp"] },
+      },
     ],
     result: Net,
   },
@@ -313,6 +363,91 @@ const declarations: readonly OpDecl[] = [
       { name: "batch", type: Int, doc: "minibatch size", unit: "examples", bounds: { min: 1 }, default: int(64) },
     ],
     result: Net,
+  },
+  {
+    name: "gmp",
+    version: 1,
+    category: "pruning",
+    doc: "gradual magnitude pruning (Zhu & Gupta, 2017): trains while removing the smallest weights on a cubic schedule from 0 to final sparsity",
+    params: [
+      net(),
+      data(),
+      { name: "length", type: Duration, doc: "how long to train", unit: "epochs|steps", bounds: POSITIVE },
+      ...sparsitySchedule({
+        name: "every",
+        type: Duration,
+        doc: "steps between pruning steps (default: (end − start) / 20, about 20 pruning steps)",
+        unit: "epochs|steps",
+        bounds: POSITIVE,
+        optional: true,
+      }, false),
+      ...TRAINING,
+    ],
+    result: Net,
+  },
+  {
+    name: "dpf",
+    version: 1,
+    category: "pruning",
+    doc: "dynamic pruning with feedback (Lin et al., 2020): the gradient of the masked net updates the dense weights; the magnitude mask is refreshed on the cubic schedule",
+    params: [
+      net(),
+      data(),
+      { name: "length", type: Duration, doc: "how long to train", unit: "epochs|steps", bounds: POSITIVE },
+      ...sparsitySchedule({ name: "every", type: Duration, doc: "steps between mask refreshes", unit: "epochs|steps", bounds: POSITIVE, default: steps(16) }, true),
+      ...TRAINING,
+    ],
+    result: Net,
+  },
+  {
+    name: "supermask",
+    version: 1,
+    category: "pruning",
+    doc: "a mask learned over frozen weights (Zhou et al., 2019): edge-popup scores with a straight-through estimator (Ramanujan et al., 2020)",
+    params: [
+      net("the net whose weights stay frozen"),
+      data(),
+      { name: "length", type: Duration, doc: "how long to train the scores", unit: "epochs|steps", bounds: POSITIVE },
+      { name: "rate", type: Percent, doc: "share of each layer's live weights the mask removes", bounds: { min: 0, max: 100, maxExclusive: true } },
+      { name: "lr", type: Num, doc: "learning rate of the scores", bounds: POSITIVE, default: num(0.1) },
+      { name: "batch", type: Int, doc: "minibatch size", unit: "examples", bounds: { min: 1 }, default: int(60) },
+      { name: "optimizer", type: enumOf("sgd", "momentum", "adam"), doc: "update rule of the scores", default: choice("momentum") },
+      { name: "momentum", type: Num, doc: "momentum coefficient (momentum optimizer)", bounds: { min: 0, max: 1, maxExclusive: true }, default: num(0.9) },
+      { name: "weight_decay", type: Num, doc: "L2 decay of the scores", bounds: NON_NEGATIVE, default: num(5e-4) },
+      { name: "schedule", type: enumOf("constant", "cosine"), doc: "learning-rate schedule", default: choice("cosine") },
+      seed("seed of the scores and the data order", 0),
+    ],
+    result: Net,
+  },
+  {
+    name: "greedy",
+    version: 1,
+    category: "pruning",
+    doc: "greedy forward selection of neurons and filters, layer by layer (Ye et al., 2020); the result reports what each layer kept",
+    params: [
+      net("a trained net"),
+      data(),
+      { name: "tolerance", type: Percent, doc: "stop adding to a layer once accuracy is within this share of the full net's", bounds: { min: 0, max: 100, maxExclusive: true }, default: { kind: "Percent", value: 2 } },
+      { name: "candidates", type: Int, doc: "units tried at each step, sampled from those not yet chosen", unit: "units", bounds: { min: 1 }, default: int(50) },
+      { name: "batch", type: Int, doc: "examples in the minibatch each choice is judged on", unit: "examples", bounds: { min: 1 }, default: int(128) },
+      seed("seed of the batches and the candidates", 0),
+    ],
+    result: Net,
+  },
+  {
+    name: "instability",
+    version: 1,
+    category: "analysis",
+    doc: "linear mode connectivity (Frankle et al., 2020): trains two copies with different data orders and returns the test-error barrier along the line between them (26 points)",
+    params: [
+      net(),
+      data(),
+      { name: "length", type: Duration, doc: "how long to train each copy", unit: "epochs|steps", bounds: POSITIVE },
+      { name: "seed_a", type: Int, doc: "data-order seed of the first copy", bounds: SEED_BOUNDS, default: int(1) },
+      { name: "seed_b", type: Int, doc: "data-order seed of the second copy", bounds: SEED_BOUNDS, default: int(2) },
+      ...TRAINING.filter((p) => p.name !== "seed"),
+    ],
+    result: Num,
   },
   {
     name: "mask_distance",

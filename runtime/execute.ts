@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Stage, StageGraph, StageId } from "../compiler/stage.js";
 import type { BackendChoice } from "./engine/backend.js";
 import { failureMessage } from "./ops/context.js";
-import { IMPLEMENTATIONS } from "./ops/index.js";
+import { needsEngine } from "./ops/index.js";
 import { Decider, describeReason, plan } from "./plan.js";
 import type { TrainingProgress } from "./progress.js";
 import type { ArtifactRef, StageKey, Store } from "./store/store.js";
@@ -189,14 +189,13 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
   };
 
   async function runStage(stage: Stage, key: StageKey, reason: string): Promise<void> {
-    const impl = IMPLEMENTATIONS.get(stage.op)!;
     const inputs: Record<string, { ref: ArtifactRef; kind: Stage["result"] }> = {};
     for (const [param, id] of Object.entries(stage.inputs)) inputs[param] = { ref: decider.outputs.get(id)!, kind: graph.graph.getNodeAttribute(id, "result") };
     const task: StageTask = { id: stage.id, op: stage.op, key, result: stage.result, params: stage.params, inputs, files: stage.files };
     const onStart = () => onEvent({ type: "start", id: stage.id, op: stage.op, key, reason });
     const progress = (p: TrainingProgress) => onEvent({ type: "progress", ...p });
     let outcome: Outcome;
-    if (impl.engine) outcome = await pool.run(task, store, onStart, progress);
+    if (needsEngine(stage)) outcome = await pool.run(task, store, onStart, progress);
     else {
       onStart();
       const t0 = performance.now();
@@ -227,7 +226,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     try {
       // Nothing else writes the store while the lock is held, so what the plan finds cached stays so.
       const planned = new Map(plan(graph, store, stages, decider).map((p) => [p.stage.id, p.decision]));
-      if (stages.some((s) => planned.get(s.id)?.status === "run" && IMPLEMENTATIONS.get(s.op)!.engine)) await pool.warm();
+      if (stages.some((s) => planned.get(s.id)?.status === "run" && needsEngine(s))) await pool.warm();
       while (!aborted && (waiting.size > 0 || inFlight.size > 0)) {
         let progressed = false;
         for (const stage of stages) {
@@ -271,7 +270,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
           inFlight.set(stage.id, running);
           byKey.set(key, running);
           // In-process stages run one at a time in this loop; tensor stages go to the pool.
-          if (!IMPLEMENTATIONS.get(stage.op)!.engine) await running;
+          if (!needsEngine(stage)) await running;
         }
         if (!progressed && inFlight.size > 0) await Promise.race(inFlight.values());
         else if (!progressed) break;

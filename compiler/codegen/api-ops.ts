@@ -2,7 +2,7 @@
 // parameters positional, the others in an options object, so a script's calls are checked
 // against the same declarations as a `.lth` file. A test keeps the file in step with the table.
 
-import { OPS, type OpDecl, type ParamDecl } from "../../dsl/ops.js";
+import { omittable, OPS, type OpDecl, type ParamDecl } from "../../dsl/ops.js";
 import { showValue, type Type } from "../../dsl/types.js";
 
 /** The TypeScript type of a parameter or result. */
@@ -61,12 +61,13 @@ function doc(p: ParamDecl): string {
   const parts = [p.doc];
   if (p.default && p.default.kind !== "Param") parts.push(`default ${showValue(p.default)}`);
   if (p.default?.kind === "Param") parts.push(`default: the value of \`${p.default.name}\``);
+  if (p.requiredWhen) parts.push(`required when ${p.requiredWhen.param} is ${p.requiredWhen.values.join(" or ")}`);
   return `/** ${parts.join("; ")} */`;
 }
 
 function method(op: OpDecl): string[] {
-  const required = op.params.filter((p) => !p.default);
-  const optional = op.params.filter((p) => p.default);
+  const required = op.params.filter((p) => !omittable(p));
+  const optional = op.params.filter(omittable);
   const generic = op.params.some((p) => p.type.kind === "List" && p.type.element.kind === "Var") ? "<T>" : "";
   const use = paramUse(op);
   const args = [...required.map((p) => `${p.name}: ${tsType(p.type, use)}`), ...(optional.length ? [`options: ${optionsName(op)} = {}`] : [])];
@@ -88,7 +89,7 @@ export function apiOpsSource(): string {
     "",
   ];
   for (const op of OPS.values()) {
-    const optional = op.params.filter((p) => p.default);
+    const optional = op.params.filter(omittable);
     if (!optional.length) continue;
     lines.push(`/** The optional parameters of \`${op.name}\`. */`, `export interface ${optionsName(op)} {`);
     for (const p of optional) lines.push(`  ${doc(p)}`, `  readonly ${p.name}?: ${tsType(p.type, paramUse(op))};`);

@@ -9,7 +9,7 @@ import type * as A from "../../dsl/ast.js";
 import type { CheckedProgram, LetBinding } from "../../dsl/check/index.js";
 import type { Module } from "../../dsl/check/program.js";
 import type { ArgSource } from "../../dsl/check/resolve.js";
-import type { OpDecl } from "../../dsl/ops.js";
+import { omittable, type OpDecl } from "../../dsl/ops.js";
 import type { Type } from "../../dsl/types.js";
 import { optionsName, tsType } from "./api-ops.js";
 
@@ -125,7 +125,7 @@ class ScriptWriter {
         this.defaultsConsts.set(module, byModule);
         const op = this.program.resolution.calls.get(call)?.op;
         if (entries && op && !byModule.has(op.name)) {
-          const optional = [...entries.values()].filter((a) => op.params.find((p) => p.name === a.name!.name)?.default);
+          const optional = [...entries.values()].filter((a) => { const p = op.params.find((q) => q.name === a.name!.name); return p !== undefined && omittable(p); });
           if (optional.length) {
             const name = this.fresh(`${op.name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())}Defaults`);
             byModule.set(op.name, name);
@@ -225,13 +225,13 @@ class ScriptWriter {
     for (const p of op.params) {
       const source: ArgSource | undefined = resolved.args.get(p.name);
       if (!source || source.kind === "default") continue;
-      if (source.kind === "defaults" && p.default) {
+      if (source.kind === "defaults" && omittable(p)) {
         spread = this.defaultsConsts.get(module)?.get(op.name);
         continue;
       }
       const value = source.kind === "arg" ? source.value : source.entry.value;
       const text = this.argValue(op, p.name, value, module);
-      if (p.default) named.push(`${p.name}: ${text}`);
+      if (omittable(p)) named.push(`${p.name}: ${text}`);
       // A required parameter is positional in the API; where the file named it, so does the script.
       else positional.push(source.kind === "arg" && source.name ? `/* ${p.name} */ ${text}` : text);
     }

@@ -424,7 +424,7 @@ class Resolver {
       if (given) ordered.set(param.name, given);
       else if (entry) ordered.set(param.name, { kind: "defaults", entry });
       else if (param.default) ordered.set(param.name, { kind: "default", value: param.default });
-      else missing.push(param.name);
+      else if (!param.optional) missing.push(param.name);
     }
     if (missing.length > 0) {
       const list = missing.map((m) => `'${m}'`).join(", ");

@@ -317,6 +317,13 @@ export class TypeChecker {
       if (info.value && !info.reported) values.set(param.name, info.value);
     }
     this.checkConstraints(op, resolved, values, call.op.range);
+    for (const param of op.params) {
+      const when = param.requiredWhen;
+      const v = when && !resolved.args.has(param.name) ? values.get(when.param) : undefined;
+      if (v?.kind === "Enum" && when!.values.includes(v.value)) {
+        this.report(call.op.range, "missing-arg", `'${op.name}' needs an argument for '${param.name}' when ${when!.param} is ${v.value}`);
+      }
+    }
     unbound();
     return { type: substitute(op.result, bindings) };
   }

@@ -83,18 +83,24 @@ export interface TrainOptions {
   readonly warmup?: Duration;
   /** seed of the data order; default 0 */
   readonly seed?: number;
+  /** the step of the schedule and data order to begin at (weight and learning-rate rewinding resume there); default 0 steps */
+  readonly start?: Duration;
+  /** the step to stop at (the first k steps of a longer schedule); default: the value of `length` */
+  readonly stop?: Duration;
 }
 
 /** The optional parameters of `prune`. */
 export interface PruneOptions {
   /** rank weights within each layer or across all; default layerwise */
   readonly scope?: "layerwise" | "global";
-  /** which weights go: smallest |w|, or random ones; default magnitude */
-  readonly criterion?: "magnitude" | "random";
+  /** which weights go: smallest |w|, random ones, smallest SNIP |w·g|, largest GraSP −w⊙Hg, or smallest SynFlow score (100 rounds, data-free); default magnitude */
+  readonly criterion?: "magnitude" | "random" | "snip" | "grasp" | "synflow";
   /** the rate for the last layer; default: the value of `rate` */
   readonly output_rate?: Percent;
   /** seed of random pruning; default 0 */
   readonly seed?: number;
+  /** the data SNIP and GraSP score on: one batch of 10 training examples per class; required when criterion is snip or grasp */
+  readonly data?: Dataset;
 }
 
 /** The optional parameters of `earlybird`. */
@@ -109,6 +115,114 @@ export interface EarlybirdOptions {
   readonly lr?: number | Num;
   /** minibatch size; default 64 */
   readonly batch?: number;
+}
+
+/** The optional parameters of `gmp`. */
+export interface GmpOptions {
+  /** where the ramp begins; default 0 steps */
+  readonly start?: Duration;
+  /** where the ramp reaches final (default: three quarters of length) */
+  readonly end?: Duration;
+  /** steps between pruning steps (default: (end − start) / 20, about 20 pruning steps) */
+  readonly every?: Duration;
+  /** each layer at the schedule's sparsity, or one magnitude ranking across layers; default layerwise */
+  readonly scope?: "layerwise" | "global";
+  /** learning rate; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 60 */
+  readonly batch?: number;
+  /** update rule; default sgd */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 weight decay; default 0 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule after warmup; default constant */
+  readonly schedule?: "constant" | "cosine";
+  /** linear learning-rate warmup; default 0 steps */
+  readonly warmup?: Duration;
+  /** seed of the data order; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `dpf`. */
+export interface DpfOptions {
+  /** steps between mask refreshes; default 16 steps */
+  readonly every?: Duration;
+  /** where the ramp begins; default 0 steps */
+  readonly start?: Duration;
+  /** where the ramp reaches final (default: three quarters of length) */
+  readonly end?: Duration;
+  /** each layer at the schedule's sparsity, or one magnitude ranking across layers; default layerwise */
+  readonly scope?: "layerwise" | "global";
+  /** learning rate; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 60 */
+  readonly batch?: number;
+  /** update rule; default sgd */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 weight decay; default 0 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule after warmup; default constant */
+  readonly schedule?: "constant" | "cosine";
+  /** linear learning-rate warmup; default 0 steps */
+  readonly warmup?: Duration;
+  /** seed of the data order; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `supermask`. */
+export interface SupermaskOptions {
+  /** learning rate of the scores; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 60 */
+  readonly batch?: number;
+  /** update rule of the scores; default momentum */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 decay of the scores; default 0.0005 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule; default cosine */
+  readonly schedule?: "constant" | "cosine";
+  /** seed of the scores and the data order; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `greedy`. */
+export interface GreedyOptions {
+  /** stop adding to a layer once accuracy is within this share of the full net's; default 2% */
+  readonly tolerance?: Percent;
+  /** units tried at each step, sampled from those not yet chosen; default 50 */
+  readonly candidates?: number;
+  /** examples in the minibatch each choice is judged on; default 128 */
+  readonly batch?: number;
+  /** seed of the batches and the candidates; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `instability`. */
+export interface InstabilityOptions {
+  /** data-order seed of the first copy; default 1 */
+  readonly seed_a?: number;
+  /** data-order seed of the second copy; default 2 */
+  readonly seed_b?: number;
+  /** learning rate; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 60 */
+  readonly batch?: number;
+  /** update rule; default sgd */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 weight decay; default 0 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule after warmup; default constant */
+  readonly schedule?: "constant" | "cosine";
+  /** linear learning-rate warmup; default 0 steps */
+  readonly warmup?: Duration;
 }
 
 /** Every op of the standard library as a typed method; `call` builds the stage. */
@@ -203,6 +317,31 @@ export abstract class Ops {
   /** trains with an L1 penalty on batch-norm scales until the channel mask stops changing (You et al., 2020) */
   earlybird(net: Net, data: Dataset, rate: Percent, max: Duration, options: EarlybirdOptions = {}): Net {
     return this.call("earlybird", { net, data, rate, max, ...options }) as Net;
+  }
+
+  /** gradual magnitude pruning (Zhu & Gupta, 2017): trains while removing the smallest weights on a cubic schedule from 0 to final sparsity */
+  gmp(net: Net, data: Dataset, length: Duration, final: Percent, options: GmpOptions = {}): Net {
+    return this.call("gmp", { net, data, length, final, ...options }) as Net;
+  }
+
+  /** dynamic pruning with feedback (Lin et al., 2020): the gradient of the masked net updates the dense weights; the magnitude mask is refreshed on the cubic schedule */
+  dpf(net: Net, data: Dataset, length: Duration, final: Percent, options: DpfOptions = {}): Net {
+    return this.call("dpf", { net, data, length, final, ...options }) as Net;
+  }
+
+  /** a mask learned over frozen weights (Zhou et al., 2019): edge-popup scores with a straight-through estimator (Ramanujan et al., 2020) */
+  supermask(net: Net, data: Dataset, length: Duration, rate: Percent, options: SupermaskOptions = {}): Net {
+    return this.call("supermask", { net, data, length, rate, ...options }) as Net;
+  }
+
+  /** greedy forward selection of neurons and filters, layer by layer (Ye et al., 2020); the result reports what each layer kept */
+  greedy(net: Net, data: Dataset, options: GreedyOptions = {}): Net {
+    return this.call("greedy", { net, data, ...options }) as Net;
+  }
+
+  /** linear mode connectivity (Frankle et al., 2020): trains two copies with different data orders and returns the test-error barrier along the line between them (26 points) */
+  instability(net: Net, data: Dataset, length: Duration, options: InstabilityOptions = {}): Num {
+    return this.call("instability", { net, data, length, ...options }) as Num;
   }
 
   /** normalised Hamming distance between two masks of the same architecture */

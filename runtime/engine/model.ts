@@ -90,7 +90,8 @@ export class EngineNet {
    */
   trainables(dense = false): Trainable[] {
     return this.params.flatMap((p) => [
-      { variable: p.weight, ...(dense ? {} : { mask: p.mask }) },
+      // A getter: `setMask` replaces the tensor mid-training, and the optimizer must see the new one.
+      dense ? { variable: p.weight } : { variable: p.weight, get mask() { return p.mask; } },
       ...(p.bias ? [{ variable: p.bias, ...(p.channels ? { mask: p.channels } : {}) }] : []),
       ...(p.gamma ? [{ variable: p.gamma, scale: true, ...(p.channels ? { mask: p.channels } : {}) }] : []),
       ...(p.beta ? [{ variable: p.beta, ...(p.channels ? { mask: p.channels } : {}) }] : []),

@@ -12,7 +12,7 @@ import { checkData, EngineNet, features, type Trainable } from "./model.js";
 type Tensor = TF.Tensor;
 
 /** Mean cross-entropy of softmax(logits) against integer labels. */
-function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, classes: number): TF.Scalar {
+export function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, classes: number): TF.Scalar {
   const onehot = tf.oneHot(labels as TF.Tensor1D, classes);
   return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as TF.Scalar;
 }
@@ -138,6 +138,13 @@ export interface FitOptions {
   readonly progress: (p: TrainingProgress) => void;
   /** Called after each epoch's evaluation; returning true stops training there. */
   readonly afterEpoch?: (epoch: number, model: EngineNet) => boolean;
+  /** The step of the schedule (and data order) to begin at, and the one to stop at (default: the length). */
+  readonly start?: { epochs: number } | { steps: number };
+  readonly stop?: { epochs: number } | { steps: number };
+  /** Called after every optimizer step with the schedule's step count so far (gmp's and dpf's masks). */
+  readonly afterStep?: (step: number, model: EngineNet) => void;
+  /** Weight gradients are not masked: pruned weights move too (dpf's feedback). */
+  readonly denseGradients?: boolean;
 }
 
 /** Trains a copy of `net` on `data`; returns the trained net with its history extended. */
@@ -156,8 +163,13 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
     return o.cosine ? o.lr * 0.5 * (1 + Math.cos((Math.PI * (t - warmup)) / Math.max(1, total - warmup))) : o.lr;
   };
 
+  const first = o.start ? toSteps(o.start) : 0;
+  const last = o.stop ? toSteps(o.stop) : total;
+  if (last > total) throw new OpFailure(`stop (step ${last}) is past the end of the schedule (step ${total}); stop at most at length`);
+  if (first >= last) throw new OpFailure(`start (step ${first}) must come before stop (step ${last})`);
+
   const model = new EngineNet(tf, net);
-  const trainables = model.trainables();
+  const trainables = model.trainables(o.denseGradients);
   const variables = trainables.map((t) => t.variable);
   const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, o.l1 ?? 0, trainables);
   const xTrain = features(tf, data, data.train);
@@ -166,7 +178,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   const yTest = tf.tensor1d(data.test.y, "int32");
   const history: HistoryPoint[] = [...net.history];
   const epochBase = history.length ? history[history.length - 1]!.epoch : 0;
-  const epochs = total / perEpoch;
+  const epochs = (last - first) / perEpoch;
 
   try {
     let order: Uint32Array = new Uint32Array(0);
@@ -175,10 +187,12 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
     let pending: Tensor[] = [];
     let lastAccuracy: number | undefined;
     let done = 0;
-    for (let t = 0; t < total; t++) {
+    // Steps first … last − 1 of a schedule of `total` steps: a resumed run draws the same batches
+    // and learning rates as the uninterrupted one would have from there.
+    for (let t = first; t < last; t++) {
       const inEpoch = t % perEpoch;
       const epoch = Math.floor(t / perEpoch);
-      if (inEpoch === 0) order = new Random(o.seed, `train/order/${epoch}`).permutation(n);
+      if (inEpoch === 0 || t === first) order = new Random(o.seed, `train/order/${epoch}`).permutation(n);
       const from = inEpoch * batch;
       const idx = order.subarray(from, Math.min(n, from + batch));
       const lr = lrAt(t);
@@ -192,9 +206,10 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
         model.setStatistics(updates);
         return value;
       });
+      o.afterStep?.(t + 1, model);
       pending.push(loss);
-      done = t + 1;
-      const endOfEpoch = done % perEpoch === 0 || done === total;
+      done = t + 1 - first;
+      const endOfEpoch = (t + 1) % perEpoch === 0 || t + 1 === last;
       if (done % 20 !== 0 && !endOfEpoch) continue;
       for (const [i, p] of pending.entries()) {
         const value = scalar(p);
@@ -206,7 +221,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
               ? "it is not finite at the first step, so the inputs or the starting weights hold NaN or infinity"
               : "lower lr, add warmup, or use a smaller batch";
           throw new OpFailure(
-            `the training loss became ${value} at step ${net.steps + step + 1} (epoch ${(epochBase + (step + 1) / perEpoch).toFixed(2)}, learning rate ${lrAt(step).toPrecision(3)}); nothing was stored: ${advice}`,
+            `the training loss became ${value} at step ${net.steps + step + 1} (epoch ${(epochBase + (step + 1) / perEpoch).toFixed(2)}, learning rate ${lrAt(first + step).toPrecision(3)}); nothing was stored: ${advice}`,
           );
         }
         lossSum += value;
@@ -222,14 +237,14 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
         lossSum = 0;
         lossCount = 0;
         // A length that ends mid-epoch measures there too, but only whole epochs count as epochs.
-        if (done % perEpoch === 0) stop = o.afterEpoch?.(done / perEpoch, model) ?? false;
+        if ((t + 1) % perEpoch === 0) stop = o.afterEpoch?.((t + 1) / perEpoch, model) ?? false;
       }
       o.progress({
         stage: o.stage,
-        epoch: Math.min(Math.ceil(epochs), epoch + 1),
+        epoch: Math.min(Math.ceil(epochs), Math.floor((done - 1) / perEpoch) + 1),
         epochs,
         step: done,
-        steps: total,
+        steps: last - first,
         loss: mean,
         ...(lastAccuracy !== undefined ? { accuracy: lastAccuracy } : {}),
         ...(endOfEpoch ? { final: true } : {}),
@@ -256,6 +271,9 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
     length: durationParam(ctx, "length"),
     warmup: durationParam(ctx, "warmup"),
     seed: num(ctx, "seed"),
+    // Always given by the compiler (defaults applied); absent only in hand-built contexts.
+    ...(ctx.params["start"] !== undefined ? { start: durationParam(ctx, "start") } : {}),
+    ...(ctx.params["stop"] !== undefined ? { stop: durationParam(ctx, "stop") } : {}),
     stage: ctx.stage,
     progress: (p) => ctx.progress(p),
   });

@@ -7,7 +7,7 @@ import type { Artifact, NetValue } from "../artifacts.js";
 import type { Engine } from "../engine/backend.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
-import type { OpContext } from "./context.js";
+import { str, type OpContext } from "./context.js";
 import { cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkIdxFiles } from "../data/idx.js";
@@ -15,8 +15,8 @@ import { basename } from "node:path";
 import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "./nets.js";
 
 export interface OpImpl {
-  /** Needs the tensor engine, so it runs in a worker process that has loaded one. */
-  readonly engine: boolean;
+  /** Needs the tensor engine, so it runs in a worker process that has loaded one (for some ops, only with some parameters). */
+  readonly engine: boolean | ((params: Stage["params"]) => boolean);
   /** Content digests of data the package ships that the op reads; part of the stage key. */
   sources?(): Record<string, string>;
   /** The files the op reads, by name, when a path parameter names a folder; their contents are in the key. */
@@ -31,12 +31,15 @@ const net =
   (ctx: OpContext): Artifact => ({ kind: "Net", net: f(ctx) });
 
 /** The tensor engine module loads only where a stage needs it: never in `check`, `plan` or a cached run. */
-async function engineOp(ctx: OpContext, engine: Engine | undefined, which: "train" | "evaluate" | "earlybird"): Promise<Artifact> {
-  if (!engine) throw new Error(`internal: ${which} ran without a tensor engine`);
-  if (which === "earlybird") return { kind: "Net", net: (await import("../engine/earlybird.js")).earlybird(ctx, engine) };
-  const m = await import("../engine/train.js");
-  return which === "train" ? { kind: "Net", net: m.train(ctx, engine) } : { kind: "Metrics", metrics: m.evaluate(ctx, engine) };
+function engineOp(run: (ctx: OpContext, engine: Engine) => Promise<Artifact>): OpImpl["run"] {
+  return (ctx, engine) => {
+    if (!engine) throw new Error(`internal: ${ctx.stage} ran without a tensor engine`);
+    return run(ctx, engine);
+  };
 }
+
+/** prune needs gradients (a worker) only for the criteria that score by them. */
+const SALIENCY = new Set(["snip", "grasp", "synflow"]);
 
 export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpImpl>([
   [
@@ -68,10 +71,24 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
     },
   ],
   ["init", { engine: false, validate: (stage) => unsupportedArch(stage.params["arch"]), run: net(init) }],
-  ["train", { engine: true, run: (ctx, engine) => engineOp(ctx, engine, "train") }],
-  ["evaluate", { engine: true, run: (ctx, engine) => engineOp(ctx, engine, "evaluate") }],
-  ["earlybird", { engine: true, run: (ctx, engine) => engineOp(ctx, engine, "earlybird") }],
-  ["prune", { engine: false, run: net(prune) }],
+  ["train", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/train.js")).train(ctx, e) })) }],
+  ["evaluate", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Metrics", metrics: (await import("../engine/train.js")).evaluate(ctx, e) })) }],
+  ["earlybird", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/earlybird.js")).earlybird(ctx, e) })) }],
+  ["gmp", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/gradual.js")).gmp(ctx, e) })) }],
+  ["dpf", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/gradual.js")).dpf(ctx, e) })) }],
+  ["supermask", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/supermask.js")).supermask(ctx, e) })) }],
+  ["greedy", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/greedy.js")).greedy(ctx, e) })) }],
+  ["instability", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Number", value: (await import("../engine/instability.js")).instability(ctx, e) })) }],
+  [
+    "prune",
+    {
+      engine: (params) => SALIENCY.has(String(params["criterion"])),
+      run: (ctx, engine) =>
+        SALIENCY.has(str(ctx, "criterion"))
+          ? engineOp(async (c, e) => ({ kind: "Net", net: (await import("../engine/saliency.js")).pruneBySaliency(c, e) }))(ctx, engine)
+          : { kind: "Net", net: prune(ctx) },
+    },
+  ],
   ["rewind", { engine: false, run: net(rewind) }],
   ["reinit", { engine: false, run: net(reinit) }],
   ["shuffle_mask", { engine: false, run: net(shuffleMask) }],
@@ -83,6 +100,12 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
  * list element), so they never become stages and need no implementation here.
  */
 export const COMPILE_TIME_OPS: ReadonlySet<string> = new Set([...OPS.values()].filter((op) => op.category === "architecture" || op.category === "list").map((op) => op.name));
+
+/** Whether a stage runs on the tensor engine, in a worker process. */
+export function needsEngine(stage: Pick<Stage, "op" | "params">): boolean {
+  const engine = IMPLEMENTATIONS.get(stage.op)!.engine;
+  return typeof engine === "function" ? engine(stage.params) : engine;
+}
 
 /** Declared ops that this version cannot run yet, with what to use instead. */
 export function notRunnable(op: string): string | undefined {

@@ -84,6 +84,120 @@ function withMasks(net: NetValue, masks: readonly Uint8Array[], channels: readon
   return { ...net, layers };
 }
 
+export type PruneScope = "layerwise" | "global";
+
+/**
+ * Which live weights of a ranking group go: given the group's candidate count (live weights
+ * of its layers, in layer then index order) and how many to remove, the candidates to
+ * remove, as positions in that order.
+ */
+type Chooser = (count: number, k: number, label: string, candidates: (visit: (layer: number, index: number, c: number) => void) => void) => Iterable<number>;
+
+/**
+ * The mask removal shared by every criterion: the last layer loses `outputRate` of its live
+ * weights on its own; the others each lose `rate` of theirs (`layerwise`) or `rate` of all
+ * of theirs ranked together (`global`). Counts round to the nearest weight.
+ */
+function removeByGroups(net: NetValue, rate: number, outputRate: number, scope: PruneScope, choose: Chooser): NetValue {
+  const masks = net.layers.map((l) => Uint8Array.from(l.mask));
+  const last = net.layers.length - 1;
+  const removeFrom = (layers: readonly number[], share: number, label: string): void => {
+    const count = layers.reduce((n, i) => n + masks[i]!.reduce((a, m) => a + m, 0), 0);
+    const k = Math.round(share * count);
+    if (k === 0) return;
+    const layerOf = new Uint32Array(count);
+    const indexOf = new Uint32Array(count);
+    let c = 0;
+    for (const i of layers) {
+      masks[i]!.forEach((m, j) => {
+        if (!m) return;
+        layerOf[c] = i;
+        indexOf[c++] = j;
+      });
+    }
+    const candidates = (visit: (layer: number, index: number, c: number) => void) => {
+      for (let c = 0; c < count; c++) visit(layerOf[c]!, indexOf[c]!, c);
+    };
+    for (const c of choose(count, k, label, candidates)) masks[layerOf[c]!]![indexOf[c]!] = 0;
+  };
+  if (scope === "global") removeFrom(net.layers.slice(0, last).map((_, i) => i), rate, "global");
+  else for (let i = 0; i < last; i++) removeFrom([i], rate, net.layers[i]!.name);
+  removeFrom([last], outputRate, net.layers[last]!.name);
+  return withMasks(net, masks);
+}
+
+/**
+ * The positions of the `k` lowest of `scores`, in increasing order, ties going to the earlier
+ * position: the first `k` of a stable ascending sort. The k-th lowest value is found by
+ * selection (three-way, so many equal scores cost nothing extra). -0 counts as +0; a NaN
+ * score is a bug in the scorer and throws.
+ */
+export function lowest(scores: Float32Array, k: number): Uint32Array {
+  const n = scores.length;
+  const out = new Uint32Array(Math.max(0, Math.min(k, n)));
+  if (out.length === 0) return out;
+  for (let i = 0; i < n; i++) if (scores[i] !== scores[i]) throw new Error("internal: a pruning score is NaN");
+  const threshold = kthSmallest(new Float32Array(scores), out.length - 1);
+  let below = 0;
+  for (let i = 0; i < n; i++) if (scores[i]! < threshold) below++;
+  let atThreshold = out.length - below;
+  let o = 0;
+  for (let c = 0; c < n && o < out.length; c++) {
+    const s = scores[c]!;
+    if (s < threshold) out[o++] = c;
+    else if (s === threshold && atThreshold > 0) {
+      out[o++] = c;
+      atThreshold--;
+    }
+  }
+  return out;
+}
+
+/** The value at 0-based rank `r` of `xs` (reordered in place), by quickselect with three-way partitions. */
+function kthSmallest(xs: Float32Array, r: number): number {
+  let lo = 0;
+  let hi = xs.length - 1;
+  for (;;) {
+    if (lo >= hi) return xs[lo]!;
+    // Median of three, deterministic.
+    const a = xs[lo]!;
+    const b = xs[(lo + hi) >>> 1]!;
+    const c = xs[hi]!;
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    // [lo, lt) < pivot, [lt, i) = pivot, (gt, hi] > pivot.
+    let lt = lo;
+    let gt = hi;
+    let i = lo;
+    while (i <= gt) {
+      const v = xs[i]!;
+      if (v < pivot) {
+        xs[i] = xs[lt]!;
+        xs[lt++] = v;
+        i++;
+      } else if (v > pivot) {
+        xs[i] = xs[gt]!;
+        xs[gt--] = v;
+      } else i++;
+    }
+    if (r < lt) hi = lt - 1;
+    else if (r > gt) lo = gt + 1;
+    else return pivot;
+  }
+}
+
+/**
+ * Prunes by a score per weight (stored layout, one array per layer): the lowest-scoring live
+ * weights go first, ties by position (layer, then index). Pruned weights stay pruned and
+ * only live weights count; `rate`, `outputRate` and `scope` as for `prune`.
+ */
+export function pruneByScores(net: NetValue, scores: readonly Float32Array[], rate: number, outputRate: number, scope: PruneScope): NetValue {
+  return removeByGroups(net, rate, outputRate, scope, (count, k, _label, candidates) => {
+    const ranked = new Float32Array(count);
+    candidates((layer, index, c) => (ranked[c] = scores[layer]![index]!));
+    return lowest(ranked, k);
+  });
+}
+
 /**
  * Removes `rate` of the weights that remain (rounded to the nearest weight), smallest |w|
  * first or at random; ties go by position, so the result is the same everywhere. The last
@@ -93,41 +207,12 @@ export function prune(ctx: OpContext): NetValue {
   const net = netInput(ctx, "net");
   const rate = num(ctx, "rate");
   const outputRate = num(ctx, "output_rate");
-  const byMagnitude = str(ctx, "criterion") === "magnitude";
+  const scope = str(ctx, "scope") as PruneScope;
+  if (str(ctx, "criterion") === "magnitude") {
+    return pruneByScores(net, net.layers.map((l) => Float32Array.from(l.weight, Math.abs)), rate, outputRate, scope);
+  }
   const seed = num(ctx, "seed");
-  const masks = net.layers.map((l) => Uint8Array.from(l.mask));
-  const last = net.layers.length - 1;
-
-  /** Removes `share` of the live weights of `layers`, ranked together; candidates in layer, then index order. */
-  const removeFrom = (layers: readonly number[], share: number, label: string): void => {
-    const count = layers.reduce((n, i) => n + masks[i]!.reduce((a, m) => a + m, 0), 0);
-    const k = Math.round(share * count);
-    if (k === 0) return;
-    const layerOf = new Uint32Array(count);
-    const indexOf = new Uint32Array(count);
-    const magnitude = new Float32Array(count);
-    let c = 0;
-    for (const i of layers) {
-      const { weight } = net.layers[i]!;
-      masks[i]!.forEach((m, j) => {
-        if (!m) return;
-        layerOf[c] = i;
-        indexOf[c] = j;
-        magnitude[c++] = Math.abs(weight[j]!);
-      });
-    }
-    let order: Uint32Array;
-    if (byMagnitude) {
-      order = Uint32Array.from({ length: count }, (_, i) => i);
-      order.sort((a, b) => magnitude[a]! - magnitude[b]! || a - b);
-    } else order = new Random(seed, `prune/${label}`).permutation(count);
-    for (let i = 0; i < k; i++) masks[layerOf[order[i]!]!]![indexOf[order[i]!]!] = 0;
-  };
-
-  if (str(ctx, "scope") === "global") removeFrom(net.layers.slice(0, last).map((_, i) => i), rate, "global");
-  else for (let i = 0; i < last; i++) removeFrom([i], rate, net.layers[i]!.name);
-  removeFrom([last], outputRate, net.layers[last]!.name);
-  return withMasks(net, masks);
+  return removeByGroups(net, rate, outputRate, scope, (count, k, label) => new Random(seed, `prune/${label}`).permutation(count).subarray(0, k));
 }
 
 function sameShape(a: NetValue, b: NetValue, what: string): void {

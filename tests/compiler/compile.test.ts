@@ -104,6 +104,7 @@ const TRAIN_DEFAULTS = {
   schedule: "constant",
   warmup: { steps: 0 },
   seed: 0,
+  start: { steps: 0 },
 };
 
 describe("stage ids", () => {
@@ -468,7 +469,7 @@ let v = init(conv6(), s)
 `);
     expect(at(g, "data").params).toEqual({ train: 8000, test: 2000, seed: 0 });
     expect(at(g, "net0").params).toEqual({ arch: { arch: "mlp", hidden: [300, 100] }, seed: 0, scheme: "glorot" });
-    expect(at(g, "t").params).toEqual({ length: { epochs: 1 }, ...TRAIN_DEFAULTS });
+    expect(at(g, "t").params).toEqual({ length: { epochs: 1 }, ...TRAIN_DEFAULTS, stop: { epochs: 1 } });
     expect(at(g, "s").params).toEqual({ n: 100, features: 4, classes: 2, seed: 0, noise: 0.1 });
     expect(at(g, "c").params).toEqual({ train: 50000, test: 10000 });
     expect(at(g, "v").params["arch"]).toEqual({ arch: "conv6", width: 1 });
@@ -480,7 +481,7 @@ defaults prune { scope: global }
 let t = train(net0, data, 1 epoch)
 let p = prune(net0, 20%)
 `);
-    expect(at(g, "t").params).toEqual({ ...TRAIN_DEFAULTS, length: { epochs: 1 }, lr: 0.0012, optimizer: "adam" });
+    expect(at(g, "t").params).toEqual({ ...TRAIN_DEFAULTS, length: { epochs: 1 }, stop: { epochs: 1 }, lr: 0.0012, optimizer: "adam" });
     expect(at(g, "p").params["scope"]).toBe("global");
   });
 

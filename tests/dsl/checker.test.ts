@@ -285,3 +285,33 @@ describe("an import cycle reached from two files checked together", () => {
     expect(sortDiagnostics(all).map((d) => `${d.code}@${d.file.path}`)).toEqual(["import-cycle@/p/b.lth"]);
   });
 });
+
+describe("optional parameters (the pruning testbed)", () => {
+  const messages = (main: string) => {
+    const result = checkProgram("/p/main.lth", new ModuleLoader(memoryHost({ "/p/main.lth": main })));
+    if ("problem" in result) throw new Error(result.problem);
+    return result.diagnostics.map((d) => d.message);
+  };
+
+  it("prune's data may be left out for magnitude, random and synflow, and given for any criterion", () => {
+    for (const criterion of ["magnitude", "random", "synflow"]) expect(codes(`${PRELUDE}let p = prune(net0, 90%, criterion: ${criterion})\n`)).toEqual([]);
+    for (const criterion of ["magnitude", "snip", "grasp", "synflow"]) expect(codes(`${PRELUDE}let p = prune(net0, 90%, criterion: ${criterion}, data: data)\n`)).toEqual([]);
+  });
+
+  it("is a missing-arg at the op when snip or grasp has no data, from the call or from defaults", () => {
+    expect(codes(`${PRELUDE}let p = prune(net0, 90%, criterion: snip)\n`)).toEqual(["missing-arg@3:9"]);
+    expect(messages(`${PRELUDE}let p = prune(net0, 90%, criterion: grasp)\n`)).toEqual(["'prune' needs an argument for 'data' when criterion is grasp"]);
+    expect(codes(`${PRELUDE}defaults prune { criterion: snip }\nlet p = prune(net0, 50%)\n`)).toEqual(["missing-arg@4:9"]);
+    expect(codes(`${PRELUDE}defaults prune { criterion: snip, data: data }\nlet p = prune(net0, 50%)\n`)).toEqual([]);
+  });
+
+  it("must still have its type: data must be a Dataset", () => {
+    expect(codes(`${PRELUDE}let p = prune(net0, 90%, criterion: snip, data: net0)\n`)).toEqual(["type-mismatch@3:49"]);
+  });
+
+  it("gmp's end and every may be left out; train's start and stop default to the whole schedule", () => {
+    expect(codes(`${PRELUDE}let g = gmp(net0, data, 3 epochs, final: 90%)\nlet h = gmp(net0, data, 3 epochs, 90%, 0 steps, 2 epochs, 10 steps)\n`)).toEqual([]);
+    expect(codes(`${PRELUDE}let d = dpf(net0, data, 3 epochs, 90%, 32 steps)\nlet t = train(net0, data, 10 epochs, start: 500 steps, stop: 2 epochs)\n`)).toEqual([]);
+    expect(codes(`${PRELUDE}let g = gmp(net0, data, 3 epochs, final: 100%)\n`)).toEqual(["out-of-range@3:42"]);
+  });
+});

@@ -1,0 +1,171 @@
+// Pruning during training. `gmp` (Zhu & Gupta, 2017): masked training whose mask removes the
+// smallest weights on a cubic schedule. `dpf` (Lin et al., 2020): the gradient of the masked
+// net is applied to the dense weights, so a pruned weight that keeps being pushed comes back
+// when the mask is recomputed.
+
+import type * as TF from "@tensorflow/tfjs-core";
+import type { DatasetValue, NetValue } from "../artifacts.js";
+import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import type { Engine } from "./backend.js";
+import { fromEngine, type EngineNet } from "./model.js";
+import { fit, type FitOptions } from "./train.js";
+
+type Duration = { epochs: number } | { steps: number };
+
+/**
+ * Zhu & Gupta's sparsity at `step`: s_f·(1 − (1 − p)³), where p is the share of the ramp
+ * from `start` to `end` done (0 before the ramp, 1 after it).
+ */
+export function cubicSparsity(step: number, start: number, end: number, final: number): number {
+  const p = Math.min(1, Math.max(0, (step - start) / Math.max(1, end - start)));
+  return final * (1 - (1 - p) ** 3);
+}
+
+/**
+ * Masks (stored layout) that keep, of the weights `allowed` lets live, the largest |w| so that
+ * `sparsity` of each layer's weights (`layerwise`) or of all weights (`global`) is removed.
+ * Ties go to the earlier position, so the result depends on the values alone.
+ */
+export function magnitudeMasks(weights: readonly Float32Array[], allowed: readonly Uint8Array[], sparsity: number, scope: "layerwise" | "global"): Uint8Array[] {
+  const masks = allowed.map((a) => Uint8Array.from(a));
+  const keepLargest = (layers: readonly number[]) => {
+    const total = layers.reduce((n, i) => n + weights[i]!.length, 0);
+    const keep = Math.round((1 - sparsity) * total);
+    const live: { layer: number; index: number; size: number }[] = [];
+    for (const i of layers) allowed[i]!.forEach((a, j) => a && live.push({ layer: i, index: j, size: Math.abs(weights[i]![j]!) }));
+    if (live.length <= keep) return;
+    // Smallest first; equal sizes by layer, then position: the earlier one goes first.
+    live.sort((a, b) => a.size - b.size || a.layer - b.layer || a.index - b.index);
+    for (let r = 0; r < live.length - keep; r++) masks[live[r]!.layer]![live[r]!.index] = 0;
+  };
+  if (scope === "global") keepLargest(weights.map((_, i) => i));
+  else weights.forEach((_, i) => keepLargest([i]));
+  return masks;
+}
+
+interface Schedule {
+  readonly final: number;
+  readonly start: number;
+  readonly end: number;
+  readonly every: number;
+  readonly scope: "layerwise" | "global";
+}
+
+/** The training options and the pruning schedule (in steps) of a gmp or dpf stage. */
+function setup(ctx: OpContext, net: NetValue, data: DatasetValue, defaultEvery: (start: number, end: number) => number): { fit: FitOptions; schedule: Schedule } {
+  const length = durationParam(ctx, "length");
+  const perEpoch = Math.ceil(data.train.n / Math.min(num(ctx, "batch"), data.train.n));
+  const steps = (d: Duration) => ("epochs" in d ? Math.round(d.epochs * perEpoch) : d.steps);
+  const total = Math.max(1, steps(length));
+  const start = steps(durationParam(ctx, "start"));
+  const end = ctx.params["end"] !== undefined ? steps(durationParam(ctx, "end")) : Math.round(0.75 * total);
+  if (end > total) throw new OpFailure(`end (step ${end}) is past the end of training (step ${total})`);
+  if (start >= end) throw new OpFailure(`start (step ${start}) must come before end (step ${end}); the ramp needs at least one step`);
+  const every = ctx.params["every"] !== undefined ? steps(durationParam(ctx, "every")) : defaultEvery(start, end);
+  if (every < 1) throw new OpFailure("every must be at least one step");
+  checkSparser(net, num(ctx, "final"));
+  return {
+    fit: {
+      lr: num(ctx, "lr"),
+      batch: num(ctx, "batch"),
+      optimizer: str(ctx, "optimizer") as FitOptions["optimizer"],
+      momentum: num(ctx, "momentum"),
+      weightDecay: num(ctx, "weight_decay"),
+      cosine: str(ctx, "schedule") === "cosine",
+      length,
+      warmup: durationParam(ctx, "warmup"),
+      seed: num(ctx, "seed"),
+      stage: ctx.stage,
+      progress: (p) => ctx.progress(p),
+    },
+    schedule: { final: num(ctx, "final"), start, end, every, scope: str(ctx, "scope") as Schedule["scope"] },
+  };
+}
+
+/** Final sparsity below what the input net already has cannot be reached without reviving weights. */
+function checkSparser(net: NetValue, final: number): void {
+  const total = net.layers.reduce((n, l) => n + l.mask.length, 0);
+  const live = net.layers.reduce((n, l) => n + l.mask.reduce((a, m) => a + m, 0), 0);
+  if (live < Math.round((1 - final) * total)) {
+    throw new OpFailure(`the net already has ${(100 * (1 - live / total)).toFixed(1)}% of its weights pruned, more than final (${(100 * final).toFixed(1)}%)`);
+  }
+}
+
+/** Whether the mask is recomputed after `step` steps: every `every` steps of the ramp, and at its end. */
+function pruneStep(step: number, s: Schedule): boolean {
+  return step > s.start && step <= s.end && ((step - s.start) % s.every === 0 || step === s.end);
+}
+
+function storedWeights(model: EngineNet, tensors?: readonly TF.Tensor[]): Float32Array[] {
+  return model.params.map((p, i) => fromEngine((tensors?.[i] ?? p.weight).dataSync() as Float32Array, p.layer));
+}
+
+export function gmp(ctx: OpContext, engine: Engine): NetValue {
+  const net = netInput(ctx, "net");
+  const data = datasetInput(ctx, "data");
+  // About 20 pruning steps over the ramp, as Zhu & Gupta's recipes use.
+  const { fit: options, schedule } = setup(ctx, net, data, (start, end) => Math.max(1, Math.round((end - start) / 20)));
+  return fit(engine, net, data, {
+    ...options,
+    afterStep(step, model) {
+      if (!pruneStep(step, schedule)) return;
+      const sparsity = cubicSparsity(step, schedule.start, schedule.end, schedule.final);
+      // Weights pruned earlier are zero and stay out: only the current mask's weights compete.
+      const current = model.params.map((p) => p.layer.mask);
+      magnitudeMasks(storedWeights(model), current, sparsity, schedule.scope).forEach((m, i) => model.setMask(i, m));
+    },
+  });
+}
+
+export function dpf(ctx: OpContext, engine: Engine): NetValue {
+  const net = netInput(ctx, "net");
+  const data = datasetInput(ctx, "data");
+  const { fit: options, schedule } = setup(ctx, net, data, () => 16);
+  const { tf } = engine;
+  // The part of the dense weights the mask hides (engine layout), per layer; made at the first step.
+  let hidden: TF.Tensor[] | undefined;
+  // Weights outside the input net's own mask never come back: dpf prunes within it.
+  let allowed: TF.Tensor[] | undefined;
+  const original = net.layers.map((l) => l.mask);
+  try {
+    const trained = fit(engine, net, data, {
+      ...options,
+      denseGradients: true,
+      afterStep(step, model) {
+        allowed ??= model.params.map((p) => tf.keep(tf.clone(p.mask)));
+        hidden ??= model.params.map((p) => tf.keep(tf.zerosLike(p.weight)));
+        const h = hidden;
+        const a = allowed;
+        // The step moved every weight (unmasked gradients): what landed on hidden weights joins them.
+        model.params.forEach((p, i) => {
+          const [visible, rest] = tf.tidy(() => {
+            const off = tf.mul(tf.sub(a[i]!, p.mask), p.weight);
+            return [tf.mul(p.weight, p.mask), tf.add(h[i]!, off)];
+          });
+          p.weight.assign(visible);
+          visible.dispose();
+          h[i]!.dispose();
+          h[i] = tf.keep(rest);
+        });
+        if (step <= schedule.start || (step - schedule.start) % schedule.every !== 0) return;
+        // Refresh: rank the dense weights (visible + hidden) and split them again.
+        const dense = model.params.map((p, i) => tf.add(p.weight, h[i]!));
+        const masks = magnitudeMasks(storedWeights(model, dense), original, cubicSparsity(step, schedule.start, schedule.end, schedule.final), schedule.scope);
+        masks.forEach((m, i) => {
+          model.setMask(i, m, true);
+          const p = model.params[i]!;
+          const [visible, rest] = tf.tidy(() => [tf.mul(dense[i]!, p.mask), tf.mul(tf.mul(dense[i]!, tf.sub(1, p.mask)), a[i]!)]);
+          p.weight.assign(visible);
+          visible.dispose();
+          h[i]!.dispose();
+          h[i] = tf.keep(rest);
+        });
+        tf.dispose(dense);
+      },
+    });
+    return trained;
+  } finally {
+    if (hidden) tf.dispose(hidden);
+    if (allowed) tf.dispose(allowed);
+  }
+}
