@@ -156,13 +156,13 @@ const TRAINING: readonly ParamDecl[] = [
  * comes last for gmp (`gmp(net, data, length, final, start, end, every)`) and right after
  * `final` for dpf (`dpf(net, data, length, final, every)`).
  */
-function sparsitySchedule(every: ParamDecl, everyFirst: boolean): ParamDecl[] {
+function sparsitySchedule(every: ParamDecl, everyFirst: boolean, scopeDefault: "layerwise" | "global"): ParamDecl[] {
   const final: ParamDecl = { name: "final", type: Percent, doc: "sparsity at the end of the ramp: the share of the weights removed", bounds: { min: 0, max: 100, maxExclusive: true } };
   const ramp: ParamDecl[] = [
     { name: "start", type: Duration, doc: "where the ramp begins", unit: "epochs|steps", bounds: NON_NEGATIVE, default: steps(0) },
     { name: "end", type: Duration, doc: "where the ramp reaches final (default: three quarters of length)", unit: "epochs|steps", bounds: POSITIVE, optional: true },
   ];
-  const scope: ParamDecl = { name: "scope", type: enumOf("layerwise", "global"), doc: "each layer at the schedule's sparsity, or one magnitude ranking across layers", default: choice("layerwise") };
+  const scope: ParamDecl = { name: "scope", type: enumOf("layerwise", "global"), doc: "each layer at the schedule's sparsity, or one magnitude ranking across layers", default: choice(scopeDefault) };
   return everyFirst ? [final, every, ...ramp, scope] : [final, ...ramp, every, scope];
 }
 
@@ -380,7 +380,7 @@ const declarations: readonly OpDecl[] = [
         unit: "epochs|steps",
         bounds: POSITIVE,
         optional: true,
-      }, false),
+      }, false, "layerwise"),
       ...TRAINING,
     ],
     result: Net,
@@ -394,7 +394,7 @@ const declarations: readonly OpDecl[] = [
       net(),
       data(),
       { name: "length", type: Duration, doc: "how long to train", unit: "epochs|steps", bounds: POSITIVE },
-      ...sparsitySchedule({ name: "every", type: Duration, doc: "steps between mask refreshes", unit: "epochs|steps", bounds: POSITIVE, default: steps(16) }, true),
+      ...sparsitySchedule({ name: "every", type: Duration, doc: "steps between mask refreshes", unit: "epochs|steps", bounds: POSITIVE, default: steps(16) }, true, "global"),
       ...TRAINING,
     ],
     result: Net,
@@ -430,6 +430,7 @@ const declarations: readonly OpDecl[] = [
       { name: "tolerance", type: Percent, doc: "stop adding to a layer once accuracy is within this share of the full net's", bounds: { min: 0, max: 100, maxExclusive: true }, default: { kind: "Percent", value: 2 } },
       { name: "candidates", type: Int, doc: "units tried at each step, sampled from those not yet chosen", unit: "units", bounds: { min: 1 }, default: int(50) },
       { name: "batch", type: Int, doc: "examples in the minibatch each choice is judged on", unit: "examples", bounds: { min: 1 }, default: int(128) },
+      { name: "eval", type: Int, doc: "training examples the stopping rule measures accuracy on (all, if fewer)", unit: "examples", bounds: { min: 1 }, default: int(1000) },
       seed("seed of the batches and the candidates", 0),
     ],
     result: Net,

@@ -110,7 +110,8 @@ class ScriptWriter {
     const value = b.node.value;
     const cite = this.cite(b.module, b.node.range);
     const inner = value.kind === "Paren" ? value.inner : value;
-    if (inner.kind === "Repeat" || inner.kind === "For") return `${cite}\n${this.loop(inner, b.module, name)}`;
+    // A defaults object a loop uses is declared before the loop, not in its block, where later statements could not see it.
+    if (inner.kind === "Repeat" || inner.kind === "For") return `${this.defaultsFor(inner, b.module)}${cite}\n${this.loop(inner, b.module, name)}`;
     return `${this.defaultsFor(value, b.module)}${cite}\nconst ${name} = ${this.expr(value, b.module)};`;
   }
 
@@ -136,6 +137,10 @@ class ScriptWriter {
         }
       }
       for (const child of children(x)) visit(child);
+      if (x.kind === "Repeat" || x.kind === "For") {
+        for (const b of this.program.resolution.blockOrder.get(x) ?? []) visit(b.node.value);
+        visit(x.body.result);
+      }
     };
     visit(e);
     return out.join("");

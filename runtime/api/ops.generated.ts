@@ -153,7 +153,7 @@ export interface DpfOptions {
   readonly start?: Duration;
   /** where the ramp reaches final (default: three quarters of length) */
   readonly end?: Duration;
-  /** each layer at the schedule's sparsity, or one magnitude ranking across layers; default layerwise */
+  /** each layer at the schedule's sparsity, or one magnitude ranking across layers; default global */
   readonly scope?: "layerwise" | "global";
   /** learning rate; default 0.1 */
   readonly lr?: number | Num;
@@ -199,6 +199,8 @@ export interface GreedyOptions {
   readonly candidates?: number;
   /** examples in the minibatch each choice is judged on; default 128 */
   readonly batch?: number;
+  /** training examples the stopping rule measures accuracy on (all, if fewer); default 1000 */
+  readonly eval?: number;
   /** seed of the batches and the candidates; default 0 */
   readonly seed?: number;
 }

@@ -6,7 +6,7 @@ import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { accuracyBySparsity } from "../report/charts.js";
 import { NotComputed } from "../plan.js";
-import { collectNets, renderReport } from "../report/report.js";
+import { collectNets, collectValues, renderReport } from "../report/report.js";
 import { loadPipeline, openStore } from "./pipeline.js";
 
 export async function reportCommand(file: string, options: { out?: string; store?: string; format?: string }, io: CommandIO): Promise<number> {
@@ -22,7 +22,7 @@ export async function reportCommand(file: string, options: { out?: string; store
   const reports = graph.reports.length ? graph.reports : [{ names: [...graph.bindings.keys()] }];
   const store = openStore(graph, options.store, io.cwd);
   try {
-    const sections = reports.map((r) => ({ title: r.title ?? basename(file), nets: collectNets(graph, store, r.names, file) }));
+    const sections = reports.map((r) => ({ title: r.title ?? basename(file), nets: collectNets(graph, store, r.names, file), values: collectValues(graph, store, r.names, file) }));
     const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format}`);
     writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets)) : await renderReport(basename(file), sections));
     io.err(`wrote ${out}`);

@@ -230,9 +230,10 @@ export function rewind(ctx: OpContext): NetValue {
       `rewind needs two nets from the same initialisation: 'net' descends from ${net.init.slice(0, 12)}…, 'to' from ${to.init.slice(0, 12)}… (was 'to' reinitialised, or made by another init?)`,
     );
   }
-  const { earlybird: _theirs, ...weights } = to;
-  // The early-bird record describes the mask, so it comes with the mask.
-  return withMasks({ ...weights, ...(net.earlybird ? { earlybird: net.earlybird } : {}) }, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
+  const { earlybird: _theirs, greedy: _theirSelection, ...weights } = to;
+  // The early-bird and greedy records describe the mask, so they come with the mask.
+  const records = { ...(net.earlybird ? { earlybird: net.earlybird } : {}), ...(net.greedy ? { greedy: net.greedy } : {}) };
+  return withMasks({ ...weights, ...records }, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
 }
 
 /** Fresh weights (the net's own scheme, a new seed) under the same mask; biases zero. */

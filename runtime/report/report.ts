@@ -29,6 +29,33 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
   };
 }
 
+/** A number or metrics a report names (an `instability`, a `mask_distance`, an `evaluate`), as text. */
+export interface ReportValue {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** The numbers and metrics a report names, read (and hash-checked) from the store; lists give one per item. */
+export function collectValues(graph: StageGraph, store: Store, names: readonly string[], file: string): ReportValue[] {
+  const values = names.map((n) => [n, graph.bindings.get(n)!] as const);
+  const read = cachedResults(graph, store, values.flatMap(([, v]) => stagesOf(v)), `lth run ${file}`);
+  const show = (id: StageId): string | undefined => {
+    const { artifact } = read(id);
+    if (artifact.kind === "Number") return Number.isInteger(artifact.value) ? String(artifact.value) : artifact.value.toPrecision(4);
+    if (artifact.kind === "Metrics") return `accuracy ${pct(artifact.metrics.accuracy)}, loss ${artifact.metrics.loss.toPrecision(4)}`;
+    return undefined;
+  };
+  const out: ReportValue[] = [];
+  for (const [name, value] of values) {
+    const items = value.kind === "stage" ? [[name, value] as const] : value.kind === "list" ? value.items.map((item, i) => [`${name}[${i}]`, item] as const) : [];
+    for (const [label, item] of items) {
+      const text = item.kind === "stage" ? show(item.stage) : undefined;
+      if (text !== undefined) out.push({ name: label, value: text });
+    }
+  }
+  return out;
+}
+
 /** The nets a report names, read (and hash-checked) from the store; lists give one per item. */
 export function collectNets(graph: StageGraph, store: Store, names: readonly string[], file: string): NetSummary[] {
   const values = names.map((n) => [n, graph.bindings.get(n)!] as const);
@@ -66,17 +93,29 @@ function table(nets: readonly NetSummary[]): string {
 export interface ReportSection {
   readonly title: string;
   readonly nets: readonly NetSummary[];
+  readonly values?: readonly ReportValue[];
+}
+
+function valueTable(values: readonly ReportValue[]): string {
+  const rows = values.map((v) => `<tr><td>${escapeHtml(v.name)}</td><td>${escapeHtml(v.value)}</td></tr>`);
+  return `<table><thead><tr><th>value</th><th></th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 export async function renderReport(file: string, sections: readonly ReportSection[]): Promise<string> {
   const parts: string[] = [];
   for (const s of sections) {
+    const values = s.values?.length ? valueTable(s.values) : "";
+    if (s.nets.length === 0) {
+      // Only numbers (an instability, a mask distance): a table, and no empty figures.
+      parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${values}</section>`);
+      continue;
+    }
     const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
     if (s.nets.some((n) => n.earlybird?.distances.length)) figures.push(await earlyBirdEmergence(s.nets));
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
     // Only the root tag's are dropped, so text inside the figure is never rewritten.
     const inline = figures.map((f) => `<figure>${f.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`);
-    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets)}</section>`);
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets)}${values}</section>`);
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Rig, SMALL_IMP } from "./rig.js";
+import { renderReport } from "../../runtime/report/report.js";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 const artifacts = join(import.meta.dirname, "../artifacts");
@@ -61,4 +62,12 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
     expect(r.exitCode).toBe(0);
     expect(statSync(shot).size).toBeGreaterThan(20_000);
   }, 120_000);
+});
+
+describe("a report of numbers alone", () => {
+  it("is a table of the values, without empty figures", async () => {
+    const html = await renderReport("p.lth", [{ title: "Instability", nets: [], values: [{ name: "at_init", value: "0.001000" }, { name: "xs[1]", value: "accuracy 91.00%, loss 0.3000" }] }]);
+    expect(html).not.toContain("<svg");
+    expect(html).toContain("<tr><td>at_init</td><td>0.001000</td></tr><tr><td>xs[1]</td><td>accuracy 91.00%, loss 0.3000</td></tr>");
+  });
 });
