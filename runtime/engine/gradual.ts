@@ -147,7 +147,8 @@ export function dpf(ctx: OpContext, engine: Engine): NetValue {
           h[i]!.dispose();
           h[i] = tf.keep(rest);
         });
-        if (step <= schedule.start || (step - schedule.start) % schedule.every !== 0) return;
+        // Refreshed along the ramp only: after `end` the mask stays, so the last change is trained with.
+        if (!pruneStep(step, schedule)) return;
         // Refresh: rank the dense weights (visible + hidden) and split them again.
         const dense = model.params.map((p, i) => tf.add(p.weight, h[i]!));
         const masks = magnitudeMasks(storedWeights(model, dense), original, cubicSparsity(step, schedule.start, schedule.end, schedule.final), schedule.scope);
