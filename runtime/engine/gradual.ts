@@ -8,7 +8,7 @@ import type { DatasetValue, NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
 import type { Engine } from "./backend.js";
 import { fromEngine, type EngineNet } from "./model.js";
-import { fit, type FitOptions } from "./train.js";
+import { fit, trainingOptions, type FitOptions } from "./train.js";
 
 type Duration = { epochs: number } | { steps: number };
 
@@ -65,19 +65,7 @@ function setup(ctx: OpContext, net: NetValue, data: DatasetValue, defaultEvery: 
   if (every < 1) throw new OpFailure("every must be at least one step");
   checkSparser(net, num(ctx, "final"));
   return {
-    fit: {
-      lr: num(ctx, "lr"),
-      batch: num(ctx, "batch"),
-      optimizer: str(ctx, "optimizer") as FitOptions["optimizer"],
-      momentum: num(ctx, "momentum"),
-      weightDecay: num(ctx, "weight_decay"),
-      cosine: str(ctx, "schedule") === "cosine",
-      length,
-      warmup: durationParam(ctx, "warmup"),
-      seed: num(ctx, "seed"),
-      stage: ctx.stage,
-      progress: (p) => ctx.progress(p),
-    },
+    fit: trainingOptions(ctx),
     schedule: { final: num(ctx, "final"), start, end, every, scope: str(ctx, "scope") as Schedule["scope"] },
   };
 }

@@ -12,10 +12,10 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, Layer, NetValue } from "../artifacts.js";
-import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import type { Engine } from "./backend.js";
 import { checkData, EngineNet, features } from "./model.js";
-import { fit, type FitOptions } from "./train.js";
+import { fit, trainingOptions, type FitOptions } from "./train.js";
 
 type Tensor = TF.Tensor;
 
@@ -118,19 +118,7 @@ export function barrier(engine: Engine, a: NetValue, b: NetValue, data: DatasetV
 export function instability(ctx: OpContext, engine: Engine): number {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
-  const options = (seed: number, copy: string): FitOptions => ({
-    lr: num(ctx, "lr"),
-    batch: num(ctx, "batch"),
-    optimizer: str(ctx, "optimizer") as FitOptions["optimizer"],
-    momentum: num(ctx, "momentum"),
-    weightDecay: num(ctx, "weight_decay"),
-    cosine: str(ctx, "schedule") === "cosine",
-    length: durationParam(ctx, "length"),
-    warmup: durationParam(ctx, "warmup"),
-    seed,
-    stage: `${ctx.stage}/${copy}`,
-    progress: (p) => ctx.progress(p),
-  });
+  const options = (seed: number, copy: string): FitOptions => ({ ...trainingOptions(ctx), seed, stage: `${ctx.stage}/${copy}` });
   const a = fit(engine, net, data, options(num(ctx, "seed_a"), "a"));
   const b = fit(engine, net, data, options(num(ctx, "seed_b"), "b"));
   return barrier(engine, a, b, data);

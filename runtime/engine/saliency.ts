@@ -187,11 +187,7 @@ export function saliencyScores(engine: Engine, net: NetValue, criterion: "snip" 
       const gTg = (...ws: Tensor[]) => tf.addN(gradients(ws).map((t, i) => tf.sum(tf.mul(t, g[i]!)))) as TF.Scalar;
       return tf.grads(gTg)(w).map((hg, i) => tf.mul(w[i]!, hg));
     });
-    return scores.map((s, i) => {
-      const out = fromEngine(s.dataSync() as Float32Array, net.layers[i]!);
-      s.dispose();
-      return out;
-    });
+    return toStored(scores, net);
   } finally {
     model.dispose();
     tf.dispose([x, y]);
@@ -261,11 +257,7 @@ export function synflowScores(engine: Engine, net: NetValue, masks: readonly Uin
       const { grads } = tf.variableGrads(() => tf.sum(model.forward(x, false)) as TF.Scalar, weights);
       return weights.map((w) => tf.mul(w, grads[w.name]!));
     });
-    return scores.map((s, i) => {
-      const out = fromEngine(s.dataSync() as Float32Array, net.layers[i]!);
-      s.dispose();
-      return out;
-    });
+    return toStored(scores, net);
   } finally {
     model.dispose();
   }
@@ -348,4 +340,13 @@ export function pruneBySaliency(ctx: OpContext, engine: Engine): NetValue {
     }
   }
   return pruneByScores(net, scores, rate, outputRate, scope);
+}
+
+/** Per-layer scores in the engine layout, read back in the stored layout and freed. */
+function toStored(scores: readonly Tensor[], net: NetValue): Float32Array[] {
+  return scores.map((s, i) => {
+    const out = fromEngine(s.dataSync() as Float32Array, net.layers[i]!);
+    s.dispose();
+    return out;
+  });
 }

@@ -23,43 +23,20 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, HistoryPoint, Layer, MetricsValue, NetValue } from "../artifacts.js";
-import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
-import type { TrainingProgress } from "../progress.js";
+import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
+import { crossEntropy, measure, Optimizer, scalar, trainingOptions, type FitOptions } from "./train.js";
 import { Random } from "../random.js";
 import type { Engine } from "./backend.js";
 import { checkData, EngineNet, features, fromEngine, toEngine } from "./model.js";
 
 type Tensor = TF.Tensor;
 
-export interface SupermaskOptions {
+/** train's options (no warmup: the scores start at once), `weightDecay` an L2 penalty on the scores, `seed` the data order's and the scores'. */
+export interface SupermaskOptions extends Pick<FitOptions, "lr" | "batch" | "optimizer" | "momentum" | "weightDecay" | "cosine" | "length" | "seed" | "stage" | "progress"> {
   /** Share of each layer's live weights to mask out, 0..1. */
   readonly rate: number;
-  readonly lr: number;
-  readonly batch: number;
-  readonly optimizer: "sgd" | "momentum" | "adam";
-  readonly momentum: number;
-  /** L2 penalty on the scores. */
-  readonly weightDecay: number;
-  readonly cosine: boolean;
-  readonly length: { epochs: number } | { steps: number };
-  /** Data order and the scores' initialisation. */
-  readonly seed: number;
-  readonly stage: string;
-  readonly progress: (p: TrainingProgress) => void;
   /** Starting scores per layer in the stored layout (tests); default kaiming-uniform. */
   readonly scores?: readonly Float32Array[];
-}
-
-/** Mean cross-entropy of softmax(logits) against integer labels (as train.ts). */
-function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, classes: number): TF.Scalar {
-  const onehot = tf.oneHot(labels as TF.Tensor1D, classes);
-  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as TF.Scalar;
-}
-
-function scalar(t: Tensor): number {
-  const v = t.dataSync()[0]!;
-  t.dispose();
-  return v;
 }
 
 /** A layer's live positions: its mask and, when it has one, its channel mask. */
@@ -106,52 +83,6 @@ export function initialScores(l: Layer, seed: number): Float32Array {
   return Float32Array.from({ length: l.weight.length }, () => (2 * random.next() - 1) * bound);
 }
 
-/** SGD (with momentum) and Adam as PyTorch's, with L2 decay in the gradient, over the scores (cf. train.ts). */
-class ScoreOptimizer {
-  private readonly state: Tensor[][];
-  private t = 0;
-  constructor(
-    private readonly tf: typeof TF,
-    private readonly kind: "sgd" | "momentum" | "adam",
-    private readonly momentum: number,
-    private readonly decay: number,
-    private readonly variables: readonly TF.Variable[],
-  ) {
-    const slots = kind === "adam" ? 2 : kind === "momentum" ? 1 : 0;
-    this.state = variables.map((v) => Array.from({ length: slots }, () => tf.keep(tf.zerosLike(v))));
-  }
-
-  step(lr: number, grads: readonly Tensor[]): void {
-    const tf = this.tf;
-    this.t++;
-    this.variables.forEach((v, i) => {
-      const s = this.state[i]!;
-      const next = tf.tidy(() => {
-        let g = grads[i]!;
-        if (this.decay > 0) g = tf.add(g, tf.mul(v, this.decay));
-        if (this.kind === "sgd") return { v: tf.sub(v, tf.mul(g, lr)), s: [] as Tensor[] };
-        if (this.kind === "momentum") {
-          const buf = tf.add(tf.mul(s[0]!, this.momentum), g);
-          return { v: tf.sub(v, tf.mul(buf, lr)), s: [buf] };
-        }
-        const m = tf.add(tf.mul(s[0]!, 0.9), tf.mul(g, 0.1));
-        const u = tf.add(tf.mul(s[1]!, 0.999), tf.mul(tf.square(g), 0.001));
-        const stepSize = (lr * Math.sqrt(1 - 0.999 ** this.t)) / (1 - 0.9 ** this.t);
-        const denom = tf.add(tf.sqrt(u), 1e-8 * Math.sqrt(1 - 0.999 ** this.t));
-        return { v: tf.sub(v, tf.mul(tf.div(m, denom), stepSize)), s: [m, u] };
-      });
-      v.assign(next.v);
-      next.v.dispose();
-      for (const old of s) old.dispose();
-      next.s.forEach((t, j) => (s[j] = tf.keep(t)));
-    });
-  }
-
-  dispose(): void {
-    for (const s of this.state) this.tf.dispose(s);
-  }
-}
-
 /**
  * The masked weight w ⊙ top-k(|s|) as a function of the scores s, with the straight-through
  * gradient sign(s) ⊙ w ⊙ dy (w ⊙ dy w.r.t. |s|). `live` is 1 where the net's weight is alive
@@ -176,28 +107,6 @@ export function maskedWeight(tf: typeof TF, weight: Tensor, live: Tensor, scores
   return (f as (s: Tensor) => Tensor)(scores);
 }
 
-/** Test loss and accuracy with the given per-layer weights (engine layout) in place of the net's. */
-function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, weights: readonly Tensor[]): MetricsValue {
-  const n = x.shape[0]!;
-  const chunk = model.net.layers.some((l) => l.kind === "conv") ? 200 : 1000;
-  let loss = 0;
-  let correct = 0;
-  for (let start = 0; start < n; start += chunk) {
-    const size = Math.min(chunk, n - start);
-    const [l, c] = tf.tidy(() => {
-      const xb = tf.slice(x, [start, 0], [size, -1]);
-      const yb = tf.slice(y, [start], [size]);
-      const logits = model.forward(xb, false, undefined, weights);
-      const lossSum = tf.mul(crossEntropy(tf, logits, yb, model.net.classes), size);
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), "float32"));
-      return [lossSum, hits];
-    });
-    loss += scalar(l!);
-    correct += scalar(c!);
-  }
-  return { loss: loss / n, accuracy: correct / n };
-}
-
 /** Learns a supermask over `net`'s frozen weights; returns the net with the mask in force and its history extended. */
 export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue, o: SupermaskOptions): NetValue {
   const { tf } = engine;
@@ -220,7 +129,8 @@ export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue
     t.dispose();
     return v;
   });
-  const optimizer = new ScoreOptimizer(tf, o.optimizer, o.momentum, o.weightDecay, scores);
+  // train's update rule over the scores: the weights are not variables here.
+  const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, 0, scores.map((variable) => ({ variable })));
   const xTrain = features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
   const xTest = features(tf, data, data.test);
@@ -326,17 +236,6 @@ export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue
 }
 
 export function supermask(ctx: OpContext, engine: Engine): NetValue {
-  return learnSupermask(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), {
-    rate: num(ctx, "rate"),
-    lr: num(ctx, "lr"),
-    batch: num(ctx, "batch"),
-    optimizer: str(ctx, "optimizer") as SupermaskOptions["optimizer"],
-    momentum: num(ctx, "momentum"),
-    weightDecay: num(ctx, "weight_decay"),
-    cosine: str(ctx, "schedule") === "cosine",
-    length: durationParam(ctx, "length"),
-    seed: num(ctx, "seed"),
-    stage: ctx.stage,
-    progress: (p) => ctx.progress(p),
-  });
+  const { lr, batch, optimizer, momentum, weightDecay, cosine, length, seed, stage, progress } = trainingOptions(ctx);
+  return learnSupermask(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), { rate: num(ctx, "rate"), lr, batch, optimizer, momentum, weightDecay, cosine, length, seed, stage, progress });
 }

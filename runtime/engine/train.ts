@@ -18,14 +18,14 @@ export function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, clas
 }
 
 /** Reads a scalar and frees it. */
-function scalar(t: Tensor): number {
+export function scalar(t: Tensor): number {
   const v = t.dataSync()[0]!;
   t.dispose();
   return v;
 }
 
-/** Test loss and accuracy, in chunks so memory stays flat for large test sets. */
-function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor): MetricsValue {
+/** Test loss and accuracy, in chunks so memory stays flat for large test sets; `weights` as `EngineNet.forward` takes them. */
+export function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, weights?: readonly Tensor[]): MetricsValue {
   const n = x.shape[0]!;
   // Every layer's activations for a chunk live until it is done: conv nets get small chunks
   // (a full-width VGG-16 on 1,000 CIFAR images needs 3.6 GB of wasm heap, on 200 about 0.8 GB).
@@ -37,7 +37,7 @@ function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor): Metrics
     const [l, c] = tf.tidy(() => {
       const xb = tf.slice(x, [start, 0], [size, -1]);
       const yb = tf.slice(y, [start], [size]);
-      const logits = model.forward(xb, false);
+      const logits = model.forward(xb, false, undefined, weights);
       const lossSum = tf.mul(crossEntropy(tf, logits, yb, model.net.classes), size);
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), "float32"));
       return [lossSum, hits];
@@ -71,7 +71,7 @@ export function testMetrics(engine: Engine, net: NetValue, data: DatasetValue): 
  * The update rule, on raw variables: PyTorch's SGD (with momentum) and Adam, L2 weight
  * decay in the gradient, and an optional L1 penalty on batch-norm scales.
  */
-class Optimizer {
+export class Optimizer {
   private readonly state: Tensor[][];
   private t = 0;
   constructor(
@@ -260,8 +260,12 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   }
 }
 
-export function train(ctx: OpContext, engine: Engine): NetValue {
-  return fit(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), {
+/**
+ * The optimisation parameters every training op shares (`train`, `gmp`, `dpf`, `supermask`,
+ * `instability`), read from a stage's context; `seed` where the op has one.
+ */
+export function trainingOptions(ctx: OpContext): FitOptions {
+  return {
     lr: num(ctx, "lr"),
     batch: num(ctx, "batch"),
     optimizer: str(ctx, "optimizer") as FitOptions["optimizer"],
@@ -269,12 +273,18 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
     weightDecay: num(ctx, "weight_decay"),
     cosine: str(ctx, "schedule") === "cosine",
     length: durationParam(ctx, "length"),
-    warmup: durationParam(ctx, "warmup"),
-    seed: num(ctx, "seed"),
+    warmup: ctx.params["warmup"] !== undefined ? durationParam(ctx, "warmup") : { steps: 0 },
+    seed: ctx.params["seed"] !== undefined ? num(ctx, "seed") : 0,
+    stage: ctx.stage,
+    progress: (p) => ctx.progress(p),
+  };
+}
+
+export function train(ctx: OpContext, engine: Engine): NetValue {
+  return fit(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), {
+    ...trainingOptions(ctx),
     // Always given by the compiler (defaults applied); absent only in hand-built contexts.
     ...(ctx.params["start"] !== undefined ? { start: durationParam(ctx, "start") } : {}),
     ...(ctx.params["stop"] !== undefined ? { stop: durationParam(ctx, "stop") } : {}),
-    stage: ctx.stage,
-    progress: (p) => ctx.progress(p),
   });
 }
