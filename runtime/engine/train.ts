@@ -98,12 +98,15 @@ export class Optimizer {
         if (scale && this.l1 > 0) g = tf.add(g, tf.mul(tf.sign(v), this.l1));
         if (mask) g = tf.mul(g, mask);
         if (this.kind === "sgd") return { v: tf.sub(v, tf.mul(g, lr)), s: [] as Tensor[] };
+        // The state is masked too: a weight pruned mid-training (gmp) must not coast on its old
+        // momentum. Under a mask fixed from the start the state is already 0 there, so nothing changes.
+        const held = (t: Tensor) => (mask ? tf.mul(t, mask) : t);
         if (this.kind === "momentum") {
-          const buf = tf.add(tf.mul(s[0]!, this.momentum), g);
+          const buf = held(tf.add(tf.mul(s[0]!, this.momentum), g));
           return { v: tf.sub(v, tf.mul(buf, lr)), s: [buf] };
         }
-        const m = tf.add(tf.mul(s[0]!, 0.9), tf.mul(g, 0.1));
-        const u = tf.add(tf.mul(s[1]!, 0.999), tf.mul(tf.square(g), 0.001));
+        const m = held(tf.add(tf.mul(s[0]!, 0.9), tf.mul(g, 0.1)));
+        const u = held(tf.add(tf.mul(s[1]!, 0.999), tf.mul(tf.square(g), 0.001)));
         const stepSize = (lr * Math.sqrt(1 - 0.999 ** this.t)) / (1 - 0.9 ** this.t);
         // eps as PyTorch adds it: to sqrt(v̂), i.e. to sqrt(v)/sqrt(1-β2^t).
         const denom = tf.add(tf.sqrt(u), 1e-8 * Math.sqrt(1 - 0.999 ** this.t));
@@ -214,6 +217,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       for (const [i, p] of pending.entries()) {
         const value = scalar(p);
         if (!Number.isFinite(value)) {
+          tf.dispose(pending.slice(i + 1));
           // Losses are read in groups of up to 20 steps: name the first step that went bad, and its rate.
           const step = done - pending.length + i;
           const advice =

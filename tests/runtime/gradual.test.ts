@@ -77,6 +77,14 @@ describe("gmp, dpf and train's start and stop on the wasm backend", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("gmp keeps pruned weights at exactly 0 under momentum and Adam too (their state is masked with the weights)", () => {
+    for (const optimizer of ["momentum", "adam"]) {
+      const a = gmp(schedule({ optimizer, lr: optimizer === "adam" ? 1e-3 : 0.05 }), engine);
+      expect(nonzeroPruned(a), optimizer).toBe(0);
+      expect(alive(a)).toEqual(sizes.map((n) => Math.round(0.1 * n)));
+    }
+  });
+
   it("gmp with global scope leaves 10% of all weights, in whatever layers they are", () => {
     const a = gmp(schedule({ scope: "global" }), engine);
     const total = sizes.reduce((x, y) => x + y, 0);
