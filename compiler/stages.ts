@@ -5,7 +5,7 @@
 import { DirectedGraph } from "graphology";
 import { dirname, resolve as resolvePath } from "node:path";
 import type { DurationUnit } from "../dsl/ast.js";
-import type { DefaultValue, OpDecl } from "../dsl/ops.js";
+import type { DefaultValue, OpDecl, ParamDecl } from "../dsl/ops.js";
 import type { Range } from "../dsl/source.js";
 import type { Value } from "../dsl/types.js";
 import type { CompiledValue, ParamValue, ResultKind, Stage, StageId } from "./stage.js";
@@ -85,6 +85,13 @@ export function lastOf(xs: CompiledValue, site: CallSite): CompiledValue {
   return xs.items[xs.items.length - 1]!;
 }
 
+/** Whether a static argument equals its parameter's default (after normalisation). */
+function atDefault(decl: ParamDecl, value: CompiledValue, args: ReadonlyMap<string, CompiledValue>): boolean {
+  if (!decl.default || value.kind !== "static") return false;
+  const fallback = decl.default.kind === "Param" ? args.get(decl.default.name) : { kind: "static" as const, value: normalise(decl.default) };
+  return fallback?.kind === "static" && JSON.stringify(fallback.value) === JSON.stringify(value.value);
+}
+
 export class StageBuilder {
   readonly graph = new DirectedGraph<Stage>();
   /** Identical calls (same op, parameters and inputs) share one stage. */
@@ -98,6 +105,7 @@ export class StageBuilder {
     for (const decl of op.params) {
       const value = args.get(decl.name);
       if (!value) continue;
+      if (decl.addedLater && atDefault(decl, value, args)) continue;
       if (value.kind === "stage") inputs[decl.name] = value.stage;
       else if (decl.unit === "path") files[decl.name] = resolvePath(dirname(site.file), staticValue(value, site) as string);
       else params[decl.name] = staticValue(value, site);

@@ -55,6 +55,12 @@ export interface ParamDecl {
   readonly default?: DefaultValue;
   /** No default, yet not required: without it the op does without (`prune`'s `data`). */
   readonly optional?: boolean;
+  /**
+   * A parameter added after its op was first released: at its default it is left out of the
+   * stage's parameters, so a stage computed before the parameter existed keeps its key (and
+   * its cached result). The op must read it with the same default when absent.
+   */
+  readonly addedLater?: boolean;
   /** An optional parameter that is required after all when another has one of these values. */
   readonly requiredWhen?: { readonly param: string; readonly values: readonly string[] };
 }
@@ -282,8 +288,17 @@ const declarations: readonly OpDecl[] = [
         unit: "epochs|steps",
         bounds: NON_NEGATIVE,
         default: steps(0),
+        addedLater: true,
       },
-      { name: "stop", type: Duration, doc: "the step to stop at (the first k steps of a longer schedule)", unit: "epochs|steps", bounds: POSITIVE, default: sameAs("length") },
+      {
+        name: "stop",
+        type: Duration,
+        doc: "the step to stop at (the first k steps of a longer schedule)",
+        unit: "epochs|steps",
+        bounds: POSITIVE,
+        default: sameAs("length"),
+        addedLater: true,
+      },
     ],
     result: Net,
   },
