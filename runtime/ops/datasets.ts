@@ -1,12 +1,13 @@
 // Data ops: the shipped MNIST digits, IDX files, and a seeded Gaussian mixture. Each reads
 // and checks everything before returning, so a bad file fails its stage before training.
 
+import type { ParamValue } from "../../compiler/stage.js";
 import type { DatasetValue, Split } from "../artifacts.js";
 import { DataFileError, readIdxDataset } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
 import { readCifar } from "../data/cifar10.js";
 import { Random } from "../random.js";
-import { num, OpFailure, type OpContext } from "./context.js";
+import { datasetInput, num, OpFailure, type OpContext } from "./context.js";
 
 function take(images: Uint8Array, labels: Int32Array, features: number, order: Uint32Array, from: number, n: number): Split {
   const x = new Uint8Array(n * features);
@@ -26,7 +27,7 @@ export function mnist(ctx: OpContext): DatasetValue {
   const digits = loadShippedDigits();
   const order = new Random(num(ctx, "seed"), "mnist/split").permutation(digits.labels.length);
   const features = 28 * 28;
-  return {
+  return withLabelNoise(labelNoise(ctx.params), num(ctx, "seed"), {
     name: "mnist",
     inputShape: [28, 28, 1],
     classes: 10,
@@ -36,7 +37,7 @@ export function mnist(ctx: OpContext): DatasetValue {
     std: [0.3081],
     train: take(digits.images, digits.labels, features, order, 0, train),
     test: take(digits.images, digits.labels, features, order, train, test),
-  };
+  });
 }
 
 export function idx(ctx: OpContext): DatasetValue {
@@ -54,7 +55,7 @@ export function idx(ctx: OpContext): DatasetValue {
     throw new OpFailure(`${ctx.files["test_images"]}: images are ${test.rows}×${test.cols}, but the training images are ${train.rows}×${train.cols}`);
   }
   const split = (d: typeof train): Split => ({ n: d.n, x: d.images, y: Int32Array.from(d.labels) });
-  return {
+  return withLabelNoise(labelNoise(ctx.params), 0, {
     name: "idx",
     inputShape: [train.rows, train.cols, 1],
     classes: Math.max(train.classes, test.classes),
@@ -62,7 +63,7 @@ export function idx(ctx: OpContext): DatasetValue {
     ...channelStatistics(train.images, 1, 1 / 255),
     train: split(train),
     test: split(test),
-  };
+  });
 }
 
 /** The CIFAR-10 binary batches in `dir`: the first `train` training and `test` test images. */
@@ -74,7 +75,7 @@ export function cifar10(ctx: OpContext): DatasetValue {
     if (e instanceof DataFileError) throw new OpFailure(e.message);
     throw e;
   }
-  return {
+  return withLabelNoise(labelNoise(ctx.params), 0, {
     name: "cifar10",
     inputShape: [32, 32, 3],
     classes: 10,
@@ -82,7 +83,7 @@ export function cifar10(ctx: OpContext): DatasetValue {
     ...channelStatistics(sets.train.images, 3, 1 / 255),
     train: { n: sets.train.labels.length, x: sets.train.images, y: sets.train.labels },
     test: { n: sets.test.labels.length, x: sets.test.images, y: sets.test.labels },
-  };
+  });
 }
 
 /**
@@ -117,7 +118,7 @@ export function synthetic(ctx: OpContext): DatasetValue {
   }
   const test = Math.max(1, Math.round(n / 5));
   const train = n - test;
-  return {
+  return withLabelNoise(labelNoise(ctx.params), seed, {
     name: "synthetic",
     inputShape: [features],
     classes,
@@ -126,7 +127,7 @@ export function synthetic(ctx: OpContext): DatasetValue {
     std: [1],
     train: { n: train, x: x.slice(0, train * features), y: y.slice(0, train) },
     test: { n: test, x: x.slice(train * features), y: y.slice(train) },
-  };
+  });
 }
 
 /** Mean and standard deviation per channel (the last axis) of scaled training inputs. */
@@ -143,4 +144,112 @@ export function channelStatistics(x: Uint8Array, channels: number, scale: number
   const mean = Array.from(sum, (s) => s / n);
   const std = Array.from(squares, (q, c) => Math.sqrt(Math.max(q / n - mean[c]! ** 2, 1e-12)));
   return { mean, std };
+}
+
+/** The `label_noise` parameter as a fraction: absent (the stage key omits it) at its default, 0%. */
+function labelNoise(params: Readonly<Record<string, ParamValue>>): number {
+  const p = params["label_noise"] ?? 0;
+  if (typeof p !== "number") throw new Error("internal: parameter 'label_noise' is not a number");
+  return p;
+}
+
+/**
+ * `dataset` with round(p × n) of its training labels, chosen by a seeded permutation, each
+ * replaced by a class drawn uniformly from the other classes (Nakkiran et al.'s label noise).
+ * The test set stays clean; at p = 0 the dataset is returned as it is.
+ */
+export function withLabelNoise(p: number, seed: number, dataset: DatasetValue): DatasetValue {
+  const n = dataset.train.n;
+  const count = Math.round(p * n);
+  if (count === 0) return dataset;
+  if (dataset.classes < 2) throw new OpFailure(`label noise needs at least two classes, but the dataset '${dataset.name}' has ${dataset.classes}`);
+  const which = new Random(seed, "label_noise/which").permutation(n);
+  const draw = new Random(seed, "label_noise/class");
+  const y = Int32Array.from(dataset.train.y);
+  for (let k = 0; k < count; k++) {
+    const i = which[k]!;
+    // Uniform over the classes other than the true one: draw among classes − 1, skip the true one.
+    const c = draw.int(dataset.classes - 1);
+    y[i] = c >= y[i]! ? c + 1 : c;
+  }
+  return { ...dataset, train: { ...dataset.train, y } };
+}
+
+/** Bytes an augmented training set may hold: 1 GiB (training makes a float copy four times that). */
+export const MAX_AUGMENTED_BYTES = 2 ** 30;
+
+/**
+ * One image (height × width × channels, channels last, as every dataset stores them) moved
+ * `dy` rows down and `dx` columns right into `out`; pixels shifted in from outside are 0,
+ * the raw background value (black), whatever the dataset's standardisation.
+ */
+export function shiftImage<T extends Uint8Array | Float32Array>(src: Uint8Array | Float32Array, height: number, width: number, channels: number, dy: number, dx: number, out: T): T {
+  out.fill(0);
+  for (let r = Math.max(0, dy); r < Math.min(height, height + dy); r++) {
+    const from = ((r - dy) * width + Math.max(0, -dx)) * channels;
+    const to = (r * width + Math.max(0, dx)) * channels;
+    const length = (width - Math.abs(dx)) * channels;
+    if (length > 0) out.set(src.subarray(from, from + length), to);
+  }
+  return out;
+}
+
+/**
+ * The training set grown to `factor` times its size: the originals first, unchanged, then
+ * `factor − 1` copies of each in turn, each image shifted by a seeded offset in
+ * [−shift, shift] pixels along each axis and given Gaussian noise of std `noise` in
+ * standardised units (std × noise / scale in raw units). Copies keep their labels; the test
+ * set and the standardisation (mean, std) are unchanged, since the copies come from the same
+ * distribution. Byte images stay bytes unless there is noise: then the training set is
+ * stored as floats in raw pixel units (neither rounded nor clamped, so the noise is exactly
+ * Gaussian).
+ */
+export function augment(ctx: OpContext): DatasetValue {
+  const data = datasetInput(ctx, "data");
+  const factor = num(ctx, "factor");
+  const shift = num(ctx, "shift");
+  const noise = num(ctx, "noise");
+  const seed = num(ctx, "seed");
+  const image = data.inputShape.length === 3;
+  if (shift > 0 && !image) {
+    throw new OpFailure(
+      `augment can shift only images (height × width × channels), but the dataset '${data.name}' has examples of shape ${data.inputShape.join(" × ")}; use shift: 0 (noise alone works on any data)`,
+    );
+  }
+  if (factor === 1) return data;
+  const { n, x, y } = data.train;
+  const features = data.inputShape.reduce((a, b) => a * b, 1);
+  const float = noise > 0 || !(x instanceof Uint8Array);
+  const bytes = n * factor * features * (float ? 4 : 1);
+  if (bytes > MAX_AUGMENTED_BYTES) {
+    throw new OpFailure(
+      `${n.toLocaleString("en")} examples × ${factor} × ${features.toLocaleString("en")} features is ${(bytes / 2 ** 30).toFixed(1)} GiB${float ? " as float32" : ""}, more than lth's limit of 1 GiB for an augmented training set; use a smaller factor or fewer examples`,
+    );
+  }
+  const out = float ? new Float32Array(n * factor * features) : new Uint8Array(n * factor * features);
+  out.set(x);
+  const labels = new Int32Array(n * factor);
+  for (let k = 0; k < factor; k++) labels.set(y, k * n);
+  const [height = 1, width = 1, channels = features] = image ? data.inputShape : [];
+  const channelCount = data.mean.length;
+  // Raw units per standardised unit, per channel.
+  const rawStd = data.std.map((s) => (noise * s) / data.scale);
+  const shifts = new Random(seed, "augment/shift");
+  const gauss = new Random(seed, "augment/noise");
+  const moved = float ? new Float32Array(features) : new Uint8Array(features);
+  for (let k = 1; k < factor; k++) {
+    for (let i = 0; i < n; i++) {
+      const src = x.subarray(i * features, (i + 1) * features);
+      const at = (k * n + i) * features;
+      if (shift > 0) {
+        const dy = shifts.int(2 * shift + 1) - shift;
+        const dx = shifts.int(2 * shift + 1) - shift;
+        out.set(shiftImage(src, height, width, channels, dy, dx, moved), at);
+      } else {
+        out.set(src, at);
+      }
+      if (noise > 0) for (let f = 0; f < features; f++) out[at + f] = out[at + f]! + rawStd[f % channelCount]! * gauss.normal();
+    }
+  }
+  return { ...data, train: { n: n * factor, x: out, y: labels } };
 }

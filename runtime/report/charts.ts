@@ -14,6 +14,8 @@ export interface NetSummary {
   readonly best: { readonly accuracy: number; readonly step: number } | null;
   readonly history: readonly { readonly step: number; readonly accuracy: number }[];
   readonly earlybird?: { readonly epoch: number; readonly emerged: boolean; readonly channelSparsity: number; readonly distances: readonly number[] };
+  /** The architecture's width: an MLP's first hidden layer, a conv net's or VGG's channel multiplier. */
+  readonly width?: number;
 }
 
 const WIDTH = 520;
@@ -98,5 +100,39 @@ export function earlyBirdEmergence(nets: readonly NetSummary[]): Promise<string>
       },
       { data: { values: emerged }, mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { field: "epoch", type: "quantitative" }, color: { field: "name", type: "nominal" } } },
     ],
+  });
+}
+
+/** The series of `nets` that sweep width: those with at least `min` distinct widths. */
+export function widthSweeps(nets: readonly NetSummary[], min: number): Set<string> {
+  const widths = new Map<string, Set<number>>();
+  for (const n of nets) if (n.width !== undefined && n.accuracy !== null) widths.set(n.series, (widths.get(n.series) ?? new Set()).add(n.width));
+  return new Set([...widths].filter(([, w]) => w.size >= min).map(([s]) => s));
+}
+
+/**
+ * (d) Model-wise double descent (Nakkiran et al., 2020): test error against the net's width,
+ * one line per list that sweeps width; log-scaled when the widths span more than 8×.
+ */
+export function testErrorByWidth(nets: readonly NetSummary[]): Promise<string> {
+  const sweeps = widthSweeps(nets, 2);
+  const values = nets
+    .filter((n) => sweeps.has(n.series) && n.width !== undefined && n.accuracy !== null)
+    .map((n) => ({ name: n.name, series: n.series, width: n.width!, error: 100 * (1 - n.accuracy!) }));
+  const widths = values.map((v) => v.width);
+  const log = Math.max(...widths) > 8 * Math.min(...widths);
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    width: WIDTH,
+    height: HEIGHT,
+    config,
+    title: "Test error against width",
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "width", type: "quantitative", title: "width", scale: log ? { type: "log", base: 2 } : { zero: false } },
+      y: { field: "error", type: "quantitative", title: "test error (%)", scale: { zero: false } },
+      color: { field: "series", type: "nominal", title: null },
+    },
   });
 }

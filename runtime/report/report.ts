@@ -6,10 +6,18 @@ import { stagesOf, type StageGraph, type StageId } from "../../compiler/stage.js
 import { sparsity, type NetValue } from "../artifacts.js";
 import { cachedResults } from "../plan.js";
 import type { Store } from "../store/store.js";
-import { accuracyBySparsity, accuracyOverTraining, earlyBirdEmergence, type NetSummary } from "./charts.js";
+import { accuracyBySparsity, accuracyOverTraining, earlyBirdEmergence, testErrorByWidth, widthSweeps, type NetSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** An architecture's width: an MLP's first hidden width, a conv net's or VGG's channel multiplier. */
+export function archWidth(arch: NetValue["arch"]): number | undefined {
+  if (typeof arch !== "object" || arch === null || Array.isArray(arch)) return undefined;
+  const a = arch as { arch?: unknown; hidden?: unknown; width?: unknown };
+  if (a.arch === "mlp") return Array.isArray(a.hidden) && typeof a.hidden[0] === "number" ? a.hidden[0] : undefined;
+  return typeof a.width === "number" ? a.width : undefined;
 }
 
 function summarise(name: string, series: string, net: NetValue): NetSummary {
@@ -17,6 +25,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
   const total = layers.reduce((a, l) => a + l.total, 0);
   const remaining = layers.reduce((a, l) => a + l.remaining, 0) / Math.max(1, total);
   const last = net.history[net.history.length - 1];
+  const width = archWidth(net.arch);
   const best = net.history.reduce<NetSummary["best"]>((b, h) => (!b || h.accuracy > b.accuracy ? { accuracy: h.accuracy, step: h.step } : b), null);
   return {
     name,
@@ -26,6 +35,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
     best,
     history: net.history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
     ...(net.earlybird ? { earlybird: net.earlybird } : {}),
+    ...(width !== undefined ? { width } : {}),
   };
 }
 
@@ -82,12 +92,12 @@ export function collectNets(graph: StageGraph, store: Store, names: readonly str
 
 const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(digits)}%`);
 
-function table(nets: readonly NetSummary[]): string {
+function table(nets: readonly NetSummary[], widths: boolean): string {
   const rows = nets.map(
     (n) =>
-      `<tr><td>${escapeHtml(n.name)}</td><td>${pct(n.remaining, 1)}</td><td>${pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td></tr>`,
+      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td></tr>`,
   );
-  return `<table><thead><tr><th>net</th><th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>net</th>${widths ? "<th>width</th>" : ""}<th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 export interface ReportSection {
@@ -112,10 +122,13 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     }
     const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
     if (s.nets.some((n) => n.earlybird?.distances.length)) figures.push(await earlyBirdEmergence(s.nets));
+    // Nets of lists that sweep width (three widths or more in one list): test error against width.
+    const sweeps = widthSweeps(s.nets, 3).size > 0;
+    if (sweeps) figures.push(await testErrorByWidth(s.nets));
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
     // Only the root tag's are dropped, so text inside the figure is never rewritten.
     const inline = figures.map((f) => `<figure>${f.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`);
-    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets)}${values}</section>`);
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets, sweeps)}${values}</section>`);
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>

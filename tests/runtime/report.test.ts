@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Rig, SMALL_IMP } from "./rig.js";
-import { renderReport } from "../../runtime/report/report.js";
+import { archWidth, renderReport } from "../../runtime/report/report.js";
+import type { NetSummary } from "../../runtime/report/charts.js";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 const artifacts = join(import.meta.dirname, "../artifacts");
@@ -69,5 +70,57 @@ describe("a report of numbers alone", () => {
     const html = await renderReport("p.lth", [{ title: "Instability", nets: [], values: [{ name: "at_init", value: "0.001000" }, { name: "xs[1]", value: "accuracy 91.00%, loss 0.3000" }] }]);
     expect(html).not.toContain("<svg");
     expect(html).toContain("<tr><td>at_init</td><td>0.001000</td></tr><tr><td>xs[1]</td><td>accuracy 91.00%, loss 0.3000</td></tr>");
+  });
+});
+
+describe("test error against width", () => {
+  const net = (name: string, series: string, width: number | undefined, accuracy: number): NetSummary => ({
+    name,
+    series,
+    remaining: 1,
+    accuracy,
+    best: { accuracy, step: 10 },
+    history: [{ step: 10, accuracy }],
+    ...(width !== undefined ? { width } : {}),
+  });
+  const sweep = (series: string, widths: readonly number[]) => widths.map((w, i) => net(`${series}[${i}]`, series, w, 0.9 - 0.1 / w));
+
+  it("is drawn for a section with a list of three widths or more, one line per list, with a width column", async () => {
+    const html = await renderReport("dd.lth", [{ title: "Double descent", nets: [...sweep("plain", [2, 8, 32, 128]), ...sweep("augmented", [2, 8, 32, 128])] }]);
+    expect(html.match(/<svg/g)).toHaveLength(3);
+    expect(html).toContain("Test error against width");
+    expect(html).toContain("test error (%)");
+    // Both lists are lines of the figure's legend.
+    const legend = [...html.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(legend).toEqual(expect.arrayContaining(["plain", "augmented"]));
+    expect(html).toContain("<th>net</th><th>width</th>");
+    expect(html).toContain("<tr><td>plain[3]</td><td>128</td>");
+  });
+
+  it("escapes list names in the figure as in the others", async () => {
+    const hostile = `L</text><svg onload=alert(1)> "q" & 'a'`;
+    const html = await renderReport("dd.lth", [{ title: "t", nets: sweep(hostile, [1, 2, 4]) }]);
+    expect(html.match(/<svg/g)).toHaveLength(3);
+    expect(html).not.toContain("<svg onload");
+    expect(html).not.toContain("</text><svg");
+    expect(html).toContain("L&#60;/text&#62;&#60;svg onload=alert(1)&#62; &#34;q&#34; &#38; &#39;a&#39;[2]");
+  });
+
+  it("is not drawn when no list has three widths", async () => {
+    for (const nets of [sweep("two", [4, 8]), [net("a", "a", 4, 0.8), net("b", "b", 8, 0.8), net("c", "c", 16, 0.8)], [...sweep("same", [8, 8, 8])], [net("n[0]", "n", undefined, 0.8)]]) {
+      const html = await renderReport("p.lth", [{ title: "t", nets }]);
+      expect(html.match(/<svg/g)).toHaveLength(2);
+      expect(html).not.toContain("Test error against width");
+      expect(html).not.toContain("<th>width</th>");
+    }
+  });
+});
+
+describe("a net's width", () => {
+  it("is an MLP's first hidden width, a conv net's or VGG's multiplier", () => {
+    expect(archWidth({ arch: "mlp", hidden: [300, 100] })).toBe(300);
+    expect(archWidth({ arch: "mlp", hidden: [] })).toBeUndefined();
+    expect(archWidth({ arch: "conv4", width: 0.5 })).toBe(0.5);
+    expect(archWidth({ arch: "vgg", depth: 11, width: 0.125, batchnorm: true })).toBe(0.125);
   });
 });
