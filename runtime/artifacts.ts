@@ -71,6 +71,20 @@ export interface GreedySelection {
   readonly layers: readonly { readonly name: string; readonly kept: number; readonly total: number; readonly accuracy: number }[];
 }
 
+/** How a `loft` pretraining ran (Wang et al. 2023): its workers, and the bytes of parameters it and data-parallel training send. */
+export interface LoftRecord {
+  readonly workers: number;
+  readonly localSteps: number;
+  /** Syncs: each one deals out fresh filter partitions. */
+  readonly rounds: number;
+  /** The conv layers whose filters were dealt out. */
+  readonly partitioned: readonly string[];
+  /** Parameter bytes actually sent between the coordinator and the workers, both ways. */
+  readonly bytesExchanged: number;
+  /** What synchronous data-parallel training would send for the same steps: each step, each worker's gradient up and the averaged one down. */
+  readonly dataParallelBytes: number;
+}
+
 /** A test measurement taken while training. */
 export interface HistoryPoint {
   /** Steps since the weights' initialisation (a rewound net restarts from its target's step). */
@@ -98,6 +112,7 @@ export interface NetValue {
   readonly history: readonly HistoryPoint[];
   readonly earlybird?: EarlyBird;
   readonly greedy?: GreedySelection;
+  readonly loft?: LoftRecord;
 }
 
 export interface Split {
@@ -208,6 +223,7 @@ function encodeNet(net: NetValue): Uint8Array {
     history: JSON.stringify(net.history),
     ...(net.earlybird ? { earlybird: JSON.stringify(net.earlybird) } : {}),
     ...(net.greedy ? { greedy: JSON.stringify(net.greedy) } : {}),
+    ...(net.loft ? { loft: JSON.stringify(net.loft) } : {}),
   });
 }
 
@@ -241,6 +257,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
   });
   const earlybird = metadata["earlybird"];
   const greedy = metadata["greedy"];
+  const loft = metadata["loft"];
   return {
     arch: JSON.parse(metadata["arch"] ?? "null") as ParamValue,
     scheme: metadata["scheme"] === "he" ? "he" : "glorot",
@@ -253,6 +270,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
     history: JSON.parse(metadata["history"] ?? "[]") as HistoryPoint[],
     ...(earlybird ? { earlybird: JSON.parse(earlybird) as EarlyBird } : {}),
     ...(greedy ? { greedy: JSON.parse(greedy) as GreedySelection } : {}),
+    ...(loft ? { loft: JSON.parse(loft) as LoftRecord } : {}),
   };
 }
 

@@ -11,6 +11,14 @@ export interface MnistOptions {
   readonly test?: number;
   /** seed of the split; default 0 */
   readonly seed?: number;
+  /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
+  readonly label_noise?: Percent;
+}
+
+/** The optional parameters of `idx`. */
+export interface IdxOptions {
+  /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
+  readonly label_noise?: Percent;
 }
 
 /** The optional parameters of `cifar10`. */
@@ -19,6 +27,8 @@ export interface Cifar10Options {
   readonly train?: number;
   /** test examples; default 10000 */
   readonly test?: number;
+  /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
+  readonly label_noise?: Percent;
 }
 
 /** The optional parameters of `synthetic`. */
@@ -27,6 +37,18 @@ export interface SyntheticOptions {
   readonly seed?: number;
   /** standard deviation around each class centre; default 0.1 */
   readonly noise?: number | Num;
+  /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
+  readonly label_noise?: Percent;
+}
+
+/** The optional parameters of `augment`. */
+export interface AugmentOptions {
+  /** largest shift of a copy, in pixels, along each axis (zeros fill in); default 2 */
+  readonly shift?: number;
+  /** standard deviation of Gaussian noise added to a copy, in standardised units; default 0 */
+  readonly noise?: number | Num;
+  /** seed of the shifts and the noise; default 0 */
+  readonly seed?: number;
 }
 
 /** The optional parameters of `conv2`. */
@@ -227,6 +249,26 @@ export interface InstabilityOptions {
   readonly warmup?: Duration;
 }
 
+/** The optional parameters of `loft`. */
+export interface LoftOptions {
+  /** parallel workers, each a thread with its own tensor engine; default 4 */
+  readonly workers?: number;
+  /** steps each worker takes between syncs; default 15 */
+  readonly local_steps?: number;
+  /** learning rate (plain SGD); default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size of each worker; default 60 */
+  readonly batch?: number;
+  /** seed of the data order and the partitions; default 0 */
+  readonly seed?: number;
+}
+
+/** The optional parameters of `filter_distance`. */
+export interface FilterDistanceOptions {
+  /** share of each layer's filters kept, by L2 norm; default 50% */
+  readonly keep?: Percent;
+}
+
 /** Every op of the standard library as a typed method; `call` builds the stage. */
 export abstract class Ops {
   protected abstract call(op: string, args: Readonly<Record<string, unknown>>): unknown;
@@ -237,8 +279,8 @@ export abstract class Ops {
   }
 
   /** MNIST-format IDX files, raw or .gz (MNIST, Fashion-MNIST); paths relative to the .lth file */
-  idx(images: string, labels: string, test_images: string, test_labels: string): Dataset {
-    return this.call("idx", { images, labels, test_images, test_labels }) as Dataset;
+  idx(images: string, labels: string, test_images: string, test_labels: string, options: IdxOptions = {}): Dataset {
+    return this.call("idx", { images, labels, test_images, test_labels, ...options }) as Dataset;
   }
 
   /** the CIFAR-10 binary version (data_batch_*.bin, test_batch.bin) in a folder */
@@ -249,6 +291,11 @@ export abstract class Ops {
   /** a seeded Gaussian-mixture classification set, for tests */
   synthetic(n: number, features: number, classes: number, options: SyntheticOptions = {}): Dataset {
     return this.call("synthetic", { n, features, classes, ...options }) as Dataset;
+  }
+
+  /** the training set grown by seeded copies of its images, each shifted and noised (test set unchanged) */
+  augment(data: Dataset, factor: number, options: AugmentOptions = {}): Dataset {
+    return this.call("augment", { data, factor, ...options }) as Dataset;
   }
 
   /** fully connected 300-100-10 (LeCun et al.; Frankle & Carbin's MNIST net) */
@@ -344,6 +391,16 @@ export abstract class Ops {
   /** linear mode connectivity (Frankle et al., 2020): trains two copies with different data orders and returns the test-error barrier along the line between them (26 points) */
   instability(net: Net, data: Dataset, length: Duration, options: InstabilityOptions = {}): Num {
     return this.call("instability", { net, data, length, ...options }) as Num;
+  }
+
+  /** LoFT (Wang et al., 2023): filter-wise model-parallel pretraining; each sync deals the partitioned conv layers' filters out to parallel workers, which train only their slice */
+  loft(net: Net, data: Dataset, length: Duration, options: LoftOptions = {}): Net {
+    return this.call("loft", { net, data, length, ...options }) as Net;
+  }
+
+  /** how far apart the filters two nets would keep: per conv layer, one minus the overlap of the keep share of filters of largest L2 norm, averaged weighted by filter count (0 = the same filters) */
+  filter_distance(a: Net, b: Net, options: FilterDistanceOptions = {}): Num {
+    return this.call("filter_distance", { a, b, ...options }) as Num;
   }
 
   /** normalised Hamming distance between two masks of the same architecture */

@@ -3,7 +3,7 @@
 import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage.js";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
-import { sparsity } from "../artifacts.js";
+import { sparsity, type LoftRecord } from "../artifacts.js";
 import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
@@ -60,6 +60,7 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
         ...(net.earlybird
           ? { earlybird: { epoch: net.earlybird.epoch, channelSparsity: net.earlybird.channelSparsity, emerged: net.earlybird.emerged, distances: net.earlybird.distances } }
           : {}),
+        ...(net.loft ? { loft: net.loft } : {}),
         ...(net.greedy
           ? { greedy: { tolerance: net.greedy.tolerance, full: net.greedy.full, eval: net.greedy.eval, layers: net.greedy.layers.map((l) => ({ name: l.name, kept: l.kept, total: l.total, accuracy: l.accuracy })) } }
           : {}),
@@ -94,6 +95,11 @@ function text(name: string, j: Json, indent = ""): string[] {
       if (eb) lines.push(`${indent}  early bird: ${eb.emerged ? "emerged after" : "did not emerge within"} ${eb.epoch} epochs; ${pct(eb.channelSparsity)} of channels masked`);
       const gr = j["greedy"] as { layers: { name: string; kept: number; total: number }[] } | undefined;
       if (gr) lines.push(`${indent}  greedy: ${gr.layers.map((l) => `${l.name} kept ${l.kept} of ${l.total}`).join(", ")}`);
+      const lo = j["loft"] as LoftRecord | undefined;
+      if (lo) {
+        const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+        lines.push(`${indent}  loft: ${lo.workers} workers, ${lo.rounds} syncs of ${lo.localSteps} steps, ${lo.partitioned.join(", ")} partitioned; sent ${mb(lo.bytesExchanged)}, data-parallel would send ${mb(lo.dataParallelBytes)}`);
+      }
       for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
         lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
       }

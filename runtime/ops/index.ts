@@ -8,7 +8,8 @@ import type { Engine } from "../engine/backend.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import { str, type OpContext } from "./context.js";
-import { cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
+import { augment, cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
+import { filterDistance } from "./filters.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
@@ -78,6 +79,9 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
   ["dpf", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/gradual.js")).dpf(ctx, e) })) }],
   ["supermask", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/supermask.js")).supermask(ctx, e) })) }],
   ["greedy", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/greedy.js")).greedy(ctx, e) })) }],
+  ["loft", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: await (await import("../engine/loft.js")).loft(ctx, e) })) }],
+  ["augment", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: augment(ctx) }) }],
+  ["filter_distance", { engine: false, run: (ctx) => ({ kind: "Number", value: filterDistance(ctx) }) }],
   ["instability", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Number", value: (await import("../engine/instability.js")).instability(ctx, e) })) }],
   [
     "prune",

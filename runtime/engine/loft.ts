@@ -1,0 +1,202 @@
+// LoFT (Wang, Dun, Liao, Jermaine & Kyrillidis, AISTATS 2023): filter-wise, model-parallel
+// pretraining. The coordinator (this stage) starts `workers` threads, each with its own tensor
+// engine. Every sync it shuffles the filters of each partitioned conv layer and deals them out
+// round-robin; each worker trains `local_steps` steps on its own batches, changing only its
+// filters (and the next layer's weights that read them) plus the replicated layers, and sends
+// back only those. Slices are written back (they are disjoint); replicated layers are averaged.
+//
+// Bytes are counted from the typed arrays actually posted: the whole net to each worker at
+// each sync, its slice and the replicated layers back. Batch indices are not counted: in a
+// real deployment each worker reads its own shard.
+
+import { Worker } from "node:worker_threads";
+import { encodeArtifact, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../artifacts.js";
+import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
+import { Random } from "../random.js";
+import type { Engine } from "./backend.js";
+import { bytesOf, deal, type LayerValues, partitionedLayers, PER_CHANNEL, putInputs, putOutputs, valuesOf, withValues } from "./loft-slices.js";
+import type { FromLoftWorker, LoftWorkerData, ToLoftWorker } from "./loft-worker.js";
+import { checkData } from "./model.js";
+import { testMetrics } from "./train.js";
+
+/** A worker thread and a way to run one round on it. */
+class LoftWorker {
+  private readonly worker: Worker;
+  private readonly ready: Promise<void>;
+  private pending: ((m: FromLoftWorker) => void) | undefined;
+  private dead: string | undefined;
+
+  constructor(data: LoftWorkerData) {
+    const source = import.meta.url.endsWith(".ts");
+    this.worker = new Worker(new URL(source ? "./loft-worker.ts" : "./loft-worker.js", import.meta.url), {
+      workerData: data,
+      ...(source ? { execArgv: ["--import", "tsx"] } : {}),
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once("message", (m: FromLoftWorker) => (m.type === "ready" ? resolve() : reject(new OpFailure(`a LoFT worker did not start: ${m.type === "failed" ? m.message : m.type}`))));
+      this.worker.once("error", (e) => reject(new OpFailure(`a LoFT worker did not start: ${e.message}`)));
+    });
+    // Awaited by `run`; a worker that never starts must not also be an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.worker.on("error", (e) => this.fail(`a LoFT worker failed: ${e.message}`));
+    this.worker.on("exit", (code) => this.fail(`a LoFT worker exited (status ${code})`));
+  }
+
+  private fail(message: string): void {
+    this.dead ??= message;
+    const p = this.pending;
+    this.pending = undefined;
+    p?.({ type: "failed", message });
+  }
+
+  async run(m: ToLoftWorker): Promise<FromLoftWorker> {
+    await this.ready;
+    if (this.dead) return { type: "failed", message: this.dead };
+    return new Promise((resolve) => {
+      this.pending = resolve;
+      this.worker.once("message", (reply: FromLoftWorker) => {
+        this.pending = undefined;
+        resolve(reply);
+      });
+      this.worker.postMessage(m);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.dead ??= "closed";
+    await this.worker.terminate();
+  }
+}
+
+export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
+  const net = netInput(ctx, "net");
+  const data = datasetInput(ctx, "data");
+  checkData(net, data);
+  const workers = num(ctx, "workers");
+  const localSteps = num(ctx, "local_steps");
+  const lr = num(ctx, "lr");
+  const seed = num(ctx, "seed");
+  const partitioned = partitionedLayers(net.layers);
+  if (partitioned.length === 0) {
+    throw new OpFailure(`loft partitions the filters of conv layers that feed another conv; this net (${net.layers.map((l) => l.name).join(", ")}) has none`);
+  }
+  const n = data.train.n;
+  const batch = Math.min(num(ctx, "batch"), n);
+  const perEpoch = Math.ceil(n / batch);
+  const length = durationParam(ctx, "length");
+  const total = Math.max(1, "epochs" in length ? Math.round(length.epochs * perEpoch) : length.steps);
+  // Batch b of the whole run: the same seeded order per epoch as `train`, so one worker is `train`.
+  const orders = new Map<number, Uint32Array>();
+  const batchAt = (b: number): Int32Array => {
+    const epoch = Math.floor(b / perEpoch);
+    let order = orders.get(epoch);
+    if (!order) orders.set(epoch, (order = new Random(seed, `train/order/${epoch}`).permutation(n)));
+    orders.delete(epoch - 2);
+    const from = (b % perEpoch) * batch;
+    return Int32Array.from(order.subarray(from, Math.min(n, from + batch)));
+  };
+  const rounds = Math.ceil(total / (workers * localSteps));
+  const paramBytes = net.layers.reduce((s, l) => s + bytesOf(valuesOf(l)), 0);
+  // Synchronous data-parallel training over the same batches: ⌈total / workers⌉ steps, each worker sending its gradient and receiving the average.
+  const dataParallelBytes = Math.ceil(total / workers) * workers * 2 * paramBytes;
+
+  const shared: LoftWorkerData = {
+    backend: engine.backend === "tensorflow-gpu" ? "tensorflow" : (engine.backend as LoftWorkerData["backend"]),
+    net: encodeArtifact({ kind: "Net", net }),
+    data: encodeArtifact({ kind: "Dataset", dataset: data }),
+  };
+  const pool = Array.from({ length: workers }, () => new LoftWorker(shared));
+  let layers: Layer[] = net.layers.map((l) => ({ ...l }));
+  let bytesExchanged = 0;
+  const history: HistoryPoint[] = [...net.history];
+  const epochBase = history.length ? history[history.length - 1]!.epoch : 0;
+  let consumed = 0;
+  let workerSteps = 0;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Fresh partitions: each partitioned layer's filters shuffled and dealt round-robin.
+      const slices = Array.from({ length: workers }, () => ({}) as Record<number, Int32Array>);
+      for (const i of partitioned) deal(layers[i]!.outputs, workers, seed, r, i).forEach((filters, w) => (slices[w]![i] = filters));
+      const current = layers.map(valuesOf);
+      const messages: ToLoftWorker[] = [];
+      for (let w = 0; w < workers; w++) {
+        const batches: Int32Array[] = [];
+        for (let j = 0; j < localSteps; j++) {
+          const b = (r * localSteps + j) * workers + w;
+          if (b < total) batches.push(batchAt(b));
+        }
+        messages.push({ type: "round", layers: current, slices: slices[w]!, batches, lr });
+      }
+      const active = messages.filter((m) => m.batches.length > 0);
+      bytesExchanged += active.length * paramBytes;
+      const replies = await Promise.all(messages.map((m, w) => (m.batches.length ? pool[w]!.run(m) : Promise.resolve(undefined))));
+      const next = current.map((v) => Object.fromEntries(Object.entries(v).map(([k, a]) => [k, Float32Array.from(a as Float32Array)])) as unknown as LayerValues);
+      // Replicated arrays: the mean over the workers that trained, summed in worker order in float64.
+      const sums = new Map<string, Float64Array>();
+      let trained = 0;
+      let lossSum = 0;
+      let lossCount = 0;
+      replies.forEach((reply, w) => {
+        if (!reply) return;
+        if (reply.type !== "done") throw new OpFailure(reply.type === "failed" ? reply.message : "a LoFT worker answered out of turn");
+        trained++;
+        for (const [i, part] of Object.entries(reply.slices)) {
+          const layer = layers[Number(i)]!;
+          const own = slices[w]![Number(i)];
+          if (own) {
+            bytesExchanged += bytesOf(part);
+            putOutputs(next[Number(i)]!.weight, layer.inputs * layer.kernel * layer.kernel, own, part.weight!);
+            for (const key of PER_CHANNEL) if (part[key]) putOutputs(next[Number(i)]![key]!, 1, own, part[key]);
+          } else {
+            bytesExchanged += bytesOf(part);
+            putInputs(next[Number(i)]!.weight, layer, slices[w]![Number(i) - 1]!, part.weight!);
+          }
+        }
+        for (const [i, part] of Object.entries(reply.replicated)) {
+          bytesExchanged += bytesOf(part);
+          for (const [key, values] of Object.entries(part) as [string, Float32Array][]) {
+            const id = `${i}/${key}`;
+            const sum = sums.get(id) ?? new Float64Array(values.length);
+            values.forEach((x, j) => (sum[j]! += x));
+            sums.set(id, sum);
+          }
+        }
+        for (const loss of reply.losses) {
+          lossSum += loss;
+          lossCount++;
+          if (!Number.isFinite(loss)) throw new OpFailure(`the training loss became ${loss} in sync ${r + 1} (learning rate ${lr}); nothing was stored: lower lr or use a smaller batch`);
+        }
+      });
+      for (const [id, sum] of sums) {
+        const [i, key] = id.split("/") as [string, keyof LayerValues];
+        next[Number(i)]![key] = Float32Array.from(sum, (x) => x / trained);
+      }
+      layers = layers.map((l, i) => withValues(l, next[i]!));
+      const steps = Math.max(...messages.map((m) => m.batches.length));
+      const before = consumed;
+      consumed = Math.min(total, consumed + workers * localSteps);
+      workerSteps += steps;
+      const epochEnded = Math.floor(consumed / perEpoch) > Math.floor(before / perEpoch) || consumed === total;
+      let accuracy: number | undefined;
+      if (epochEnded) {
+        const m = testMetrics(engine, { ...net, layers }, data);
+        accuracy = m.accuracy;
+        history.push({ step: net.steps + workerSteps, epoch: epochBase + consumed / perEpoch, accuracy: m.accuracy, loss: m.loss, trainLoss: lossSum / Math.max(1, lossCount) });
+      }
+      ctx.progress({
+        stage: ctx.stage,
+        epoch: Math.min(Math.ceil(total / perEpoch), Math.floor((consumed - 1) / perEpoch) + 1),
+        epochs: total / perEpoch,
+        step: consumed,
+        steps: total,
+        loss: lossSum / Math.max(1, lossCount),
+        ...(accuracy !== undefined ? { accuracy } : {}),
+        ...(epochEnded ? { final: true } : {}),
+      });
+    }
+  } finally {
+    await Promise.all(pool.map((w) => w.close()));
+  }
+  const record: LoftRecord = { workers, localSteps, rounds, partitioned: partitioned.map((i) => net.layers[i]!.name), bytesExchanged, dataParallelBytes };
+  return { ...net, layers, steps: net.steps + workerSteps, history, loft: record };
+}
