@@ -1,9 +1,10 @@
-// One LoFT worker: a thread with its own tensor engine and its own copy of the training data.
+// One LoFT worker: a process with its own tensor engine and its own copy of the training data
+// (a process, not a thread: tfjs-node keeps one global backend per process, which threads
+// would share unlocked).
 // Each sync it receives the whole current net, the filters of each partitioned layer that are
 // its slice, and its batches; it trains the slice (everything else of those layers frozen)
 // and the replicated layers, and sends back only the slice and the replicated layers.
 
-import { parentPort, workerData } from "node:worker_threads";
 import type * as TF from "@tensorflow/tfjs-core";
 import { decodeArtifact, type DatasetValue, type NetValue } from "../artifacts.js";
 import { loadEngine, type BackendChoice } from "./backend.js";
@@ -17,7 +18,9 @@ export interface LoftWorkerData {
   readonly data: Uint8Array;
 }
 
-export type ToLoftWorker = {
+export type ToLoftWorker =
+  | ({ readonly type: "start" } & LoftWorkerData)
+  | {
   readonly type: "round";
   readonly layers: readonly LayerValues[];
   /** Per layer index: this worker's filters, for the partitioned layers. */
@@ -25,6 +28,7 @@ export type ToLoftWorker = {
   readonly batches: readonly Int32Array[];
   readonly lr: number;
 };
+export type Round = Extract<ToLoftWorker, { type: "round" }>;
 
 export type FromLoftWorker =
   | { readonly type: "ready"; readonly backend: string }
@@ -38,8 +42,10 @@ export type FromLoftWorker =
     }
   | { readonly type: "failed"; readonly message: string };
 
-const port = parentPort!;
-const start = workerData as LoftWorkerData;
+const send = (m: FromLoftWorker) => process.send!(m);
+// Ends with its coordinator: a killed stage leaves no LoFT worker behind.
+process.on("disconnect", () => process.exit(0));
+const start = await new Promise<LoftWorkerData>((resolve) => process.once("message", (m: ToLoftWorker) => m.type === "start" && resolve(m)));
 
 try {
   const engine = await loadEngine(start.backend);
@@ -48,18 +54,19 @@ try {
   const data = (decodeArtifact("Dataset", start.data, "loft data") as { dataset: DatasetValue }).dataset;
   const xTrain = features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
-  port.postMessage({ type: "ready", backend: engine.backend } satisfies FromLoftWorker);
+  send({ type: "ready", backend: engine.backend });
 
-  port.on("message", (m: ToLoftWorker) => {
+  process.on("message", (m: ToLoftWorker) => {
+    if (m.type !== "round") return;
     try {
-      port.postMessage(round(m));
+      send(round(m));
     } catch (e) {
-      port.postMessage({ type: "failed", message: e instanceof Error ? e.message : String(e) } satisfies FromLoftWorker);
+      send({ type: "failed", message: e instanceof Error ? e.message : String(e) });
     }
   });
 
   /** Trains this worker's slice on its batches, then sends back what it owns. */
-  function round(m: ToLoftWorker): FromLoftWorker {
+  function round(m: Round): FromLoftWorker {
     const net: NetValue = { ...template, layers: template.layers.map((l, i) => withValues(l, m.layers[i]!)) };
     const model = new EngineNet(tf, net);
     // Gradient masks: the net's own mask, and for a partitioned layer only its filters (and the next layer's matching inputs).
@@ -136,7 +143,7 @@ try {
     }
   }
 } catch (e) {
-  port.postMessage({ type: "failed", message: e instanceof Error ? e.message : String(e) } satisfies FromLoftWorker);
+  send({ type: "failed", message: e instanceof Error ? e.message : String(e) });
 }
 
 type Tensor = TF.Tensor;

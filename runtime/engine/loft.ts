@@ -1,5 +1,5 @@
 // LoFT (Wang, Dun, Liao, Jermaine & Kyrillidis, AISTATS 2023): filter-wise, model-parallel
-// pretraining. The coordinator (this stage) starts `workers` threads, each with its own tensor
+// pretraining. The coordinator (this stage) starts `workers` processes, each with its own tensor
 // engine. Every sync it shuffles the filters of each partitioned conv layer and deals them out
 // round-robin; each worker trains `local_steps` steps on its own batches, changing only its
 // filters (and the next layer's weights that read them) plus the replicated layers, and sends
@@ -9,37 +9,41 @@
 // each sync, its slice and the replicated layers back. Batch indices are not counted: in a
 // real deployment each worker reads its own shard.
 
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { encodeArtifact, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { Random } from "../random.js";
 import type { Engine } from "./backend.js";
 import { bytesOf, deal, type LayerValues, partitionedLayers, PER_CHANNEL, putInputs, putOutputs, valuesOf, withValues } from "./loft-slices.js";
-import type { FromLoftWorker, LoftWorkerData, ToLoftWorker } from "./loft-worker.js";
+import type { FromLoftWorker, LoftWorkerData, Round, ToLoftWorker } from "./loft-worker.js";
 import { checkData } from "./model.js";
 import { testMetrics } from "./train.js";
 
-/** A worker thread and a way to run one round on it. */
+/** A worker process and a way to run one round on it. */
 class LoftWorker {
-  private readonly worker: Worker;
+  private readonly child: ChildProcess;
   private readonly ready: Promise<void>;
   private pending: ((m: FromLoftWorker) => void) | undefined;
   private dead: string | undefined;
 
   constructor(data: LoftWorkerData) {
     const source = import.meta.url.endsWith(".ts");
-    this.worker = new Worker(new URL(source ? "./loft-worker.ts" : "./loft-worker.js", import.meta.url), {
-      workerData: data,
-      ...(source ? { execArgv: ["--import", "tsx"] } : {}),
+    // Forked like the runtime's own workers (execute.ts): advanced serialization carries typed arrays.
+    this.child = fork(fileURLToPath(new URL(source ? "./loft-worker.ts" : "./loft-worker.js", import.meta.url)), [], {
+      execArgv: source ? ["--import", "tsx"] : [],
+      serialization: "advanced",
+      stdio: ["ignore", 2, 2, "ipc"],
     });
+    this.child.on("error", (e) => this.fail(`a LoFT worker failed: ${e.message}`));
+    this.child.on("exit", (code, signal) => this.fail(`a LoFT worker exited (${signal ?? `status ${code}`})`));
     this.ready = new Promise((resolve, reject) => {
-      this.worker.once("message", (m: FromLoftWorker) => (m.type === "ready" ? resolve() : reject(new OpFailure(`a LoFT worker did not start: ${m.type === "failed" ? m.message : m.type}`))));
-      this.worker.once("error", (e) => reject(new OpFailure(`a LoFT worker did not start: ${e.message}`)));
+      this.child.once("message", (m: FromLoftWorker) => (m.type === "ready" ? resolve() : reject(new OpFailure(`a LoFT worker did not start: ${m.type === "failed" ? m.message : m.type}`))));
+      this.child.once("exit", (code, signal) => reject(new OpFailure(`a LoFT worker exited (${signal ?? `status ${code}`}) before it was ready`)));
     });
     // Awaited by `run`; a worker that never starts must not also be an unhandled rejection.
     this.ready.catch(() => undefined);
-    this.worker.on("error", (e) => this.fail(`a LoFT worker failed: ${e.message}`));
-    this.worker.on("exit", (code) => this.fail(`a LoFT worker exited (status ${code})`));
+    this.child.send({ type: "start", ...data } satisfies ToLoftWorker);
   }
 
   private fail(message: string): void {
@@ -54,17 +58,17 @@ class LoftWorker {
     if (this.dead) return { type: "failed", message: this.dead };
     return new Promise((resolve) => {
       this.pending = resolve;
-      this.worker.once("message", (reply: FromLoftWorker) => {
+      this.child.once("message", (reply: FromLoftWorker) => {
         this.pending = undefined;
         resolve(reply);
       });
-      this.worker.postMessage(m);
+      this.child.send(m);
     });
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.dead ??= "closed";
-    await this.worker.terminate();
+    this.child.kill("SIGKILL");
   }
 }
 
@@ -114,21 +118,24 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
   let workerSteps = 0;
   try {
     for (let r = 0; r < rounds; r++) {
-      // Fresh partitions: each partitioned layer's filters shuffled and dealt round-robin.
-      const slices = Array.from({ length: workers }, () => ({}) as Record<number, Int32Array>);
-      for (const i of partitioned) deal(layers[i]!.outputs, workers, seed, r, i).forEach((filters, w) => (slices[w]![i] = filters));
-      const current = layers.map(valuesOf);
-      const messages: ToLoftWorker[] = [];
-      for (let w = 0; w < workers; w++) {
+      // This sync's batches: batch b of the run goes to worker b mod workers.
+      const batchesOf = Array.from({ length: workers }, (_, w) => {
         const batches: Int32Array[] = [];
         for (let j = 0; j < localSteps; j++) {
           const b = (r * localSteps + j) * workers + w;
           if (b < total) batches.push(batchAt(b));
         }
-        messages.push({ type: "round", layers: current, slices: slices[w]!, batches, lr });
-      }
-      const active = messages.filter((m) => m.batches.length > 0);
-      bytesExchanged += active.length * paramBytes;
+        return batches;
+      });
+      // Fresh partitions: each partitioned layer's filters shuffled and dealt round-robin among
+      // the workers that have batches (in the last sync some may have none; their filters would not train).
+      const busy = batchesOf.filter((b) => b.length > 0).length;
+      const slices = Array.from({ length: workers }, () => ({}) as Record<number, Int32Array>);
+      for (const i of partitioned) deal(layers[i]!.outputs, busy, seed, r, i).forEach((filters, w) => (slices[w]![i] = filters));
+      const current = layers.map(valuesOf);
+      const messages: Round[] = batchesOf.map((batches, w) => ({ type: "round", layers: current, slices: slices[w]!, batches, lr }));
+      // Sent to each busy worker: the whole net and its filter indices (its batch indices are its own data shard).
+      for (const m of messages) if (m.batches.length) bytesExchanged += paramBytes + Object.values(m.slices).reduce((n, f) => n + f.byteLength, 0);
       const replies = await Promise.all(messages.map((m, w) => (m.batches.length ? pool[w]!.run(m) : Promise.resolve(undefined))));
       const next = current.map((v) => Object.fromEntries(Object.entries(v).map(([k, a]) => [k, Float32Array.from(a as Float32Array)])) as unknown as LayerValues);
       // Replicated arrays: the mean over the workers that trained, summed in worker order in float64.
@@ -161,6 +168,7 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
             sums.set(id, sum);
           }
         }
+        bytesExchanged += reply.losses.byteLength;
         for (const loss of reply.losses) {
           lossSum += loss;
           lossCount++;
@@ -195,7 +203,7 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
       });
     }
   } finally {
-    await Promise.all(pool.map((w) => w.close()));
+    for (const w of pool) w.close();
   }
   const record: LoftRecord = { workers, localSteps, rounds, partitioned: partitioned.map((i) => net.layers[i]!.name), bytesExchanged, dataParallelBytes };
   return { ...net, layers, steps: net.steps + workerSteps, history, loft: record };

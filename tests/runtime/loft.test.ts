@@ -59,7 +59,7 @@ async function stored(rig: Rig, name: string): Promise<NetValue> {
 const bytes = (l: Layer) => l.weight.byteLength + (l.bias?.byteLength ?? 0);
 
 describe("loft through the command line", () => {
-  it("with one worker is train, to the byte; with two it learns, in parallel threads, sending what it counts", async () => {
+  it("with one worker is train, to the byte; with two it learns, in parallel processes, sending what it counts", async () => {
     const rig = new Rig(`let data = mnist(train: 4000, test: 500)
 let net0 = init(conv4(width: 0.125), data, seed: 1)
 let one = loft(net0, data, 50 steps, workers: 1, local_steps: 15)
@@ -82,11 +82,13 @@ let two = loft(net0, data, 2 epochs, workers: 2)
     expect(record).toMatchObject({ workers: 2, localSteps: 15, partitioned: ["conv1", "conv3"] });
     // 4,000 digits in batches of 60 make 67 batches an epoch: 134 in all, 30 per sync, so 5 syncs.
     expect(record.rounds).toBe(5);
-    // Each sync: the whole net to both workers; back, each worker's slices (together one copy of conv1,
-    // conv3 and the weights of conv2 and conv4) and its own copy of everything else.
+    // Each sync: the whole net and its filter indices (4 bytes each) to both workers; back, each worker's
+    // slices (together one copy of conv1, conv3 and the weights of conv2 and conv4), its own copy of
+    // everything else, and its losses (8 bytes a batch: 134 batches in all).
     const P = two.layers.reduce((n, l) => n + bytes(l), 0);
     const S = bytes(two.layers[0]!) + two.layers[1]!.weight.byteLength + bytes(two.layers[2]!) + two.layers[3]!.weight.byteLength;
-    expect(record.bytesExchanged).toBe(5 * (2 * P + S + 2 * (P - S)));
+    const filters = two.layers[0]!.outputs + two.layers[2]!.outputs;
+    expect(record.bytesExchanged).toBe(5 * (2 * P + 4 * filters + S + 2 * (P - S)) + 8 * 134);
     expect(record.dataParallelBytes).toBe(67 * 2 * 2 * P);
     expect(record.bytesExchanged).toBeLessThan(record.dataParallelBytes / 4);
   }, 120_000);
