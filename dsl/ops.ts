@@ -125,6 +125,15 @@ function sumAtMost(a: string, b: string, limit: number, what: string): Constrain
 }
 
 const net = (doc = "the network"): ParamDecl => ({ name: "net", type: Net, doc });
+/** The data ops' label noise (for double descent), added after their first release. */
+const LABEL_NOISE: ParamDecl = {
+  name: "label_noise",
+  type: Percent,
+  doc: "share of training labels replaced by a different class, seeded (test labels stay clean)",
+  bounds: { min: 0, max: 100 },
+  default: { kind: "Percent", value: 0 },
+  addedLater: true,
+};
 const data = (doc = "the dataset"): ParamDecl => ({ name: "data", type: Dataset, doc });
 const convWidth: ParamDecl = {
   name: "width",
@@ -184,14 +193,7 @@ const declarations: readonly OpDecl[] = [
       { name: "train", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(8000) },
       { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(2000) },
       seed("seed of the split", 0),
-      {
-        name: "label_noise",
-        type: Percent,
-        doc: "share of training labels replaced by a different class, seeded (test labels stay clean)",
-        bounds: { min: 0, max: 100 },
-        default: { kind: "Percent", value: 0 },
-        addedLater: true,
-      },
+      LABEL_NOISE,
     ],
     result: Dataset,
     constraints: [sumAtMost("train", "test", 10000, "the package ships 10,000 digits")],
@@ -206,14 +208,7 @@ const declarations: readonly OpDecl[] = [
       { name: "labels", type: Str, doc: "training labels", unit: "path" },
       { name: "test_images", type: Str, doc: "test images", unit: "path" },
       { name: "test_labels", type: Str, doc: "test labels", unit: "path" },
-      {
-        name: "label_noise",
-        type: Percent,
-        doc: "share of training labels replaced by a different class, seeded (test labels stay clean)",
-        bounds: { min: 0, max: 100 },
-        default: { kind: "Percent", value: 0 },
-        addedLater: true,
-      },
+      LABEL_NOISE,
     ],
     result: Dataset,
   },
@@ -226,14 +221,7 @@ const declarations: readonly OpDecl[] = [
       { name: "dir", type: Str, doc: "the folder holding the batches", unit: "path" },
       { name: "train", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1, max: 50000 }, default: int(50000) },
       { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(10000) },
-      {
-        name: "label_noise",
-        type: Percent,
-        doc: "share of training labels replaced by a different class, seeded (test labels stay clean)",
-        bounds: { min: 0, max: 100 },
-        default: { kind: "Percent", value: 0 },
-        addedLater: true,
-      },
+      LABEL_NOISE,
     ],
     result: Dataset,
   },
@@ -248,14 +236,7 @@ const declarations: readonly OpDecl[] = [
       { name: "classes", type: Int, doc: "classes", bounds: { min: 2, max: 10_000 } },
       seed("seed of the mixture and the sample", 0),
       { name: "noise", type: Num, doc: "standard deviation around each class centre", bounds: NON_NEGATIVE, default: num(0.1) },
-      {
-        name: "label_noise",
-        type: Percent,
-        doc: "share of training labels replaced by a different class, seeded (test labels stay clean)",
-        bounds: { min: 0, max: 100 },
-        default: { kind: "Percent", value: 0 },
-        addedLater: true,
-      },
+      LABEL_NOISE,
     ],
     result: Dataset,
   },
