@@ -10,7 +10,7 @@ import { decodeArtifact, type DatasetValue, type NetValue } from "../artifacts.j
 import { loadEngine, type BackendChoice } from "./backend.js";
 import { type LayerValues, PER_CHANNEL, takeInputs, takeOutputs, valuesOf, withValues } from "./loft-slices.js";
 import { EngineNet, features, toEngine, type Trainable } from "./model.js";
-import { crossEntropy, Optimizer } from "./train.js";
+import { Optimizer, trainStep } from "./train.js";
 
 export interface LoftWorkerData {
   readonly backend: BackendChoice;
@@ -102,16 +102,7 @@ try {
     const losses = new Float64Array(m.batches.length);
     try {
       m.batches.forEach((idx, b) => {
-        const loss = tf.tidy(() => {
-          const indices = tf.tensor1d(idx, "int32");
-          const xb = tf.gather(xTrain, indices);
-          const yb = tf.gather(yTrain, indices);
-          const updates: { mean: Tensor; variance: Tensor }[] = [];
-          const { value, grads } = tf.variableGrads(() => crossEntropy(tf, model.forward(xb, true, updates), yb, net.classes), variables);
-          optimizer.step(m.lr, variables.map((v) => grads[v.name]!));
-          model.setStatistics(updates);
-          return value;
-        });
+        const loss = trainStep(tf, model, xTrain, yTrain, idx, variables, optimizer, m.lr);
         losses[b] = loss.dataSync()[0]!;
         loss.dispose();
       });

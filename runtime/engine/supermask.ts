@@ -24,7 +24,7 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, HistoryPoint, Layer, MetricsValue, NetValue } from "../artifacts.js";
 import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import { crossEntropy, measure, Optimizer, scalar, trainingOptions, type FitOptions } from "./train.js";
+import { measure, Optimizer, scalar, trainingOptions, trainStep, type FitOptions } from "./train.js";
 import { Random } from "../random.js";
 import type { Engine } from "./backend.js";
 import { checkData, EngineNet, features, fromEngine, toEngine } from "./model.js";
@@ -164,19 +164,8 @@ export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue
       const from = inEpoch * batch;
       const idx = order.subarray(from, Math.min(n, from + batch));
       const lr = lrAt(t);
-      const loss = tf.tidy(() => {
-        const indices = tf.tensor1d(Int32Array.from(idx), "int32");
-        const xb = tf.gather(xTrain, indices);
-        const yb = tf.gather(yTrain, indices);
-        const updates: { mean: Tensor; variance: Tensor }[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const weights = model.params.map((p, i) => maskedWeight(tf, p.weight, liveT[i]!, scores[i]!, keeps[i]!));
-          return crossEntropy(tf, model.forward(xb, true, updates, weights), yb, net.classes);
-        }, scores);
-        optimizer.step(lr, scores.map((v) => grads[v.name]!));
-        model.setStatistics(updates);
-        return value;
-      });
+      const weights = () => model.params.map((p, i) => maskedWeight(tf, p.weight, liveT[i]!, scores[i]!, keeps[i]!));
+      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), scores, optimizer, lr, weights);
       pending.push(loss);
       const done = t + 1;
       const endOfEpoch = done % perEpoch === 0 || done === total;

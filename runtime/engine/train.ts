@@ -24,6 +24,34 @@ export function scalar(t: Tensor): number {
   return v;
 }
 
+/**
+ * One optimizer step of `variables` on the examples `idx` of a resident training set: the
+ * batch's loss (a scalar the caller reads and frees). `weights`, made inside the gradient's
+ * scope, replace the layers' weights in the forward pass (a supermask's masked weights).
+ */
+export function trainStep(
+  tf: typeof TF,
+  model: EngineNet,
+  x: Tensor,
+  y: Tensor,
+  idx: Int32Array,
+  variables: TF.Variable[],
+  optimizer: Optimizer,
+  lr: number,
+  weights?: () => Tensor[],
+): Tensor {
+  return tf.tidy(() => {
+    const indices = tf.tensor1d(idx, "int32");
+    const xb = tf.gather(x, indices);
+    const yb = tf.gather(y, indices);
+    const updates: { mean: Tensor; variance: Tensor }[] = [];
+    const { value, grads } = tf.variableGrads(() => crossEntropy(tf, model.forward(xb, true, updates, weights?.()), yb, model.net.classes), variables);
+    optimizer.step(lr, variables.map((v) => grads[v.name]!));
+    model.setStatistics(updates);
+    return value;
+  });
+}
+
 /** Test loss and accuracy, in chunks so memory stays flat for large test sets; `weights` as `EngineNet.forward` takes them. */
 export function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, weights?: readonly Tensor[]): MetricsValue {
   const n = x.shape[0]!;
@@ -199,16 +227,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       const from = inEpoch * batch;
       const idx = order.subarray(from, Math.min(n, from + batch));
       const lr = lrAt(t);
-      const loss = tf.tidy(() => {
-        const indices = tf.tensor1d(Int32Array.from(idx), "int32");
-        const xb = tf.gather(xTrain, indices);
-        const yb = tf.gather(yTrain, indices);
-        const updates: { mean: Tensor; variance: Tensor }[] = [];
-        const { value, grads } = tf.variableGrads(() => crossEntropy(tf, model.forward(xb, true, updates), yb, net.classes), variables);
-        optimizer.step(lr, variables.map((v) => grads[v.name]!));
-        model.setStatistics(updates);
-        return value;
-      });
+      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr);
       o.afterStep?.(t + 1, model);
       pending.push(loss);
       done = t + 1 - first;
