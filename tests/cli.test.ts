@@ -2,7 +2,7 @@
 // it first), its output formats, exit statuses, and that `check` writes nothing.
 
 import { execa } from "execa";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -14,6 +14,18 @@ const fixtures = join(repo, "tests/fixtures");
 
 function lth(args: string[], cwd = repo) {
   return execa(process.execPath, [cli, ...args], { cwd, reject: false });
+}
+
+/**
+ * The shipped pipelines' names: files only. After the README's first command
+ * (`npx lth run pipelines/quickstart.lth`), pipelines/ also holds that run's store, a
+ * folder named `.lth`, which is no pipeline.
+ */
+function shippedPipelines(): string[] {
+  return readdirSync(join(repo, "pipelines"), { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".lth"))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** A scratch copy of a fixture folder. */
@@ -36,7 +48,7 @@ function snapshot(dir: string): string[] {
 
 describe("lth check", () => {
   it("exits 0 and prints no diagnostics for the shipped pipelines, which are all formatted", async () => {
-    const shipped = readdirSync(join(repo, "pipelines")).filter((f) => f.endsWith(".lth"));
+    const shipped = shippedPipelines();
     expect(shipped.length).toBeGreaterThanOrEqual(4);
     const r = await lth(["check", "pipelines"]);
     expect(r.exitCode).toBe(0);
@@ -96,13 +108,40 @@ describe("lth check", () => {
 
   it("checks every .lth file below a folder given instead of a file", async () => {
     const r = await lth(["check", "pipelines"]);
-    const count = readdirSync(join(repo, "pipelines")).filter((f) => f.endsWith(".lth")).length;
+    const count = shippedPipelines().length;
     expect([r.exitCode, r.stdout, r.stderr]).toEqual([0, "", `checked ${count} files: no problems`]);
     const bad = await lth(["check", "tests/fixtures/readme"]);
     expect(bad.stdout.split("\n")[0]).toMatch(/^tests\/fixtures\/readme\/experiment\.lth:7:20: error: /);
     const empty = await lth(["check", "dsl/commands"]);
     expect([empty.exitCode, empty.stderr]).toEqual([2, "lth check: no .lth files in dsl/commands"]);
   });
+
+  it("in a folder, reads .lth files only: not a store beside a pipeline, not a folder named *.lth", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+    const clean = "let data = synthetic(n: 20, features: 2, classes: 2)\n";
+    writeFileSync(join(dir, "a.lth"), clean);
+    // A real store, as `lth run` leaves it beside the pipeline: the folder `.lth`.
+    const run = await lth(["run", "a.lth"], dir);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(statSync(join(dir, ".lth")).isDirectory()).toBe(true);
+    // The store named on the command line holds no pipeline: a usage error, not EISDIR.
+    const store = await lth(["check", ".lth"], dir);
+    expect([store.exitCode, store.stderr]).toEqual([2, "lth check: no .lth files in .lth"]);
+    writeFileSync(join(dir, ".lth/stray.lth"), "let broken = (\n");
+    mkdirSync(join(dir, "results.lth"));
+    writeFileSync(join(dir, "results.lth/b.lth"), clean);
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub/c.lth"), clean);
+    writeFileSync(join(dir, ".hidden.lth"), "let broken = (\n");
+    symlinkSync(join(dir, "a.lth"), join(dir, "linked.lth"));
+    symlinkSync(dir, join(dir, "sub/loop"));
+
+    const r = await lth(["check", "--json", "."], dir);
+    expect([r.exitCode, JSON.parse(r.stdout)]).toEqual([0, []]);
+    const text = await lth(["check", "."], dir);
+    expect([text.exitCode, text.stdout, text.stderr]).toEqual([0, "", "checked 4 files: no problems"]);
+    expect((await lth(["fmt", "--check", "."], dir)).exitCode).toBe(0);
+  }, 60_000);
 
   it("exits 2 for a file that does not exist, naming it", async () => {
     const r = await lth(["check", "nowhere.lth"]);
@@ -175,8 +214,11 @@ describe("the README", () => {
 
   it("shows what lth run really prints for the quickstart, stage by stage", async () => {
     const shown = /```console\n\$ npx lth run pipelines\/quickstart\.lth\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
-    const dir = scratch(join(repo, "pipelines"));
-    const r = await execa(process.execPath, [cli, "run", join(dir, "quickstart.lth"), "--store", join(dir, ".lth")], { reject: false });
+    // The pipeline alone, into a fresh store: a store the user already has (pipelines/.lth after
+    // the README's first command, or $LTH_STORE) would turn these `ran` lines into `cached` ones.
+    const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+    cpSync(join(repo, "pipelines/quickstart.lth"), join(dir, "quickstart.lth"));
+    const r = await execa(process.execPath, [cli, "run", join(dir, "quickstart.lth"), "--store", join(dir, "fresh-store")], { reject: false });
     expect(r.exitCode).toBe(0);
     // Stage lines and the summary, without timings (the backend line depends on the machine).
     const stages = (text: string) =>

@@ -1,7 +1,7 @@
 // Where a command writes (the process's streams, or buffers in tests), and what it reads.
 
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { join, relative, resolve } from "node:path";
 
 export interface CommandIO {
   /** Results: diagnostics, tables, JSON. */
@@ -38,17 +38,36 @@ export function filesOrUsage(command: string, args: readonly string[], io: Comma
 
 /**
  * The files a command works on: each argument as given, or, for a folder, every `.lth`
- * file below it (sorted; `node_modules` and dot-folders such as the `.lth` store skipped).
+ * file below it (sorted). Only files count: a folder whose name ends in `.lth` is searched,
+ * not read as a pipeline. Dot-files, dot-folders (such as the `.lth` store beside a
+ * pipeline) and `node_modules` are skipped without being read, so a large store does not
+ * slow `check` down. A link to a `.lth` file counts; a link to a folder is not followed (it
+ * could lead back up the tree).
  */
 function lthFiles(args: readonly string[], cwd: string): string[] {
   return args.flatMap((arg) => {
     const path = resolve(cwd, arg);
     if (!existsSync(path) || !statSync(path).isDirectory()) return [arg];
-    return readdirSync(path, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile() && e.name.endsWith(".lth"))
-      .map((e) => relative(path, join(e.parentPath, e.name)))
-      .filter((rel) => !rel.split(sep).some((part) => part.startsWith(".") || part === "node_modules"))
-      .sort()
-      .map((rel) => join(arg, rel));
+    const found: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.name.startsWith(".") || e.name === "node_modules") continue;
+        const full = join(dir, e.name);
+        if (e.isDirectory()) walk(full);
+        else if (e.name.endsWith(".lth") && (e.isFile() || (e.isSymbolicLink() && isFile(full)))) {
+          found.push(relative(path, full));
+        }
+      }
+    };
+    walk(path);
+    return found.sort().map((rel) => join(arg, rel));
   });
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -45,7 +45,10 @@ describe("lth codegen", () => {
     rmSync(artifacts, { recursive: true, force: true });
     mkdirSync(artifacts, { recursive: true });
     const sources = [
-      ...readdirSync(join(repo, "pipelines")).filter((f) => f.endsWith(".lth")).map((f) => join(repo, "pipelines", f)),
+      // Files only: after the README's `lth run pipelines/quickstart.lth`, pipelines/ also holds its store, the folder `.lth`.
+      ...readdirSync(join(repo, "pipelines"), { withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith(".lth"))
+        .map((e) => join(repo, "pipelines", e.name)),
       ...readdirSync(fixtures).map((n) => join(fixtures, n, "main.lth")),
     ];
     const scripts = sources.map((source, i) => {

@@ -14,7 +14,10 @@ import { mutated } from "./mutations.js";
 
 const repo = join(import.meta.dirname, "../..");
 const sources = [
-  ...readdirSync(join(repo, "pipelines")).filter((f) => f.endsWith(".lth")).map((f) => join(repo, "pipelines", f)),
+  // Files only: after the README's `lth run pipelines/quickstart.lth`, pipelines/ also holds its store, the folder `.lth`.
+  ...readdirSync(join(repo, "pipelines"), { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".lth"))
+    .map((e) => join(repo, "pipelines", e.name)),
   join(repo, "tests/fixtures/valid/every-form.lth"),
 ].map((f) => readFileSync(f, "utf8"));
 
