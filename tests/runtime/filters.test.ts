@@ -67,6 +67,34 @@ function convNet(...convs: Layer[]): NetValue {
 
 const distance = (a: NetValue, b: NetValue, keep = 0.5) => filterDistance(ctx({ keep }, { a, b }));
 
+/**
+ * The definition computed another way, for random nets: filter f is kept when fewer than k
+ * filters beat it (a larger norm, or the same norm and a lower index), counted pair by pair
+ * instead of sorted.
+ */
+function byDefinition(a: NetValue, b: NetValue, keep: number): number {
+  const convsA = a.layers.filter((l) => l.kind === "conv");
+  const convsB = b.layers.filter((l) => l.kind === "conv");
+  const keptSet = (l: Layer, k: number): boolean[] => {
+    const size = l.inputs * l.kernel * l.kernel;
+    const norm = (f: number) => (l.channels?.[f] === 0 ? 0 : l.weight.slice(f * size, (f + 1) * size).reduce((s, w, j) => s + (l.mask[f * size + j] ? w * w : 0), 0));
+    const norms = Array.from({ length: l.outputs }, (_, f) => norm(f));
+    return norms.map((n, f) => norms.filter((m, g) => m > n || (m === n && g < f)).length < k);
+  };
+  let sum = 0;
+  let filters = 0;
+  convsA.forEach((la, i) => {
+    const c = la.outputs;
+    const k = Math.min(c, Math.max(1, Math.round(keep * c)));
+    const ka = keptSet(la, k);
+    const kb = keptSet(convsB[i]!, k);
+    const overlap = ka.filter((x, f) => x && kb[f]).length;
+    sum += c * (1 - overlap / k);
+    filters += c;
+  });
+  return sum / filters;
+}
+
 const tiny = mnist(ctx({ train: 10, test: 10, seed: 1 }));
 const built = (width: number, seed: number): NetValue => init(ctx({ arch: { arch: "conv2", width }, scheme: "glorot", seed }, { data: tiny }));
 
@@ -141,13 +169,17 @@ describe("filter_distance", () => {
     expect(distance(channelled, convNet(conv("conv1", [4, 0, 2, 1])))).toBe(0);
   });
 
-  it("lies in [0, 1] and is symmetric on random nets", () => {
+  it("agrees with the definition computed another way, lies in [0, 1] and is symmetric on random nets", () => {
     for (let seed = 0; seed < 40; seed++) {
       const r = new Random(seed, "filters-test");
       const widths = [1 + r.int(12), 1 + r.int(12), 1 + r.int(12)];
       const layer = (name: string, c: number, inputs: number) => {
         const l = conv(name, new Array<number>(c).fill(0), inputs);
-        for (let j = 0; j < l.weight.length; j++) l.weight[j] = r.normal() * (r.next() < 0.3 ? 0 : 1);
+        for (let j = 0; j < l.weight.length; j++) {
+          l.weight[j] = r.normal() * (r.next() < 0.3 ? 0 : 1);
+          // Some weights pruned by the mask, their stored values left as they were.
+          l.mask[j] = r.next() < 0.2 ? 0 : 1;
+        }
         return l;
       };
       const make = () => convNet(layer("conv1", widths[0]!, 1), layer("conv2", widths[1]!, widths[0]!), layer("conv3", widths[2]!, widths[1]!));
@@ -155,14 +187,18 @@ describe("filter_distance", () => {
       const b = make();
       const keep = 0.01 + 0.99 * r.next();
       const d = distance(a, b, keep);
+      expect(d).toBeCloseTo(byDefinition(a, b, keep), 12);
       expect(d).toBeGreaterThanOrEqual(0);
       expect(d).toBeLessThanOrEqual(1);
       expect(distance(b, a, keep)).toBe(d);
       expect(distance(a, a, keep)).toBe(0);
     }
-    const d = distance(built(0.0625, 1), built(0.0625, 2));
-    expect(d).toBeGreaterThanOrEqual(0);
-    expect(d).toBeLessThanOrEqual(1);
+    const [a, b] = [built(0.0625, 1), built(0.0625, 2)];
+    const d = distance(a, b);
+    expect(d).toBeCloseTo(byDefinition(a, b, 0.5), 12);
+    // Two initialisations keep different filters somewhere, and not all of them differ.
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(1);
   });
 
   it("refuses nets of different architectures, naming both", () => {
