@@ -300,7 +300,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "train",
-    version: 1,
+    // 2: the result records the test measurement of its own weights (show never inherits one); the wasm matrix-product change altered its bytes under version 1
+    version: 2,
     category: "training",
     doc: "trains with the net's mask held fixed (pruned weights stay exactly zero); records test accuracy and loss",
     params: [
@@ -390,7 +391,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "earlybird",
-    version: 1,
+    // 2: records the measurement of the ticket it returns; trains through train's loop, whose wasm bytes changed
+    version: 2,
     category: "pruning",
     doc: "trains with an L1 penalty on batch-norm scales until the channel mask stops changing (You et al., 2020)",
     params: [
@@ -408,7 +410,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "gmp",
-    version: 1,
+    // 2: records the measurement of its result; a pruned weight no longer coasts back on momentum or Adam state
+    version: 2,
     category: "pruning",
     doc: "gradual magnitude pruning (Zhu & Gupta, 2017): trains while removing the smallest weights on a cubic schedule from 0 to final sparsity",
     params: [
@@ -429,7 +432,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "dpf",
-    version: 1,
+    // 2: records the measurement of its result; refreshes the mask along the ramp only
+    version: 2,
     category: "pruning",
     doc: "dynamic pruning with feedback (Lin et al., 2020): the gradient of the masked net updates the dense weights; the magnitude mask is refreshed on the cubic schedule",
     params: [
@@ -443,7 +447,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "supermask",
-    version: 1,
+    // 2: records the measurement of the masked net it returns
+    version: 2,
     category: "pruning",
     doc: "a mask learned over frozen weights (Zhou et al., 2019): edge-popup scores with a straight-through estimator (Ramanujan et al., 2020)",
     params: [
@@ -463,7 +468,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "greedy",
-    version: 1,
+    // 2: records the measurement of the selected net, also for a net never trained
+    version: 2,
     category: "pruning",
     doc: "greedy forward selection of neurons and filters, layer by layer (Ye et al., 2020); the result reports what each layer kept",
     params: [
@@ -494,7 +500,8 @@ const declarations: readonly OpDecl[] = [
   },
   {
     name: "loft",
-    version: 1,
+    // 2: records the measurement of the net it returns
+    version: 2,
     category: "training",
     doc: "LoFT (Wang et al., 2023): filter-wise model-parallel pretraining; each sync deals the partitioned conv layers' filters out to parallel workers, which train only their slice",
     params: [

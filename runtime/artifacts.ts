@@ -2,6 +2,7 @@
 // safetensors files that PyTorch loads as they are (`safetensors.torch.load_file`): a dense
 // layer's weight is [out, in] like `nn.Linear`'s, its mask a BOOL `weight_mask` beside it.
 
+import { createHash } from "node:crypto";
 import type { ParamValue, ResultKind } from "../compiler/stage.js";
 import { canonicalJson } from "./key.js";
 import type { ArtifactExt } from "./store/store.js";
@@ -96,6 +97,18 @@ export interface HistoryPoint {
   readonly trainLoss?: number;
 }
 
+/**
+ * A test measurement of one set of parameters. `parameters` is their digest
+ * (`parametersDigest`): an op that changes a weight, a mask or a batch-norm statistic and
+ * copies the rest of the net leaves a measurement that no longer matches, so it is never
+ * shown for the changed net.
+ */
+export interface Measurement {
+  readonly accuracy: number;
+  readonly loss: number;
+  readonly parameters: string;
+}
+
 export interface NetValue {
   readonly arch: ParamValue;
   /** How the initial weights were drawn; `reinit` draws the same way. */
@@ -110,6 +123,8 @@ export interface NetValue {
   /** Training steps the weights have seen since that initialisation. */
   readonly steps: number;
   readonly history: readonly HistoryPoint[];
+  /** The test accuracy and loss of these parameters, when the op that made them measured them. */
+  readonly measured?: Measurement;
   readonly earlybird?: EarlyBird;
   readonly greedy?: GreedySelection;
   readonly loft?: LoftRecord;
@@ -221,6 +236,7 @@ function encodeNet(net: NetValue): Uint8Array {
     init: net.init,
     steps: String(net.steps),
     history: JSON.stringify(net.history),
+    ...(net.measured ? { measured: JSON.stringify(net.measured) } : {}),
     ...(net.earlybird ? { earlybird: JSON.stringify(net.earlybird) } : {}),
     ...(net.greedy ? { greedy: JSON.stringify(net.greedy) } : {}),
     ...(net.loft ? { loft: JSON.stringify(net.loft) } : {}),
@@ -258,6 +274,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
   const earlybird = metadata["earlybird"];
   const greedy = metadata["greedy"];
   const loft = metadata["loft"];
+  const measured = metadata["measured"];
   return {
     arch: JSON.parse(metadata["arch"] ?? "null") as ParamValue,
     scheme: metadata["scheme"] === "he" ? "he" : "glorot",
@@ -268,6 +285,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
     init: metadata["init"] ?? "",
     steps: Number(metadata["steps"] ?? 0),
     history: JSON.parse(metadata["history"] ?? "[]") as HistoryPoint[],
+    ...(measured ? { measured: JSON.parse(measured) as Measurement } : {}),
     ...(earlybird ? { earlybird: JSON.parse(earlybird) as EarlyBird } : {}),
     ...(greedy ? { greedy: JSON.parse(greedy) as GreedySelection } : {}),
     ...(loft ? { loft: JSON.parse(loft) as LoftRecord } : {}),
@@ -320,4 +338,38 @@ export function sparsity(net: NetValue): { name: string; kind: Layer["kind"]; to
     for (let i = 0; i < l.mask.length; i++) remaining += l.mask[i]!;
     return { name: l.name, kind: l.kind, total: l.mask.length, remaining };
   });
+}
+
+/** SHA-256 of every parameter of the net (weights, masks, biases, batch norm, channel masks), layer by layer. */
+export function parametersDigest(net: Pick<NetValue, "layers">): string {
+  const hash = createHash("sha256");
+  const add = (name: string, a: Float32Array | Uint8Array | undefined) => {
+    hash.update(`${name}:${a ? a.length : -1};`);
+    if (a) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  };
+  for (const l of net.layers) {
+    add(`${l.name}.weight`, l.weight);
+    add(`${l.name}.mask`, l.mask);
+    add(`${l.name}.bias`, l.bias);
+    add(`${l.name}.gamma`, l.norm?.gamma);
+    add(`${l.name}.beta`, l.norm?.beta);
+    add(`${l.name}.mean`, l.norm?.mean);
+    add(`${l.name}.variance`, l.norm?.variance);
+    add(`${l.name}.channels`, l.channels);
+  }
+  return hash.digest("hex");
+}
+
+/** The net with `m` recorded as the measurement of its parameters as they are now. */
+export function withMeasurement(net: NetValue, m: { readonly accuracy: number; readonly loss: number }): NetValue {
+  return { ...net, measured: { accuracy: m.accuracy, loss: m.loss, parameters: parametersDigest(net) } };
+}
+
+/**
+ * The test accuracy and loss measured on exactly these parameters, or undefined: a net that
+ * was pruned, rewound or reinitialised after its last measurement has none, whatever it inherited.
+ */
+export function measurement(net: NetValue): { readonly accuracy: number; readonly loss: number } | undefined {
+  const m = net.measured;
+  return m && m.parameters === parametersDigest(net) ? { accuracy: m.accuracy, loss: m.loss } : undefined;
 }

@@ -3,7 +3,7 @@
 import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage.js";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
-import { sparsity, type LoftRecord } from "../artifacts.js";
+import { measurement, sparsity, type LoftRecord } from "../artifacts.js";
 import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
@@ -48,11 +48,13 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
     case "Net": {
       const net = artifact.net;
       const layers = sparsity(net);
-      const last = net.history[net.history.length - 1];
+      // Only a measurement of these very parameters: a pruned net's inherited history is its parent's.
+      const measured = measurement(net);
       return {
         type: "Net",
-        accuracy: last?.accuracy ?? null,
-        loss: last?.loss ?? null,
+        accuracy: measured?.accuracy ?? null,
+        loss: measured?.loss ?? null,
+        measured: measured !== undefined,
         weights: { total: layers.reduce((a, l) => a + l.total, 0), remaining: layers.reduce((a, l) => a + l.remaining, 0) },
         layers,
         history: net.history.map((h) => ({ step: h.step, epoch: h.epoch, accuracy: h.accuracy, loss: h.loss })),
@@ -87,8 +89,10 @@ function text(name: string, j: Json, indent = ""): string[] {
     case "Net": {
       const w = j["weights"] as { total: number; remaining: number };
       const acc = j["accuracy"] as number | null;
+      const history = j["history"] as { step: number; epoch: number; accuracy: number; loss: number }[];
+      const unmeasured = history.length ? ", test accuracy not measured: its weights or mask changed after the last measurement (evaluate(net, data) measures it)" : ", untrained";
       const lines = [
-        `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? ", untrained" : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
+        `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? unmeasured : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
       ];
       const eb = j["earlybird"] as { epoch: number; channelSparsity: number; emerged: boolean } | undefined;
@@ -103,8 +107,8 @@ function text(name: string, j: Json, indent = ""): string[] {
       for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
         lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
       }
-      const history = j["history"] as { step: number; epoch: number; accuracy: number; loss: number }[];
       if (history.length) {
+        if (acc === null) lines.push(`${indent}  history of the net it was made from, before its weights or mask changed:`);
         lines.push(`${indent}  history:  step   epoch  accuracy    loss`);
         for (const h of history) lines.push(`${indent}          ${String(h.step).padStart(6)} ${h.epoch.toFixed(2).padStart(7)} ${pct(h.accuracy).padStart(9)} ${h.loss.toFixed(4).padStart(7)}`);
       }

@@ -2,7 +2,7 @@
 // draw a channel mask from |γ| after every epoch, and stop once the newest mask is within
 // `eps` (normalised Hamming distance) of each of the previous `window − 1`.
 
-import type { NetValue } from "../artifacts.js";
+import { withMeasurement, type NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { masked } from "../ops/nets.js";
 import type { Engine } from "./backend.js";
@@ -78,7 +78,7 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
   const ticket = { ...trained, layers };
   const last = trained.history[trained.history.length - 1]!;
   const metrics = testMetrics(engine, ticket, data);
-  return {
+  return withMeasurement({
     ...ticket,
     history: [...trained.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }],
     earlybird: {
@@ -87,5 +87,5 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
       channelSparsity: 1 - mask.reduce((a, m) => a + m, 0) / mask.length,
       distances,
     },
-  };
+  }, metrics);
 }

@@ -18,7 +18,7 @@
 // statistics of batch norm (inference mode) and never trains: fine-tune the result.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { GreedySelection, Layer, NetValue } from "../artifacts.js";
+import { withMeasurement, type GreedySelection, type Layer, type NetValue } from "../artifacts.js";
 import { datasetInput, netInput, OpFailure, type OpContext } from "../ops/context.js";
 import { masked } from "../ops/nets.js";
 import { Random } from "../random.js";
@@ -244,12 +244,13 @@ export function greedy(ctx: OpContext, engine: Engine): NetValue {
 
   // Like earlybird: the last history point measured the net before its units were removed.
   const last = work.history[work.history.length - 1];
-  const metrics = last && data.test.n > 0 ? testMetrics(engine, work, data) : undefined;
-  return {
+  const metrics = data.test.n > 0 ? testMetrics(engine, work, data) : undefined;
+  const selected = {
     ...work,
     history: last && metrics ? [...work.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }] : work.history,
     greedy: { tolerance, full: full / evalCount, eval: evalCount, layers: records },
   };
+  return metrics ? withMeasurement(selected, metrics) : selected;
 }
 
 /**

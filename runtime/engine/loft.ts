@@ -11,7 +11,7 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { encodeArtifact, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../artifacts.js";
+import { encodeArtifact, withMeasurement, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { Random } from "../random.js";
 import type { Engine } from "./backend.js";
@@ -206,5 +206,6 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
     for (const w of pool) w.close();
   }
   const record: LoftRecord = { workers, localSteps, rounds, partitioned: partitioned.map((i) => net.layers[i]!.name), bytesExchanged, dataParallelBytes };
-  return { ...net, layers, steps: net.steps + workerSteps, history, loft: record };
+  // The last sync always ends with an evaluation of these layers.
+  return withMeasurement({ ...net, layers, steps: net.steps + workerSteps, history, loft: record }, history[history.length - 1]!);
 }

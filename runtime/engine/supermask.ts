@@ -22,7 +22,7 @@
 //   0 in `weight` as well as in `mask`, as every stored net's pruned weights are.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, HistoryPoint, Layer, MetricsValue, NetValue } from "../artifacts.js";
+import { withMeasurement, type DatasetValue, type HistoryPoint, type Layer, type MetricsValue, type NetValue } from "../artifacts.js";
 import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { measure, Optimizer, scalar, trainingOptions, trainStep, type FitOptions } from "./train.js";
 import { Random } from "../random.js";
@@ -216,7 +216,8 @@ export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue
         ...(l.norm ? { norm: { ...l.norm, mean: copy(p.mean!), variance: copy(p.variance!) } } : {}),
       };
     });
-    return { ...net, layers, steps: net.steps + total, history };
+    // The masks' net is the one the last evaluation measured.
+    return withMeasurement({ ...net, layers, steps: net.steps + total, history }, history[history.length - 1]!);
   } finally {
     optimizer.dispose();
     model.dispose();

@@ -2,7 +2,7 @@
 // one resident copy of the data, with the mask held fixed so pruned weights stay exactly 0.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, HistoryPoint, Layer, MetricsValue, NetValue } from "../artifacts.js";
+import { withMeasurement, type DatasetValue, type HistoryPoint, type Layer, type MetricsValue, type NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
 import type { TrainingProgress } from "../progress.js";
 import { Random } from "../random.js";
@@ -275,7 +275,10 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       if (stop) break;
     }
     const layers: Layer[] = model.read();
-    return { ...net, layers, steps: net.steps + done, history };
+    const trained = { ...net, layers, steps: net.steps + done, history };
+    // The loop always measures after its last step, on the weights read here.
+    const measured = history.length > net.history.length ? history[history.length - 1]! : undefined;
+    return measured ? withMeasurement(trained, measured) : trained;
   } finally {
     optimizer.dispose();
     model.dispose();
