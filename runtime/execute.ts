@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Stage, StageGraph, StageId } from "../compiler/stage.js";
 import type { BackendChoice } from "./engine/backend.js";
-import { failureMessage } from "./ops/context.js";
+import { failureMessage, failureRepeats } from "./ops/context.js";
 import { needsEngine } from "./ops/index.js";
 import { Decider, describeReason, plan } from "./plan.js";
 import type { TrainingProgress } from "./progress.js";
@@ -46,7 +46,8 @@ export interface ExecuteOptions {
 
 type Outcome =
   | { readonly ok: true; readonly ref: ArtifactRef; readonly seconds: number; readonly backend: string | null; readonly health?: WorkerHealth }
-  | { readonly ok: false; readonly message: string; readonly seconds: number };
+  /** `repeats`: the same key would fail the same way (store/FailureRecord). */
+  | { readonly ok: false; readonly message: string; readonly seconds: number; readonly repeats: boolean };
 
 /**
  * Worker processes, started when the first tensor stage needs one and replaced when one
@@ -58,6 +59,11 @@ class WorkerPool {
   private readonly waiting: (() => void)[] = [];
   private unavailable: string | undefined;
   private backend: string | undefined;
+
+  /** The backend the workers loaded, once one has started. */
+  get chosen(): string | undefined {
+    return this.backend;
+  }
 
   constructor(
     private readonly size: number,
@@ -117,7 +123,7 @@ class WorkerPool {
   /** Runs a task on a free worker; `onStart` is called once one has it. */
   async run(task: StageTask, store: Store, onStart: () => void, progress: (p: TrainingProgress) => void): Promise<Outcome> {
     const worker = await this.acquire();
-    if (!("send" in worker)) return { ok: false, message: worker.unavailable, seconds: 0 };
+    if (!("send" in worker)) return { ok: false, message: worker.unavailable, seconds: 0, repeats: false };
     onStart();
     const started = performance.now();
     const backend = this.backend!;
@@ -131,11 +137,11 @@ class WorkerPool {
       const onMessage = (m: FromWorker) => {
         if (m.type === "progress") return progress(m.progress);
         if (m.type !== "done" && m.type !== "failed") return;
-        settle(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend, health: m.health } : { ok: false, message: m.message, seconds: seconds() });
+        settle(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend, health: m.health } : { ok: false, message: m.message, seconds: seconds(), repeats: m.repeats });
         this.release(worker);
       };
       const onExit = (code: number | null, signal: string | null) =>
-        settle({ ok: false, message: `the worker process died (${signal ?? `status ${code}`}), perhaps out of memory`, seconds: seconds() });
+        settle({ ok: false, message: `the worker process died (${signal ?? `status ${code}`}), perhaps out of memory`, seconds: seconds(), repeats: false });
       worker.on("message", onMessage);
       worker.once("exit", onExit);
       worker.send({ type: "run", task, store: store.root } satisfies ToWorker);
@@ -188,6 +194,15 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     onEvent({ type: "stage", id: stage.id, op: stage.op, key: null, seconds: 0, status, ...fields });
   };
 
+  /** Remembers why a key failed, so plan and show can say it; losing that costs no result. */
+  function recordFailure(stage: Stage, key: StageKey, message: string, repeats: boolean, backend: string | null): void {
+    try {
+      store.putFailure({ key, op: stage.op, version: stage.version, message, repeats, backend: needsEngine(stage) ? backend : null, failedAt: new Date().toISOString() });
+    } catch (e) {
+      onEvent({ type: "warning", message: `the failure of ${stage.id} was not recorded for plan and show: ${failureMessage(e)}` });
+    }
+  }
+
   async function runStage(stage: Stage, key: StageKey, reason: string): Promise<void> {
     const inputs: Record<string, { ref: ArtifactRef; kind: Stage["result"] }> = {};
     for (const [param, id] of Object.entries(stage.inputs)) inputs[param] = { ref: decider.outputs.get(id)!, kind: graph.graph.getNodeAttribute(id, "result") };
@@ -202,7 +217,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
       try {
         outcome = { ok: true, ref: await runTask(task, store, undefined, progress), seconds: (performance.now() - t0) / 1000, backend: null };
       } catch (e) {
-        outcome = { ok: false, message: failureMessage(e), seconds: (performance.now() - t0) / 1000 };
+        outcome = { ok: false, message: failureMessage(e), seconds: (performance.now() - t0) / 1000, repeats: failureRepeats(e) };
       }
     }
     if (aborted) return;
@@ -211,10 +226,14 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
         // The index entry is written last: only now does the stage count as done.
         store.putRecord({ key, op: stage.op, version: stage.version, output: outcome.ref, backend: outcome.backend, seconds: outcome.seconds, finishedAt: new Date().toISOString() });
       } catch (e) {
-        outcome = { ok: false, message: `could not record the result in the store: ${failureMessage(e)}`, seconds: outcome.seconds };
+        outcome = { ok: false, message: `could not record the result in the store: ${failureMessage(e)}`, seconds: outcome.seconds, repeats: false };
       }
     }
-    if (!outcome.ok) return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
+    if (!outcome.ok) {
+      recordFailure(stage, key, outcome.message, outcome.repeats, pool.chosen ?? null);
+      return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
+    }
+    if (store.getFailure(key)) store.deleteFailure(key);
     decider.outputs.set(stage.id, outcome.ref);
     finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend, ...(outcome.health ? { worker: outcome.health } : {}) });
   }

@@ -21,6 +21,8 @@ export type RunReason =
   | { readonly kind: "op-version-changed"; readonly before: number; readonly after: number }
   /** The stored result failed its hash check: it is recomputed, never used. */
   | { readonly kind: "damaged"; readonly detail: string }
+  /** This very key failed when last run (the store kept why); `repeats`: it would fail the same way. */
+  | { readonly kind: "failed"; readonly message: string; readonly repeats: boolean; readonly failedAt: string }
   /** Same inputs as last time, but no result in the store (removed, or a run stopped first). */
   | { readonly kind: "missing" }
   /** An input reruns first; its new output decides (the same bytes leave this stage cached). */
@@ -137,6 +139,8 @@ export class Decider {
       const path = this.store.objectPath(record.output);
       return { status: "run", key, reason: { kind: "damaged", detail: `${path} ${existsSync(path) ? "does not match its content hash" : "is missing from the store"}` } };
     }
+    const failure = this.store.getFailure(key);
+    if (failure) return { status: "run", key, reason: { kind: "failed", message: failure.message, repeats: failure.repeats, failedAt: failure.failedAt } };
     return { status: "run", key, reason: this.reason(stage, f) };
   }
 
@@ -197,11 +201,18 @@ export function describeReason(r: RunReason, op: string): string {
       return `op version changed: ${r.before} → ${r.after}`;
     case "damaged":
       return `damaged: ${r.detail}`;
+    case "failed":
+      return `failed when last run (${r.failedAt}): ${firstLine(r.message)}; ${r.repeats ? "a rerun repeats it unless its parameters, inputs or lth's version change" : "the cause was the machine (disk, memory), so a rerun may succeed"}`;
     case "missing":
       return "missing: same inputs as last run, but no result in the store";
     case "upstream":
       return `waits for ${r.inputs.join(", ")} (unchanged output there would leave this cached)`;
   }
+}
+
+/** A failure message's first line: a bug's stack trace stays in the store's record. */
+function firstLine(message: string): string {
+  return message.split("\n")[0]!;
 }
 
 /** A result that is asked for before it is computed: the message says what to run. */
@@ -214,20 +225,61 @@ export interface CachedResult {
   readonly backend: string | null;
 }
 
+/** Why a stage's result cannot be shown: the sentence for a person, and whether running again could help. */
+export interface Unavailable {
+  readonly id: StageId;
+  readonly why: string;
+  readonly status: "not computed" | "damaged" | "failed";
+}
+
+/** For a stage that is not cached: why, naming a failed input when that is what stands in the way. */
+function unavailable(decisions: ReadonlyMap<StageId, PlannedStage>, id: StageId, runHint: string): Unavailable {
+  const reason = (d: PlannedStage | undefined) => (d?.decision.status === "run" ? d.decision.reason : undefined);
+  const r = reason(decisions.get(id));
+  if (r?.kind === "damaged") return { id, status: "damaged", why: `its stored result is damaged (${r.detail}), so it is not shown: run \`${runHint}\` to recompute it` };
+  const failed = (f: Extract<RunReason, { kind: "failed" }>) =>
+    `${firstLine(f.message)}; ${f.repeats ? "a rerun repeats it unless its parameters, inputs or lth's version change" : `the cause was the machine, so \`${runHint}\` may succeed`}`;
+  if (r?.kind === "failed") return { id, status: "failed", why: `it failed when last run: ${failed(r)}` };
+  // Waiting on an input: the first input upstream that failed is why nothing below it exists.
+  const seen = new Set<StageId>();
+  const search = (at: StageId): [StageId, Extract<RunReason, { kind: "failed" }>] | undefined => {
+    if (seen.has(at)) return undefined;
+    seen.add(at);
+    const here = reason(decisions.get(at));
+    if (here?.kind === "failed") return [at, here];
+    if (here?.kind !== "upstream") return undefined;
+    for (const input of here.inputs) {
+      const found = search(input);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const upstream = r?.kind === "upstream" ? r.inputs.map(search).find((x) => x) : undefined;
+  if (upstream) return { id, status: "failed", why: `it is not computed: its input '${upstream[0]}' failed when last run: ${failed(upstream[1])}` };
+  return { id, status: "not computed", why: `it is not computed yet: run \`${runHint}\` to compute it` };
+}
+
 /**
- * A reader of the stages' computed results, each hash-checked as it is read; one not yet
- * computed throws `NotComputed` with `runHint` (the `lth run` command that computes it).
+ * A reader of the stages' computed results, each hash-checked as it is read; for one that
+ * is not there (not run, failed, damaged), why not.
  */
-export function cachedResults(graph: StageGraph, store: Store, ids: readonly StageId[], runHint: string): (id: StageId) => CachedResult {
+export function readResults(graph: StageGraph, store: Store, ids: readonly StageId[], runHint: string): (id: StageId) => CachedResult | Unavailable {
   const decisions = new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p]));
   return (id) => {
     const p = decisions.get(id)!;
-    if (p.decision.status !== "cached") {
-      const why = p.decision.reason.kind === "damaged" ? `its stored result is damaged (${p.decision.reason.detail}), so it is not shown` : "it is not computed yet";
-      throw new NotComputed(`'${id}': ${why}: run \`${runHint}\` to compute it`);
-    }
+    if (p.decision.status !== "cached") return unavailable(decisions, id, runHint);
     const ref = p.decision.output;
     const path = store.objectPath(ref);
     return { stage: p.stage, artifact: decodeArtifact(p.stage.result, store.readObject(ref), path), path, backend: p.decision.record.backend };
+  };
+}
+
+/** Like `readResults`, but a result that is not there throws `NotComputed` saying why. */
+export function cachedResults(graph: StageGraph, store: Store, ids: readonly StageId[], runHint: string): (id: StageId) => CachedResult {
+  const read = readResults(graph, store, ids, runHint);
+  return (id) => {
+    const result = read(id);
+    if ("why" in result) throw new NotComputed(`'${id}': ${result.why}`);
+    return result;
   };
 }

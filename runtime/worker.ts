@@ -2,7 +2,7 @@
 // reporting progress on the way. It dies with its parent, so a killed run leaves no orphans.
 
 import { BackendUnavailable, loadEngine, type BackendChoice } from "./engine/backend.js";
-import { failureMessage } from "./ops/context.js";
+import { failureMessage, failureRepeats } from "./ops/context.js";
 import type { TrainingProgress } from "./progress.js";
 import { faultsKillParent } from "./store/faults.js";
 import { Store, type ArtifactRef } from "./store/store.js";
@@ -20,7 +20,7 @@ export type FromWorker =
   | { readonly type: "unavailable"; readonly message: string }
   | { readonly type: "progress"; readonly progress: TrainingProgress }
   | { readonly type: "done"; readonly ref: ArtifactRef; readonly seconds: number; readonly health: WorkerHealth }
-  | { readonly type: "failed"; readonly message: string };
+  | { readonly type: "failed"; readonly message: string; readonly repeats: boolean };
 
 const send = (m: FromWorker) => process.send!(m);
 process.on("disconnect", () => process.exit(0));
@@ -45,7 +45,7 @@ try {
         (globalThis as { gc?: () => void }).gc?.();
         send({ type: "done", ref, seconds, health: { tensors: engine.tf.memory().numTensors, rss: process.memoryUsage().rss } });
       },
-      (e: unknown) => send({ type: "failed", message: failureMessage(e) }),
+      (e: unknown) => send({ type: "failed", message: failureMessage(e), repeats: failureRepeats(e) }),
     );
   });
 } catch (e) {

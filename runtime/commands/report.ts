@@ -5,8 +5,7 @@ import { basename, resolve } from "node:path";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { accuracyBySparsity } from "../report/charts.js";
-import { NotComputed } from "../plan.js";
-import { collectNets, collectValues, renderReport } from "../report/report.js";
+import { collect, renderReport } from "../report/report.js";
 import { loadPipeline, openStore } from "./pipeline.js";
 
 export async function reportCommand(file: string, options: { out?: string; store?: string; format?: string }, io: CommandIO): Promise<number> {
@@ -21,15 +20,21 @@ export async function reportCommand(file: string, options: { out?: string; store
   // A file without a report block reports every binding.
   const reports = graph.reports.length ? graph.reports : [{ names: [...graph.bindings.keys()] }];
   const store = openStore(graph, options.store, io.cwd);
-  try {
-    const sections = reports.map((r) => ({ title: r.title ?? basename(file), nets: collectNets(graph, store, r.names, file), values: collectValues(graph, store, r.names, file) }));
-    const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format}`);
-    writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets)) : await renderReport(basename(file), sections));
-    io.err(`wrote ${out}`);
-    return EXIT.ok;
-  } catch (e) {
-    if (!(e instanceof NotComputed)) throw e;
-    io.err(`lth report: ${e.message}`);
+  const sections = reports.map((r) => ({ title: r.title ?? basename(file), ...collect(graph, store, r.names, file) }));
+  const missing = sections.flatMap((s) => s.missing);
+  // Nothing to draw at all: say what to run rather than write a page of gaps.
+  if (sections.every((s) => s.nets.length === 0 && s.values.length === 0)) {
+    io.err(`lth report: nothing ${file} names is computed yet: run \`lth run ${file}\` first`);
+    for (const m of missing) io.err(`  ${m.name}: ${m.why}`);
     return EXIT.failed;
   }
+  const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format}`);
+  writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets)) : await renderReport(basename(file), sections));
+  io.err(`wrote ${out}`);
+  // The page lists what it could not show; a person reading the terminal hears it too.
+  if (missing.length) {
+    io.err(`${missing.length} value${missing.length === 1 ? "" : "s"} not shown:`);
+    for (const m of missing) io.err(`  ${m.name}: ${m.why}`);
+  }
+  return EXIT.ok;
 }

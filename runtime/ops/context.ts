@@ -34,6 +34,18 @@ export function failureMessage(e: unknown): string {
   return String(e);
 }
 
+/**
+ * Whether the same stage would fail the same way again: what its inputs and parameters
+ * decide does (bad data, a NaN loss, a bug); what the machine decides may not (a full or
+ * read-only disk, memory, a damaged input that the store recomputes, a failed system call).
+ */
+export function failureRepeats(e: unknown): boolean {
+  if (e instanceof StoreWriteError || e instanceof DamagedArtifact) return false;
+  if (e instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer allocation|Invalid array length/.test(e.message)) return false;
+  if (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === "string") return false;
+  return true;
+}
+
 export function num(ctx: OpContext, name: string): number {
   const v = ctx.params[name] ?? (ctx.inputs[name]?.kind === "Number" ? ctx.inputs[name].value : undefined);
   if (typeof v !== "number") throw new Error(`internal: parameter '${name}' of ${ctx.stage} is not a number`);

@@ -2,9 +2,9 @@
 // lottery-ticket figures as inline SVG and a table of every net. No scripts, fonts or
 // anything else from the network.
 
-import { stagesOf, type StageGraph, type StageId } from "../../compiler/stage.js";
-import { sparsity, type NetValue } from "../artifacts.js";
-import { cachedResults } from "../plan.js";
+import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
+import { measurement, sparsity, type NetValue } from "../artifacts.js";
+import { readResults, type CachedResult, type Unavailable } from "../plan.js";
 import type { Store } from "../store/store.js";
 import { accuracyBySparsity, accuracyOverTraining, earlyBirdEmergence, testErrorByWidth, widthSweeps, type NetSummary } from "./charts.js";
 
@@ -24,70 +24,94 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
   const layers = sparsity(net);
   const total = layers.reduce((a, l) => a + l.total, 0);
   const remaining = layers.reduce((a, l) => a + l.remaining, 0) / Math.max(1, total);
-  const last = net.history[net.history.length - 1];
   const width = archWidth(net.arch);
-  const best = net.history.reduce<NetSummary["best"]>((b, h) => (!b || h.accuracy > b.accuracy ? { accuracy: h.accuracy, step: h.step } : b), null);
+  // A net whose parameters changed after its last measurement (pruned, rewound) has no accuracy
+  // of its own: its inherited history is its parent's, so it is neither plotted nor ranked.
+  const measured = measurement(net);
+  const history = measured ? net.history : [];
+  const best = history.reduce<NetSummary["best"]>((b, h) => (!b || h.accuracy > b.accuracy ? { accuracy: h.accuracy, step: h.step } : b), null);
   return {
     name,
     series,
     remaining,
-    accuracy: last?.accuracy ?? null,
+    accuracy: measured?.accuracy ?? null,
     best,
-    history: net.history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
+    history: history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
     ...(net.earlybird ? { earlybird: net.earlybird } : {}),
     ...(width !== undefined ? { width } : {}),
   };
 }
 
-/** A number or metrics a report names (an `instability`, a `mask_distance`, an `evaluate`), as text. */
+/** A number, metrics or dataset a report names (an `instability`, an `evaluate`), as text. */
 export interface ReportValue {
   readonly name: string;
   readonly value: string;
 }
 
-/** The numbers and metrics a report names, read (and hash-checked) from the store; lists give one per item. */
-export function collectValues(graph: StageGraph, store: Store, names: readonly string[], file: string): ReportValue[] {
-  const values = names.map((n) => [n, graph.bindings.get(n)!] as const);
-  const read = cachedResults(graph, store, values.flatMap(([, v]) => stagesOf(v)), `lth run ${file}`);
-  const show = (id: StageId): string | undefined => {
-    const { artifact } = read(id);
-    if (artifact.kind === "Number") return Number.isInteger(artifact.value) ? String(artifact.value) : artifact.value.toPrecision(4);
-    if (artifact.kind === "Metrics") return `accuracy ${pct(artifact.metrics.accuracy)}, loss ${artifact.metrics.loss.toPrecision(4)}`;
-    return undefined;
-  };
-  const out: ReportValue[] = [];
-  for (const [name, value] of values) {
-    const items = value.kind === "stage" ? [[name, value] as const] : value.kind === "list" ? value.items.map((item, i) => [`${name}[${i}]`, item] as const) : [];
-    for (const [label, item] of items) {
-      const text = item.kind === "stage" ? show(item.stage) : undefined;
-      if (text !== undefined) out.push({ name: label, value: text });
-    }
-  }
-  return out;
+/** A value a report names that is not there to draw: not computed, failed (and why), or damaged. */
+export interface ReportMissing {
+  readonly name: string;
+  readonly status: Unavailable["status"];
+  readonly why: string;
 }
 
-/** The nets a report names, read (and hash-checked) from the store; lists give one per item. */
-export function collectNets(graph: StageGraph, store: Store, names: readonly string[], file: string): NetSummary[] {
-  const values = names.map((n) => [n, graph.bindings.get(n)!] as const);
-  const ids = values.flatMap(([, v]) => stagesOf(v));
-  const read = cachedResults(graph, store, ids, `lth run ${file}`);
-  const net = (id: StageId): NetValue | undefined => {
-    const { artifact } = read(id);
-    return artifact.kind === "Net" ? artifact.net : undefined;
-  };
-  const out: NetSummary[] = [];
-  for (const [name, value] of values) {
-    if (value.kind === "stage") {
-      const n = net(value.stage);
-      if (n) out.push(summarise(name, name, n));
-    } else if (value.kind === "list") {
-      value.items.forEach((item, i) => {
-        const n = item.kind === "stage" ? net(item.stage) : undefined;
-        if (n) out.push(summarise(`${name}[${i}]`, name, n));
-      });
+/** What a report block names, each element of each list (lists of lists too) read from the store. */
+export interface ReportContents {
+  readonly nets: readonly NetSummary[];
+  readonly values: readonly ReportValue[];
+  readonly missing: readonly ReportMissing[];
+}
+
+/** One element a report names: its label (`rounds[2]`, `sweep[1][0]`), the line it belongs to, its value. */
+interface Entry {
+  readonly label: string;
+  readonly series: string;
+  readonly value: CompiledValue;
+}
+
+/** A binding's elements: itself, or each item of a list, recursively; a list's items form one line of a figure. */
+function entries(label: string, value: CompiledValue, series = label): Entry[] {
+  if (value.kind !== "list") return [{ label, series, value }];
+  return value.items.flatMap((item, i) => entries(`${label}[${i}]`, item, label));
+}
+
+function describe(artifact: CachedResult["artifact"]): string | undefined {
+  switch (artifact.kind) {
+    case "Number":
+      return Number.isInteger(artifact.value) ? String(artifact.value) : artifact.value.toPrecision(4);
+    case "Metrics":
+      return `accuracy ${pct(artifact.metrics.accuracy)}, loss ${artifact.metrics.loss.toPrecision(4)}`;
+    case "Dataset": {
+      const d = artifact.dataset;
+      return `dataset ${d.name}: ${d.train.n} training and ${d.test.n} test examples, ${d.classes} classes`;
     }
+    case "Net":
+      return undefined;
   }
-  return out;
+}
+
+/**
+ * Every value the names denote, read (and hash-checked) from the store: nets to draw, other
+ * values to list, and what is not there with why (one failed net does not hide the rest).
+ */
+export function collect(graph: StageGraph, store: Store, names: readonly string[], file: string): ReportContents {
+  const all = names.flatMap((n) => entries(n, graph.bindings.get(n)!));
+  const read = readResults(graph, store, all.flatMap((e) => stagesOf(e.value)), `lth run ${file}`);
+  const nets: NetSummary[] = [];
+  const values: ReportValue[] = [];
+  const missing: ReportMissing[] = [];
+  for (const { label, series, value } of all) {
+    if (value.kind === "static") {
+      values.push({ name: label, value: typeof value.value === "string" ? value.value : JSON.stringify(value.value) });
+      continue;
+    }
+    if (value.kind !== "stage") continue;
+    const result = read(value.stage);
+    if ("why" in result) missing.push({ name: label, status: result.status, why: result.why });
+    else if (result.artifact.kind === "Net") nets.push(summarise(label, series, result.artifact.net));
+    else values.push({ name: label, value: describe(result.artifact)! });
+  }
+  return { nets, values, missing };
 }
 
 const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(digits)}%`);
@@ -95,7 +119,7 @@ const pct = (x: number | null | undefined, digits = 2) => (x === null || x === u
 function table(nets: readonly NetSummary[], widths: boolean): string {
   const rows = nets.map(
     (n) =>
-      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td></tr>`,
+      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${n.accuracy === null ? "not measured" : pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td></tr>`,
   );
   return `<table><thead><tr><th>net</th>${widths ? "<th>width</th>" : ""}<th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
@@ -104,6 +128,7 @@ export interface ReportSection {
   readonly title: string;
   readonly nets: readonly NetSummary[];
   readonly values?: readonly ReportValue[];
+  readonly missing?: readonly ReportMissing[];
 }
 
 function valueTable(values: readonly ReportValue[]): string {
@@ -111,10 +136,15 @@ function valueTable(values: readonly ReportValue[]): string {
   return `<table><thead><tr><th>value</th><th></th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+function missingTable(missing: readonly ReportMissing[]): string {
+  const rows = missing.map((m) => `<tr class="${m.status === "not computed" ? "missing" : "failed"}"><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.status)}</td><td>${escapeHtml(m.why)}</td></tr>`);
+  return `<table class="missing"><thead><tr><th>not shown</th><th></th><th>why</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
 export async function renderReport(file: string, sections: readonly ReportSection[]): Promise<string> {
   const parts: string[] = [];
   for (const s of sections) {
-    const values = s.values?.length ? valueTable(s.values) : "";
+    const values = (s.values?.length ? valueTable(s.values) : "") + (s.missing?.length ? missingTable(s.missing) : "");
     if (s.nets.length === 0) {
       // Only numbers (an instability, a mask distance): a table, and no empty figures.
       parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${values}</section>`);
@@ -139,6 +169,7 @@ figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}
 table{border-collapse:collapse;font-size:.9em;margin-top:.5em}
 th,td{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:right}
 th:first-child,td:first-child{text-align:left}
+table.missing td{text-align:left}tr.failed td{color:#a00}
 </style></head>
 <body><h1>${escapeHtml(file)}</h1>
 ${parts.join("\n")}

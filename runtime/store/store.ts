@@ -3,6 +3,7 @@
 //
 //   objects/ab/<digest>.<ext>   artifacts; the name is the SHA-256 of the content
 //   stages/cd/<key>.json        index entries: "this key's output is that digest"
+//   failures/cd/<key>.json      the last failure of a key that has no output, for `plan` and `show`
 //   pipelines/<hash>.json       each pipeline's last run, for `plan`'s reasons
 //   tmp/                        where writes happen before they are renamed into place
 
@@ -39,6 +40,25 @@ export interface StageRecord {
   readonly backend: string | null;
   readonly seconds: number;
   readonly finishedAt: string;
+}
+
+/**
+ * Why a stage's last run failed. Kept until the key succeeds, so `plan` and `show` can say
+ * so (and whether a rerun would repeat it) instead of "not computed yet".
+ */
+export interface FailureRecord {
+  readonly key: StageKey;
+  readonly op: string;
+  readonly version: number;
+  readonly message: string;
+  /**
+   * Whether the same key fails the same way again: true for what the inputs and parameters
+   * decide (a NaN loss, bad data, incompatible nets, a bug); false for what the machine
+   * decides (a full disk, memory, a worker that died).
+   */
+  readonly repeats: boolean;
+  readonly backend: string | null;
+  readonly failedAt: string;
 }
 
 export function sha256(bytes: Uint8Array | string): string {
@@ -183,6 +203,35 @@ export class Store {
 
   deleteRecord(key: StageKey): void {
     rmSync(this.recordPath(key), { force: true });
+  }
+
+  private failurePath(key: StageKey): string {
+    return join(this.root, "failures", key.slice(0, 2), `${key}.json`);
+  }
+
+  getFailure(key: StageKey): FailureRecord | undefined {
+    const failure = this.readJson<FailureRecord>(join("failures", key.slice(0, 2), `${key}.json`));
+    return failure?.key === key && typeof failure.message === "string" ? failure : undefined;
+  }
+
+  putFailure(failure: FailureRecord): void {
+    this.atomicWrite(this.failurePath(failure.key), `${JSON.stringify(failure, null, 1)}\n`, "failure");
+  }
+
+  /** Forgets a failure once its key has succeeded. */
+  deleteFailure(key: StageKey): void {
+    rmSync(this.failurePath(key), { force: true });
+  }
+
+  /** Every failure record: what `gc` keeps for needed keys and removes for others. */
+  *failures(): Iterable<FailureRecord> {
+    const dir = join(this.root, "failures");
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(".json")) continue;
+      const failure = this.getFailure(entry.name.slice(0, -5) as StageKey);
+      if (failure) yield failure;
+    }
   }
 
   readJson<T>(name: string): T | undefined {
