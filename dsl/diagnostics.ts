@@ -20,14 +20,16 @@ export const DIAGNOSTIC_CODES = [
   "unknown-enum",
   "import-not-found",
   "import-cycle",
+  "data-not-found",
 ] as const;
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 
 /**
  * The code of an error found after checking, by the commands that compile and run a pipeline:
- * a call that cannot run here (a data file that is missing or malformed, an architecture that
- * does not fit its data). Only their `--json` output carries it; `check` never reports it.
+ * a call that cannot run here (a data file that is malformed, or missing, which `check` reports
+ * as `data-not-found`; an architecture that does not fit its data). Only their `--json` output
+ * carries it; `check` never reports it.
  */
 export const RUNTIME_CODE = "cannot-run";
 

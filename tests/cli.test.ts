@@ -35,6 +35,19 @@ function scratch(from: string): string {
   return dir;
 }
 
+/**
+ * The data files tests/fixtures/valid/every-form.lth names, made (empty) in a scratch copy of
+ * that folder: `lth check` looks for them. Returns their top-level names.
+ */
+function addEveryFormData(dir: string): string[] {
+  for (const f of ["train-images.gz", "train-labels.gz", "t10k-images.gz", "t10k-labels.gz"]) writeFileSync(join(dir, f), "");
+  mkdirSync(join(dir, "cifar-10-batches-bin"));
+  for (const f of ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"]) {
+    writeFileSync(join(dir, "cifar-10-batches-bin", f), "");
+  }
+  return ["cifar-10-batches-bin", "t10k-images.gz", "t10k-labels.gz", "train-images.gz", "train-labels.gz"];
+}
+
 /** Every file under `dir` with its size and modification time. */
 function snapshot(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -99,6 +112,7 @@ describe("lth check", () => {
 
   it("writes nothing to disk, whether the file is clean or not", async () => {
     const dir = scratch(join(fixtures, "valid"));
+    addEveryFormData(dir);
     cpSync(join(fixtures, "readme/experiment.lth"), join(dir, "experiment.lth"));
     const before = snapshot(dir);
     expect((await lth(["check", "every-form.lth"], dir)).exitCode).toBe(0);
@@ -143,6 +157,33 @@ describe("lth check", () => {
     expect((await lth(["fmt", "--check", "."], dir)).exitCode).toBe(0);
   }, 60_000);
 
+  it("finds a missing data file before anything runs: at its argument, from the pipeline's folder, suggesting the .gz beside it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+    mkdirSync(join(dir, "fashion"));
+    for (const f of ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]) writeFileSync(join(dir, "fashion", f), "");
+    writeFileSync(
+      join(dir, "fashion/exp.lth"),
+      `let data = idx("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")\nlet net0 = init(lenet_300_100(), data)\n`,
+    );
+    // Run from the folder above: the paths are the pipeline's, not the working directory's.
+    const r = await lth(["check", "--json", "fashion/exp.lth"], dir);
+    expect(r.exitCode).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual([
+      {
+        file: "fashion/exp.lth",
+        line: 1,
+        column: 16,
+        endLine: 1,
+        endColumn: 41,
+        severity: "error",
+        code: "data-not-found",
+        message: `'images': "train-images-idx3-ubyte" does not exist (a relative path is read from the folder of "exp.lth"); did you mean "train-images-idx3-ubyte.gz"?`,
+      },
+    ]);
+    writeFileSync(join(dir, "fashion/train-images-idx3-ubyte"), "");
+    expect((await lth(["check", "fashion/exp.lth"], dir)).exitCode).toBe(0);
+  });
+
   it("exits 2 for a file that does not exist, naming it", async () => {
     const r = await lth(["check", "nowhere.lth"]);
     expect(r.exitCode).toBe(2);
@@ -168,11 +209,12 @@ describe("lth fmt", () => {
 
   it("rewrites a file into a form that --check accepts and that checks the same", async () => {
     const dir = scratch(join(fixtures, "valid"));
+    const data = addEveryFormData(dir);
     expect((await lth(["fmt", "every-form.lth"], dir)).stdout).toBe("formatted every-form.lth");
     expect((await lth(["fmt", "--check", "every-form.lth"], dir)).exitCode).toBe(0);
     const r = await lth(["check", "every-form.lth"], dir);
     expect([r.exitCode, r.stdout]).toEqual([0, ""]);
-    expect(readdirSync(dir).sort()).toEqual(["every-form.lth", "shared"]);
+    expect(readdirSync(dir).sort()).toEqual([...data, "every-form.lth", "shared"].sort());
   });
 
   it("leaves a file with syntax errors untouched, reports them, and exits 2", async () => {

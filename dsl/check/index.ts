@@ -5,6 +5,7 @@ import { resolve as resolvePath } from "node:path";
 import type { Expr, ReportItem } from "../ast.js";
 import { error, hasErrors, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
 import { TOO_DEEP, withinStack } from "../parse.js";
+import type { DataFileHost } from "./data-files.js";
 import { ModuleLoader, type Module, type SourceHost } from "./program.js";
 import { resolveModules, type Binding, type Resolution } from "./resolve.js";
 import { TypeChecker, type ExprInfo } from "./typecheck.js";
@@ -29,8 +30,17 @@ export type CheckResult =
   | { readonly ok: true; readonly program: CheckedProgram; readonly diagnostics: readonly Diagnostic[] }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
+export interface CheckOptions {
+  /**
+   * Where to look at the data files that calls name (`idx` paths, the `cifar10` folder):
+   * `diskDataFiles` for `lth check`. Without it they are not looked at, and a program that
+   * names files this machine lacks still checks (to compile, generate code, or plan elsewhere).
+   */
+  readonly dataFiles?: DataFileHost;
+}
+
 /** Checks one file (and what it imports); `problem` when the file itself cannot be read. */
-export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoader()): CheckResult | { problem: string } {
+export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoader(), options: CheckOptions = {}): CheckResult | { problem: string } {
   const loaded = loader.load(resolvePath(path));
   if ("problem" in loaded) return loaded;
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
@@ -41,7 +51,7 @@ export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoad
 
   const checked = withinStack(() => {
     const resolution = resolveModules(loaded.modules, diagnostics);
-    const types = new TypeChecker(resolution, diagnostics);
+    const types = new TypeChecker(resolution, diagnostics, options.dataFiles);
     types.run(loaded.modules);
     return { resolution, types };
   });
@@ -72,5 +82,6 @@ export function memoryHost(files: Readonly<Record<string, string>>): SourceHost 
 }
 
 export { ModuleLoader, diskHost, type Module, type SourceHost } from "./program.js";
+export { diskDataFiles, type DataEntry, type DataFileHost } from "./data-files.js";
 export type { Binding, LetBinding, LoopBinding, ArgSource, ResolvedCall, Resolution } from "./resolve.js";
 export type { ExprInfo } from "./typecheck.js";

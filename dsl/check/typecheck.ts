@@ -22,6 +22,7 @@ import {
   type Type,
   type Value,
 } from "../types.js";
+import { dataFileProblem, type DataFileHost } from "./data-files.js";
 import type { Module } from "./program.js";
 import type { ArgSource, Binding, LetBinding, Resolution, ResolvedCall } from "./resolve.js";
 
@@ -52,6 +53,8 @@ export class TypeChecker {
   constructor(
     private readonly resolution: Resolution,
     private readonly diagnostics: Diagnostic[],
+    /** Where to look at the data files that calls name; without it they are not looked at. */
+    private readonly dataFiles?: DataFileHost,
   ) {}
 
   run(modules: readonly Module[]): void {
@@ -317,6 +320,7 @@ export class TypeChecker {
       if (info.value && !info.reported) values.set(param.name, info.value);
     }
     this.checkConstraints(op, resolved, values, call.op.range);
+    if (this.dataFiles) this.checkDataFiles(op, resolved, values, this.dataFiles);
     for (const param of op.params) {
       const when = param.requiredWhen;
       const v = when && !resolved.args.has(param.name) ? values.get(when.param) : undefined;
@@ -377,6 +381,22 @@ export class TypeChecker {
       return { ...info, reported: true };
     }
     return info;
+  }
+
+  /**
+   * Each data file the call names (a `path` parameter whose value the text fixes) must be
+   * there and readable: reported at the argument, or at the `defaults` entry that gave it.
+   */
+  private checkDataFiles(op: OpDecl, call: ResolvedCall, values: ReadonlyMap<string, Value>, host: DataFileHost): void {
+    for (const param of op.params) {
+      const value = values.get(param.name);
+      if (param.unit !== "path" || value?.kind !== "String") continue;
+      const source = call.args.get(param.name);
+      const range = source?.kind === "arg" ? source.value.range : source?.kind === "defaults" ? source.entry.value.range : undefined;
+      if (!range) continue;
+      const problem = dataFileProblem(host, op.name, param.name, value.value, this.module.source.path);
+      if (problem) this.report(range, "data-not-found", problem);
+    }
   }
 
   private checkConstraints(op: OpDecl, call: ResolvedCall, values: ReadonlyMap<string, Value>, opRange: Range): void {

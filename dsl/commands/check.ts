@@ -1,7 +1,8 @@
-// `lth check FILE…`: parse and type-check, print diagnostics (text or --json), write nothing.
+// `lth check FILE…`: parse and type-check, look for the data files calls name, print
+// diagnostics (text or --json), write nothing.
 
 import { resolve } from "node:path";
-import { checkProgram, ModuleLoader } from "../check/index.js";
+import { checkProgram, diskDataFiles, ModuleLoader } from "../check/index.js";
 import { formatDiagnosticLine, renderDiagnostic, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
 import { EXIT, filesOrUsage, plural, type CommandIO } from "./io.js";
 
@@ -16,7 +17,8 @@ export function checkCommand(args: readonly string[], options: CheckOptions, io:
   const diagnostics: Diagnostic[] = [];
   let unreadable = 0;
   for (const file of files) {
-    const result = checkProgram(resolve(io.cwd, file), loader);
+    // Data files too: `check` promises every mistake that can be found before anything runs.
+    const result = checkProgram(resolve(io.cwd, file), loader, { dataFiles: diskDataFiles });
     if ("problem" in result) {
       io.err(`lth check: cannot read ${file}: ${result.problem}`);
       unreadable++;

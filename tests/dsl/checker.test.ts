@@ -2,9 +2,11 @@
 
 import { describe, expect, it } from "vitest";
 import type * as A from "../../dsl/ast.js";
-import { checkProgram, memoryHost, ModuleLoader, type CheckedProgram } from "../../dsl/check/index.js";
+import { CIFAR10_FILES } from "../../dsl/check/data-files.js";
+import { checkProgram, memoryHost, ModuleLoader, type CheckedProgram, type DataEntry, type DataFileHost } from "../../dsl/check/index.js";
 import { renderDiagnostic, sortDiagnostics } from "../../dsl/diagnostics.js";
 import { showType } from "../../dsl/types.js";
+import { cifarFiles } from "../../runtime/data/cifar10.js";
 
 const PRELUDE = `let data = mnist(train: 1000, test: 500)
 let net0 = init(lenet_300_100(), data, seed: 7)
@@ -313,5 +315,101 @@ describe("optional parameters (the pruning testbed)", () => {
     expect(codes(`${PRELUDE}let g = gmp(net0, data, 3 epochs, final: 90%)\nlet h = gmp(net0, data, 3 epochs, 90%, 0 steps, 2 epochs, 10 steps)\n`)).toEqual([]);
     expect(codes(`${PRELUDE}let d = dpf(net0, data, 3 epochs, 90%, 32 steps)\nlet t = train(net0, data, 10 epochs, start: 500 steps, stop: 2 epochs)\n`)).toEqual([]);
     expect(codes(`${PRELUDE}let g = gmp(net0, data, 3 epochs, final: 100%)\n`)).toEqual(["out-of-range@3:42"]);
+  });
+});
+
+describe("data files (what `lth check` looks for on disk)", () => {
+  /** A data host over a set of absolute paths: folders end in "/"; `unreadable` maps a path to why. */
+  function dataHost(entries: readonly string[], unreadable: Record<string, string> = {}): DataFileHost {
+    const files = new Set(entries.filter((e) => !e.endsWith("/")));
+    const folders = new Set(entries.filter((e) => e.endsWith("/")).map((e) => e.slice(0, -1)));
+    return {
+      probe(path): DataEntry {
+        if (unreadable[path]) return { kind: "unreadable", why: unreadable[path] };
+        return files.has(path) ? { kind: "file" } : folders.has(path) ? { kind: "folder" } : { kind: "missing" };
+      },
+    };
+  }
+
+  /** `code@line:column message` of each diagnostic, with the data files in `data`. */
+  function check(main: string, data: DataFileHost | undefined, others: Record<string, string> = {}): string[] {
+    const files = { "/p/main.lth": main, ...Object.fromEntries(Object.entries(others).map(([k, v]) => [`/p/${k}`, v])) };
+    const result = checkProgram("/p/main.lth", new ModuleLoader(memoryHost(files)), data ? { dataFiles: data } : {});
+    if ("problem" in result) throw new Error(result.problem);
+    return result.diagnostics.map((d) => {
+      const r = renderDiagnostic(d, "/p");
+      return `${r.code}@${r.file === "main.lth" ? "" : `${r.file}:`}${r.line}:${r.column} ${r.message}`;
+    });
+  }
+
+  const FOUR = ["/p/a.idx", "/p/b.idx", "/p/c.idx", "/p/d.idx"];
+
+  it("reports a missing idx file at its argument, naming it, and stops the program from checking", () => {
+    const text = `let d = idx("a.idx", "b.idx", "c.idx", "e.idx")\n`;
+    expect(check(text, dataHost(FOUR))).toEqual([`data-not-found@1:40 'test_labels': "e.idx" does not exist (a relative path is read from the folder of "main.lth")`]);
+    const result = checkProgram("/p/main.lth", new ModuleLoader(memoryHost({ "/p/main.lth": text })), { dataFiles: dataHost(FOUR) });
+    expect("ok" in result && result.ok).toBe(false);
+  });
+
+  it("passes when every file is there, and does not look without a data host (compile, codegen, plan elsewhere)", () => {
+    expect(check(`let d = idx("a.idx", "b.idx", "c.idx", "d.idx")\n`, dataHost(FOUR))).toEqual([]);
+    expect(check(`let d = idx("x", "y", "z", "w")\n`, undefined)).toEqual([]);
+  });
+
+  it("suggests x.gz for a missing x, and x for a missing x.gz, spelt as the text spells the path", () => {
+    const host = dataHost(["/p/data/train.gz", "/p/data/labels", "/p/c.idx", "/p/d.idx"]);
+    expect(check(`let d = idx("data/train", "./data/labels.gz", "c.idx", "d.idx")\n`, host)).toEqual([
+      `data-not-found@1:13 'images': "data/train" does not exist (a relative path is read from the folder of "main.lth"); did you mean "data/train.gz"?`,
+      `data-not-found@1:27 'labels': "./data/labels.gz" does not exist (a relative path is read from the folder of "main.lth"); did you mean "./data/labels"?`,
+    ]);
+    // An absolute path is named as written, with no word on relative paths.
+    expect(check(`let d = idx("/data/train", "/p/c.idx", "/p/c.idx", "/p/d.idx")\n`, dataHost(["/data/train.gz", "/p/c.idx", "/p/d.idx"]))).toEqual([
+      `data-not-found@1:13 'images': "/data/train" does not exist; did you mean "/data/train.gz"?`,
+    ]);
+  });
+
+  it("resolves a path against the folder of the file whose call names it, imported or not", () => {
+    const lib = { "lib/data.lth": `let shared = idx("a.idx", "b.idx", "c.idx", "d.idx")\n` };
+    const inLib = dataHost(["/p/lib/a.idx", "/p/lib/b.idx", "/p/lib/c.idx", "/p/lib/d.idx"]);
+    expect(check(`import "lib/data.lth"\nlet n = init(lenet_300_100(), shared)\n`, inLib, lib)).toEqual([]);
+    expect(check(`import "lib/data.lth"\nlet n = init(lenet_300_100(), shared)\n`, dataHost(FOUR), lib).map((d) => d.split(" ")[0])).toEqual([
+      "data-not-found@lib/data.lth:1:18",
+      "data-not-found@lib/data.lth:1:27",
+      "data-not-found@lib/data.lth:1:36",
+      "data-not-found@lib/data.lth:1:45",
+    ]);
+  });
+
+  it("reports a path given by `defaults` at the entry, and one given through a binding at the argument", () => {
+    const text = `defaults idx { test_labels: "gone.idx" }\nlet d = idx("a.idx", "b.idx", "c.idx")\n`;
+    expect(check(text, dataHost(FOUR)).map((d) => d.split(" ")[0])).toEqual(["data-not-found@1:29"]);
+    const bound = `let path = "gone.idx"\nlet d = idx(path, "b.idx", "c.idx", "d.idx")\n`;
+    expect(check(bound, dataHost(FOUR))).toEqual([`data-not-found@2:13 'images': "gone.idx" does not exist (a relative path is read from the folder of "main.lth")`]);
+  });
+
+  it("says why a file cannot be read, and when a folder stands where a file is read", () => {
+    const host = dataHost(["/p/a.idx", "/p/b.idx/", "/p/c.idx", "/p/d.idx"], { "/p/a.idx": "permission denied" });
+    expect(check(`let d = idx("a.idx", "b.idx", "c.idx", "d.idx")\n`, host)).toEqual([
+      `data-not-found@1:13 'images': cannot read "a.idx": permission denied`,
+      `data-not-found@1:22 'labels': "b.idx" is a folder; 'idx' reads a file here`,
+    ]);
+    expect(check(`let d = idx("", "b.idx", "c.idx", "d.idx")\n`, dataHost(FOUR))).toEqual([`data-not-found@1:13 'images': the path is empty`]);
+  });
+
+  it("wants cifar10's folder with the six batch files that the runtime reads", () => {
+    const batches = cifarFiles("/p/cifar");
+    expect(batches.map((f) => f.slice("/p/cifar/".length))).toEqual([...CIFAR10_FILES]);
+    expect(check(`let c = cifar10("cifar")\n`, dataHost(["/p/cifar/", ...batches]))).toEqual([]);
+    expect(check(`let c = cifar10("cifar")\n`, dataHost(["/p/cifar/", ...batches.slice(1)]))).toEqual([
+      `data-not-found@1:17 'dir': "cifar" does not hold data_batch_1.bin (CIFAR-10's binary version: data_batch_1.bin to data_batch_5.bin and test_batch.bin)`,
+    ]);
+    expect(check(`let c = cifar10("cifar")\n`, dataHost(["/p/cifar-10-binary.tar.gz"]))[0]).toContain(`; "cifar-10-binary.tar.gz" is beside it: extract it first`);
+    expect(check(`let c = cifar10("cifar/test_batch.bin")\n`, dataHost(["/p/cifar/", ...batches]))[0]).toContain(`"cifar/test_batch.bin" is a file; 'cifar10' reads a folder`);
+  });
+
+  it("quotes a path with control characters as escapes, never raw", () => {
+    const [message] = check(`let d = idx("a\\u{7f}b", "b.idx", "c.idx", "d.idx")\n`.replace("\\u{7f}", "\u007f"), dataHost(FOUR));
+    expect(message).toContain(`"a\\u{7f}b" does not exist`);
+    expect(message).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
 });

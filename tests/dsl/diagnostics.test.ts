@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkProgram } from "../../dsl/check/index.js";
+import { checkProgram, diskDataFiles, ModuleLoader } from "../../dsl/check/index.js";
 import { DIAGNOSTIC_CODES, renderDiagnostic } from "../../dsl/diagnostics.js";
 
 const repo = join(import.meta.dirname, "../..");
@@ -15,7 +15,8 @@ const root = join(repo, "tests/fixtures/check");
 const cases = readdirSync(root).sort();
 
 function diagnose(dir: string): string[] {
-  const result = checkProgram(join(dir, "main.lth"));
+  // As `lth check` does: with the data files the calls name looked for on disk.
+  const result = checkProgram(join(dir, "main.lth"), new ModuleLoader(), { dataFiles: diskDataFiles });
   if ("problem" in result) throw new Error(result.problem);
   return result.diagnostics.map((d) => {
     const r = renderDiagnostic(d, dir);
