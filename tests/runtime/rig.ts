@@ -1,11 +1,17 @@
 // A test rig for the runtime: a scratch folder holding a pipeline and its store, and the
 // built `lth` run in a child process, with its `--json` events counted per status.
+//
+// Each test makes its own rig (and so its own store): a test never sees what another left.
+// A rig made inside a test belongs to it: when the test finishes, the rig's child processes
+// are killed (tests/support/children.ts), it refuses to start more, and its folder is removed
+// if the test passed (kept for a look if it failed, or always with LTH_KEEP_RIGS=1).
 
 import { execa, type ResultPromise } from "execa";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { whenTestFinishes, withTest } from "../support/children.js";
 
 const repo = join(import.meta.dirname, "../..");
 export const cli = join(repo, "dist/cli.js");
@@ -34,26 +40,52 @@ export interface RunResult {
   lines: Record<string, unknown>[];
 }
 
+/** A running `lth` child process, as execa gives it. */
+export type Lth = ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }>;
+
 export class Rig {
   readonly dir = mkdtempSync(join(tmpdir(), "lth-rig-"));
   readonly file = join(this.dir, "pipeline.lth");
+  readonly store = join(this.dir, ".lth");
+  /** Set once the test that made this rig has finished. */
+  private ended: string | undefined;
 
   constructor(text: string) {
     this.write(text);
+    whenTestFinishes(({ task }) => {
+      this.ended = `the test that made the rig in ${this.dir} has finished`;
+      // Its children are gone by now: each was registered after the rig, and test-finished hooks run last-in first-out.
+      if (task.result?.state === "pass" && !process.env["LTH_KEEP_RIGS"]) rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+    });
   }
 
   write(text: string): void {
     writeFileSync(this.file, text);
   }
 
-  readonly store = join(this.dir, ".lth");
+  /**
+   * Fills this rig's (empty) store with a copy of another's finished stages (artifacts and
+   * index entries), without training them again. The copy is this rig's own; the other is not
+   * touched. Pipeline records are left out: this store knows only the runs made on it.
+   */
+  copyStore(from: Rig): this {
+    if (existsSync(this.store)) throw new Error(`${this.store} exists: copyStore fills an empty store`);
+    const skip = new Set(["tmp", "pipelines", "store.lock", "store.owner"].map((name) => join(from.store, name)));
+    cpSync(from.store, this.store, { recursive: true, filter: (src) => !skip.has(src) });
+    return this;
+  }
 
-  lth(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
-    return execa(process.execPath, [cli, ...args], { cwd: this.dir, reject: false, env });
+  /**
+   * Starts the built `lth` with `args` in the rig's folder (`nodeArgs` go to node before the
+   * script). The child is killed when the current test finishes.
+   */
+  lth(args: string[], env: Record<string, string> = {}, options: { nodeArgs?: string[] } = {}): Lth {
+    if (this.ended) throw new Error(`lth ${args.join(" ")}: ${this.ended}`);
+    return withTest(execa(process.execPath, [...(options.nodeArgs ?? []), cli, ...args], { cwd: this.dir, reject: false, env }));
   }
 
   /** Starts `lth run --json` without waiting for it. */
-  start(extra: string[] = [], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string> }> {
+  start(extra: string[] = [], env: Record<string, string> = {}): Lth {
     return this.lth(["run", this.file, "--json", "--jobs", "2", ...extra], env);
   }
 
@@ -61,6 +93,38 @@ export class Rig {
     const r = await this.start(extra, env);
     return parseRun(r.stdout, r.exitCode ?? -1, r.stderr);
   }
+}
+
+/**
+ * The first line of `child`'s stdout that `matches`. Rejects, with what the child printed,
+ * if the child exits before printing one: a wait never outlives what it waits on.
+ */
+export function untilLine(child: Lth, matches: (line: string) => boolean, what = "the line awaited"): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let pending = "";
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString();
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (matches(line)) {
+          child.stdout.off("data", onData);
+          return resolve(line);
+        }
+      }
+    };
+    child.stdout.on("data", onData);
+    child.then(
+      (r) => reject(new Error(`lth exited (${r.signal ?? `status ${r.exitCode}`}) before ${what}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`)),
+      reject,
+    );
+  });
+}
+
+/** The first `--json` event of `child` that `matches`; rejects if the child exits first. */
+export async function untilEvent(child: Lth, matches: (event: Record<string, unknown>) => boolean, what = "the event awaited"): Promise<Record<string, unknown>> {
+  const line = await untilLine(child, (l) => l.startsWith("{") && matches(JSON.parse(l) as Record<string, unknown>), what);
+  return JSON.parse(line) as Record<string, unknown>;
 }
 
 /**
