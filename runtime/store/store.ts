@@ -225,12 +225,18 @@ export class Store {
 
   /** Every failure record: what `gc` keeps for needed keys and removes for others. */
   *failures(): Iterable<FailureRecord> {
-    const dir = join(this.root, "failures");
+    for (const key of this.keysIn("failures")) {
+      const failure = this.getFailure(key);
+      if (failure) yield failure;
+    }
+  }
+
+  /** The keys with a `<key>.json` file below `folder` (stages/ or failures/). */
+  private *keysIn(folder: "stages" | "failures"): Iterable<StageKey> {
+    const dir = join(this.root, folder);
     if (!existsSync(dir)) return;
     for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith(".json")) continue;
-      const failure = this.getFailure(entry.name.slice(0, -5) as StageKey);
-      if (failure) yield failure;
+      if (entry.isFile() && entry.name.endsWith(".json")) yield entry.name.slice(0, -5) as StageKey;
     }
   }
 
@@ -247,11 +253,8 @@ export class Store {
   }
 
   *records(): Iterable<StageRecord> {
-    const dir = join(this.root, "stages");
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith(".json")) continue;
-      const record = this.getRecord(entry.name.slice(0, -5) as StageKey);
+    for (const key of this.keysIn("stages")) {
+      const record = this.getRecord(key);
       if (record) yield record;
     }
   }
