@@ -127,11 +127,16 @@ program
 
 program
   .command("gc")
-  .description("remove from the store everything the given pipelines do not need; report the bytes freed")
-  .argument("<files...>", "the .lth pipelines whose results to keep")
+  .description(
+    "remove from the store what no pipeline needs: keeps what the given pipelines need now and what every other pipeline recorded in the store (by running it there) needs; reports the bytes freed",
+  )
+  .argument("<files...>", "the .lth pipelines whose current results to keep")
   .option(storeOption, storeHelp)
+  .option("--dry-run", "list what would be removed and how many bytes it holds; remove nothing")
+  .option("--only-given", "keep only what the given pipelines need: also remove what other pipelines recorded in the store need (their next run recomputes it)")
+  .option("--forget-missing", "drop the records of pipeline files that no longer exist, and what only they keep")
   .option("--json", "as JSON")
-  .action(async (files: string[], options: { store?: string; json?: boolean }) => {
+  .action(async (files: string[], options: { store?: string; json?: boolean; dryRun?: boolean; onlyGiven?: boolean; forgetMissing?: boolean }) => {
     const { gcCommand } = await import("./runtime/commands/gc.js");
     process.exitCode = await gcCommand(files, options, processIO);
   });
