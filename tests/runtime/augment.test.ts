@@ -151,7 +151,7 @@ describe("label_noise", () => {
 });
 
 describe("a width sweep over augmented digits (lth run)", () => {
-  const rig = new Rig(`let d = mnist(train: 200, test: 100)
+  const PIPELINE = `let d = mnist(train: 200, test: 100)
 let aug = augment(d, 2)
 
 defaults train { lr: 1e-3, batch: 50, optimizer: adam }
@@ -161,9 +161,10 @@ let nets = for w in [4, 8, 16] {
 }
 
 report "widths" { nets }
-`);
+`;
 
   it("trains one net per width on twice the training set, and the report plots test error against width", async () => {
+    const rig = new Rig(PIPELINE);
     const run = await rig.run();
     expect(run.exitCode, run.stderr).toBe(0);
     const show = async (name: string) => JSON.parse((await rig.lth(["show", rig.file, name, "--json"])).stdout) as Record<string, unknown>;
@@ -179,5 +180,5 @@ report "widths" { nets }
     const html = readFileSync(page, "utf8");
     expect(html).toContain("Test error against width");
     expect(html.match(/<svg/g)).toHaveLength(3);
-  }, 60_000);
+  });
 });

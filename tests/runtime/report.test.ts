@@ -4,7 +4,8 @@
 import { execa } from "execa";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { withTest } from "../support/children.js";
 import { Rig, SMALL_IMP } from "./rig.js";
 import { archWidth, renderReport } from "../../runtime/report/report.js";
 import type { NetSummary } from "../../runtime/report/charts.js";
@@ -13,22 +14,36 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => 
 const artifacts = join(import.meta.dirname, "../artifacts");
 
 describe("lth report", () => {
-  const rig = new Rig(`${SMALL_IMP}
+  const PIPELINE = `${SMALL_IMP}
 let bird = earlybird(init(vgg(depth: 11, width: 0.125), mnist(train: 120, test: 60), seed: 1), mnist(train: 120, test: 60), 30%, window: 2, max: 3 epochs)
 report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
-`);
-  const page = join(rig.dir, "report.html");
+`;
+  // One run of PIPELINE, made once; each test that reports works on its own copy of its store.
+  let reference: Rig;
+  beforeAll(async () => {
+    reference = new Rig(PIPELINE);
+    const r = await reference.run();
+    expect(r.exitCode, r.stderr).toBe(0);
+  });
+
+  /** A rig of its own, its store a copy of the computed one, and its report page written. */
+  async function reported(): Promise<{ rig: Rig; page: string }> {
+    const rig = new Rig(PIPELINE).copyStore(reference);
+    const page = join(rig.dir, "report.html");
+    const r = await rig.lth(["report", rig.file, "-o", page]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return { rig, page };
+  }
 
   it("is an error that says to run first, before the run", async () => {
-    const r = await rig.lth(["report", rig.file, "-o", page]);
+    const rig = new Rig(PIPELINE);
+    const r = await rig.lth(["report", rig.file, "-o", join(rig.dir, "report.html")]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/not computed yet: run `lth run .*` to compute it/);
   });
 
   it("draws accuracy against sparsity, accuracy over training, early-bird emergence and a table, with nothing remote", async () => {
-    expect((await rig.run()).exitCode).toBe(0);
-    const r = await rig.lth(["report", rig.file, "-o", page]);
-    expect(r.exitCode).toBe(0);
+    const { page } = await reported();
     const html = readFileSync(page, "utf8");
     expect(html.match(/<svg/g)).toHaveLength(3);
     expect(html).toContain("Test accuracy against weights remaining");
@@ -40,6 +55,7 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
   });
 
   it("writes the accuracy-against-weights figure alone as a standalone SVG with --format svg", async () => {
+    const rig = new Rig(PIPELINE).copyStore(reference);
     const figure = join(rig.dir, "figure.svg");
     const r = await rig.lth(["report", rig.file, "--format", "svg", "-o", figure]);
     expect(r.exitCode).toBe(0);
@@ -50,19 +66,21 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
   });
 
   it.skipIf(!CHROMIUM)("renders in headless Chromium: every chart has marks, and a screenshot is kept", async () => {
+    const { rig, page } = await reported();
     mkdirSync(artifacts, { recursive: true });
     const shot = join(artifacts, "report.png");
     const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", `--user-data-dir=${join(rig.dir, "chromium")}`];
-    const dom = await execa(CHROMIUM!, [...flags, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${page}`], { reject: false, timeout: 60_000 });
+    // No time limit of its own: a browser that hangs is killed with the test, at the suite's limit.
+    const dom = await withTest(execa(CHROMIUM!, [...flags, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${page}`], { reject: false }));
     expect(dom.exitCode).toBe(0);
     const svgs = dom.stdout.split("<svg").slice(1);
     expect(svgs).toHaveLength(3);
     for (const svg of svgs) expect(svg.match(/<path/g)?.length ?? 0).toBeGreaterThan(5);
     expect(dom.stderr).not.toMatch(/CONSOLE.*(error|Uncaught)/i);
-    const r = await execa(CHROMIUM!, [...flags, "--window-size=1200,1700", `--screenshot=${shot}`, `file://${page}`], { reject: false, timeout: 60_000 });
+    const r = await withTest(execa(CHROMIUM!, [...flags, "--window-size=1200,1700", `--screenshot=${shot}`, `file://${page}`], { reject: false }));
     expect(r.exitCode).toBe(0);
     expect(statSync(shot).size).toBeGreaterThan(20_000);
-  }, 120_000);
+  });
 });
 
 describe("a report of numbers alone", () => {
