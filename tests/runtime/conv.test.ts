@@ -201,7 +201,7 @@ for (const backend of ["cpu", "wasm"] as const) {
         expect(Array.from(l.mask)).toEqual(Array.from(start.layers[i]!.mask));
         l.mask.forEach((m, j) => m === 0 && expect(l.weight[j]).toBe(0));
       });
-    }, 60_000);
+    });
 
     it.skipIf(backend === "cpu")("finds an early-bird ticket: emergence within the budget, `rate` of channels masked, whole filters zero", () => {
       const vgg = build({ arch: "vgg", depth: 11, width: 0.125, batchnorm: true }, small);
@@ -244,7 +244,7 @@ for (const backend of ["cpu", "wasm"] as const) {
           for (let j = c * filter; j < (c + 1) * filter; j++) expect(l.weight[j]).toBe(0);
         });
       });
-    }, 60_000);
+    });
 
     it("refuses early-bird search on a net without batch norm", () => {
       const plain = build({ arch: "conv2", width: 0.125 }, small);

@@ -161,7 +161,7 @@ for (const backend of ["wasm", "cpu"] as const) {
       for (let j = 0; j < fc1.mask.length; j++) if (!conv2[Math.floor((j % fc1.inputs) / 196)]) expect(fc1.mask[j]).toBe(0);
       const selected = testMetrics(engine, g, { ...digits, test: { ...digits.train, n: 60 } });
       expect(Number.isFinite(selected.loss)).toBe(true);
-    }, 30_000);
+    });
 
     it("leaves no tensors behind on dense nets", () => {
       run(engine, trained, blobs, { candidates: 4, batch: 32 });

@@ -17,6 +17,7 @@ import { reportCommand } from "../../runtime/commands/report.js";
 import type { NetSummary } from "../../runtime/report/charts.js";
 import { renderReport } from "../../runtime/report/report.js";
 import { cli, parseRun } from "../runtime/rig.js";
+import { withTest } from "../support/children.js";
 
 /** Every kind of text that has broken out of a string, comment, tag or folder somewhere. */
 const HOSTILE = `"q" 'a' \`b\` \${process.exit(1)} </script><script>alert(1)</script> ../../etc */ /* \u2028process.exit(1)\u2029// \nnext line \\ end`;
@@ -245,7 +246,7 @@ describe("files lth writes", () => {
     );
     const before = filesBelow(root);
     const env = { ...process.env, LTH_STORE: undefined };
-    const run = await execa(process.execPath, [cli, "run", "main.lth", "dense", "--json", "--jobs", "1"], { cwd: work, env, extendEnv: false, reject: false });
+    const run = await withTest(execa(process.execPath, [cli, "run", "main.lth", "dense", "--json", "--jobs", "1"], { cwd: work, env, extendEnv: false, reject: false }));
     const result = parseRun(run.stdout, run.exitCode ?? -1, run.stderr);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.summary.ran).toBeGreaterThan(0);
@@ -275,5 +276,5 @@ describe("files lth writes", () => {
     const html = readFileSync(join(work, "main.html"), "utf8");
     expect(html).toContain("../../escape &#34;q&#34;");
     expect(html).not.toMatch(/<script/i);
-  }, 60_000);
+  });
 });
