@@ -155,7 +155,7 @@ describe("lth check", () => {
     const text = await lth(["check", "."], dir);
     expect([text.exitCode, text.stdout, text.stderr]).toEqual([0, "", "checked 4 files: no problems"]);
     expect((await lth(["fmt", "--check", "."], dir)).exitCode).toBe(0);
-  }, 60_000);
+  });
 
   it("finds a missing data file before anything runs: at its argument, from the pipeline's folder, suggesting the .gz beside it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
@@ -270,7 +270,7 @@ describe("the README", () => {
         .map((l) => l.replace(/, [\d.]+ s\)/, ")").replace(/ in [\d.]+ s$/, ""));
     expect(stages(r.stdout)).toEqual(stages(shown));
     expect(stages(shown)).toHaveLength(15);
-  }, 120_000);
+  });
 
   it("shows what lth check really prints for it", async () => {
     const shown = /```console\n\$ npx lth check experiment\.lth\n([\s\S]*?)```/.exec(readme)?.[1];

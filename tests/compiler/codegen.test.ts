@@ -60,7 +60,7 @@ describe("lth codegen", () => {
     const r = await execa(process.execPath, [tsc, "--strict", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", ...scripts], { reject: false });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
-  }, 60_000);
+  });
 
   it("writes a script that, run with tsx, leaves nothing for lth run to do", async () => {
     const dir = join(artifacts, "run");
@@ -79,5 +79,5 @@ describe("lth codegen", () => {
       expect(result.summary.ran).toBe(0);
       expect(result.summary.cached).toBeGreaterThan(5);
     }
-  }, 120_000);
+  });
 });

@@ -86,7 +86,7 @@ describe("lth check --json on mutated files", () => {
     const named = new Set(diagnostics.map((d) => d.file));
     expect(named.size).toBeGreaterThan(files.length / 3);
     for (const f of named) expect(files.map((x) => x)).toContain(f.replace(/^shared\//, ""));
-  }, 120_000);
+  });
 });
 
 describe("the commands that compile a pipeline, on mutated files", () => {
@@ -120,7 +120,7 @@ describe("the commands that compile a pipeline, on mutated files", () => {
       }
     }
     expect(stopped).toBeGreaterThan(texts.length);
-  }, 240_000);
+  });
 
   it("run --json writes a diagnostic line per error and starts nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lth-fuzz-"));
@@ -134,5 +134,5 @@ describe("the commands that compile a pipeline, on mutated files", () => {
       ["diagnostic", "out-of-range", 3, 18],
     ]);
     expect(readdirSync(dir)).toEqual(["p.lth"]);
-  }, 30_000);
+  });
 });

@@ -116,7 +116,7 @@ describe("lth gc on a store that pipelines share", () => {
     expect(report.otherPipelines).toEqual([{ file: join(s.dir, "b.lth"), exists: true, stages: 4, forgotten: false }]);
     expect(await s.run("b.lth")).toMatchObject({ ran: 0, cached: 4 });
     expect(await s.run("a.lth")).toMatchObject({ ran: 0, cached: 3 });
-  }, 60_000);
+  });
 
   it("still removes the given pipeline's own stale results, and says so in bytes", async () => {
     const s = new SharedStore();
@@ -133,7 +133,7 @@ describe("lth gc on a store that pipelines share", () => {
     expect(report.bytesFreed).toBeGreaterThan(0);
     expect(await s.run("b.lth")).toMatchObject({ ran: 0 });
     expect(await s.run("a.lth")).toMatchObject({ ran: 0 });
-  }, 60_000);
+  });
 
   it("--dry-run lists what would go and its bytes, removes nothing, and the real gc then removes just that", async () => {
     const s = new SharedStore();
@@ -165,7 +165,7 @@ describe("lth gc on a store that pipelines share", () => {
     expect(real).toMatchObject({ dryRun: false, removedStages: 2, removedArtifacts: 2, bytesFreed: dry.bytesFreed });
     expect(real.removed.stages.map((st) => st.key).sort()).toEqual(dry.removed.stages.map((st) => st.key).sort());
     expect(total(before) - total(s.files())).toBe(dry.bytesFreed);
-  }, 60_000);
+  });
 
   it("--only-given removes what other pipelines need: b.lth's next run recomputes its own stages", async () => {
     const s = new SharedStore();
@@ -175,7 +175,7 @@ describe("lth gc on a store that pipelines share", () => {
     expect(report).toMatchObject({ kept: 3, keptForOthers: 0, removedStages: 2 });
     expect(await s.run("a.lth")).toMatchObject({ ran: 0, cached: 3 });
     expect(await s.run("b.lth")).toMatchObject({ ran: 2, cached: 2 });
-  }, 60_000);
+  });
 
   it("keeps and names what a pipeline file that no longer exists recorded; --forget-missing drops it and its record", async () => {
     const s = new SharedStore({ "a.lth": A, "b.lth": B, "c.lth": B.replace("prune(longer, 50%)", "prune(longer, 70%)") });
@@ -199,7 +199,7 @@ describe("lth gc on a store that pipelines share", () => {
     expect(dropped.stderr).toContain(`removed the record of a pipeline file that no longer exists, ${join(s.dir, "c.lth")}, and 1 stage entry only it kept`);
     // b.lth's results, shared with the forgotten one but for its own prune, all stay.
     expect(await s.run("b.lth")).toMatchObject({ ran: 0, cached: 4 });
-  }, 60_000);
+  });
 
   it("removes nothing while a pipeline record cannot be read, and says how to go on", async () => {
     const s = new SharedStore();
@@ -214,5 +214,5 @@ describe("lth gc on a store that pipelines share", () => {
     expect(r.stderr).toContain(`cannot read the pipeline record ${join(s.store, "pipelines", damaged)}, so what its pipeline needs is unknown; nothing was removed`);
     expect(r.stderr).toContain("--only-given");
     expect(s.files()).toEqual(before);
-  }, 60_000);
+  });
 });

@@ -132,7 +132,7 @@ for (const backend of ["cpu", "wasm"] as const) {
       expect(barrier(engine, ta!, tb!, hard)).toBe(v);
       // …and that barrier is the definition's, computed here from the errors along the line.
       expect(byDefinition(interpolationErrors(engine, ta!, tb!, hard, alphas(26)))).toBe(v);
-    }, 60_000);
+    });
 
     it("is the definition's barrier between the two copies that fit trains with the op's options", () => {
       const { measured, defined } = againstDefinition(roughStart);

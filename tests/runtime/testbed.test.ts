@@ -46,7 +46,7 @@ let same = instability(net0, data, 50 steps, seed_a: 3, seed_b: 3)
     expect(typeof chosen).toBe("string");
     expect(r.stages.find((s) => s.id === "snip/prune")?.backend).toBe(chosen);
     expect(r.stages.find((s) => s.id === "data")?.backend).toBeNull();
-  }, 120_000);
+  });
 
   it("every new op runs on a conv net too", async () => {
     const rig = new Rig(`let data = mnist(train: 300, test: 100)
@@ -73,5 +73,5 @@ let barrier = instability(net0, data, 1 epoch)
     const chosen = JSON.parse((await rig.lth(["show", rig.file, "chosen", "--json"])).stdout) as Shown;
     expect(chosen.greedy!.layers.map((l) => l.name)).toEqual(["conv1", "conv2", "fc1", "fc2"]);
     for (const l of chosen.greedy!.layers) expect(l.kept).toBeGreaterThan(0);
-  }, 120_000);
+  });
 });
