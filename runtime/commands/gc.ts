@@ -102,8 +102,11 @@ export async function gcCommand(files: readonly string[], options: GcOptions, io
       const given = new Set(graphs.map((g) => g.file));
       const keep = new Map<string, Keeper>();
       const objects = new Set<string>();
+      // A failure record says why a key the pipelines still name failed: kept while one names it.
+      const namedKeys = new Set<string>();
       for (const graph of graphs) {
         for (const p of plan(graph, store, selectStages(graph))) {
+          if (p.decision.key) namedKeys.add(p.decision.key);
           if (p.decision.status !== "cached") continue;
           keep.set(p.decision.key, "given");
           objects.add(p.decision.output.digest);
@@ -119,6 +122,7 @@ export async function gcCommand(files: readonly string[], options: GcOptions, io
           if (forgotten.includes(r)) continue;
           const why: Keeper = missing.includes(r) ? "missing" : "other";
           for (const key of r.keys) {
+            namedKeys.add(key);
             const entry = store.getRecord(key);
             if (!entry) continue;
             if (!keep.has(key) || (keep.get(key) === "missing" && why === "other")) keep.set(key, why);
@@ -133,6 +137,7 @@ export async function gcCommand(files: readonly string[], options: GcOptions, io
         removal.stages.push({ key: record.key, op: record.op, digest: record.output.digest });
       }
       const named = new Set(removal.stages.map((s) => s.digest));
+      const failures = [...store.failures()].filter((f) => !namedKeys.has(f.key)).map((f) => f.key);
       for (const object of store.objects()) {
         if (objects.has(object.digest)) continue;
         removal.artifacts.push({ digest: object.digest, path: object.path, bytes: object.bytes });
@@ -142,6 +147,7 @@ export async function gcCommand(files: readonly string[], options: GcOptions, io
         for (const s of removal.stages) store.deleteRecord(s.key as StageKey);
         for (const a of removal.artifacts) rmSync(a.path, { force: true });
         for (const r of removal.records) rmSync(join(store.root, r), { force: true });
+        for (const key of failures) store.deleteFailure(key);
         store.clearTemp();
       }
 
@@ -160,6 +166,7 @@ export async function gcCommand(files: readonly string[], options: GcOptions, io
             keptForMissing,
             removedStages: removal.stages.length,
             removedArtifacts: removal.artifacts.length,
+            removedFailures: failures.length,
             bytesFreed: bytes,
             otherPipelines: others.map((r) => ({ file: r.file, exists: existsSync(r.file), stages: r.keys.length, forgotten: forgotten.includes(r) })),
             removed: { stages: removal.stages, artifacts: removal.artifacts.map(({ digest, bytes }) => ({ digest, bytes })), records: removal.records },
@@ -181,6 +188,7 @@ export async function gcCommand(files: readonly string[], options: GcOptions, io
           for (const s of removal.stages) io.out(`  stage entry  ${s.key}  ${s.op}`);
           for (const a of removal.artifacts) io.out(`  artifact     ${displayPath(a.path, io.cwd)}  ${a.bytes.toLocaleString("en")} bytes${named.has(a.digest) ? "" : "  (no stage entry names it)"}`);
           for (const r of removal.records) io.out(`  record       ${join(store.root, r)}`);
+          for (const key of failures) io.out(`  failure      ${key}  (why a stage no pipeline names failed)`);
         }
       }
       // What the other pipelines recorded in this store lose, or keep only because they were recorded.

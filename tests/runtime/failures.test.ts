@@ -54,6 +54,21 @@ describe("a failed stage", () => {
     expect((await rig.run(["boom"])).exitCode).toBe(0);
     expect((await rig.lth(["show", rig.file, "boom"])).exitCode).toBe(0);
   });
+
+  it("keeps its record while a pipeline names its key, and gc removes it once none does", async () => {
+    const rig = new Rig(PIPELINE);
+    expect((await rig.run(["boom"])).exitCode).toBe(1);
+    const failures = () => [...new Store(rig.store).failures()].map((f) => f.op);
+    expect(failures()).toEqual(["train"]);
+    expect((await rig.lth(["gc", rig.file])).exitCode).toBe(0);
+    expect(failures()).toEqual(["train"]);
+    rig.write(PIPELINE.replace("lr: 1000000", "lr: 0.05"));
+    const dry = await rig.lth(["gc", rig.file, "--dry-run", "--only-given"]);
+    expect(dry.stdout).toMatch(/failure {6}[0-9a-f]{64}/);
+    expect(failures()).toEqual(["train"]);
+    expect((await rig.lth(["gc", rig.file, "--only-given"])).exitCode).toBe(0);
+    expect(failures()).toEqual([]);
+  });
 });
 
 describe("a failure record", () => {
