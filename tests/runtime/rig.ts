@@ -4,14 +4,15 @@
 // Each test makes its own rig (and so its own store): a test never sees what another left.
 // A rig made inside a test belongs to it: when the test finishes, the rig's child processes
 // are killed (tests/support/children.ts), it refuses to start more, and its folder is removed
-// if the test passed (kept for a look if it failed, or always with LTH_KEEP_RIGS=1).
+// if the test passed (kept for a look if it failed, or always with LTH_KEEP_RIGS=1). A rig made
+// outside a test (a beforeAll's reference run) is removed after the file's last test.
 
 import { execa, type ResultPromise } from "execa";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { whenTestFinishes, withTest } from "../support/children.js";
+import { whenFileFinishes, whenTestFinishes, withTest } from "../support/children.js";
 
 const repo = join(import.meta.dirname, "../..");
 export const cli = join(repo, "dist/cli.js");
@@ -52,11 +53,16 @@ export class Rig {
 
   constructor(text: string) {
     this.write(text);
-    whenTestFinishes(({ task }) => {
+    const remove = () => {
+      if (!process.env["LTH_KEEP_RIGS"]) rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+    };
+    const inTest = whenTestFinishes(({ task }) => {
       this.ended = `the test that made the rig in ${this.dir} has finished`;
       // Its children are gone by now: each was registered after the rig, and test-finished hooks run last-in first-out.
-      if (task.result?.state === "pass" && !process.env["LTH_KEEP_RIGS"]) rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+      if (task.result?.state === "pass") remove();
     });
+    // A rig made for a whole file (in a beforeAll) goes when the file's tests are done.
+    if (!inTest) whenFileFinishes(remove);
   }
 
   write(text: string): void {

@@ -49,7 +49,15 @@ export function withTest<T extends Killable>(child: T): T {
   return child;
 }
 
-/** Kills every tracked child still running (afterAll of every test file). */
+const fileEnd: (() => void)[] = [];
+
+/** Runs `when` after the current file's last test (for what a beforeAll made). */
+export function whenFileFinishes(when: () => void): void {
+  fileEnd.push(when);
+}
+
+/** Kills every tracked child still running, then runs what waits for the file's end (afterAll of every test file). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...live].map(stop));
+  for (const when of fileEnd.splice(0)) when();
 }
