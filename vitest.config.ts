@@ -10,10 +10,11 @@ export default defineConfig({
     include: ["tests/**/*.test.ts"],
     // Kills, at the end of each file, any child process a beforeAll left running (tests/support).
     setupFiles: ["tests/support/setup.ts"],
-    // The slowest tests train: a few seconds to a minute on an idle 2-core machine, up to 3×
-    // that beside two busy loops (on a shared machine, more). Ten minutes is several times the
-    // slowest seen under load; a test that takes longer is stuck, not slow. Hooks train too
-    // (beforeAll runs reference pipelines and loads backends).
+    // The slowest tests train or run lth many times: the slowest single test took 61 s on a
+    // 2-core machine with little else running, and its file 102 s with two busy loops beside
+    // it (`npm run test:load`, whole suite 17 min). Ten minutes is six times that; a test that
+    // takes longer is stuck, not slow. Hooks train too (beforeAll runs reference pipelines and
+    // loads backends), so they get the same.
     testTimeout: 600_000,
     hookTimeout: 600_000,
     teardownTimeout: 60_000,
