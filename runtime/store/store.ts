@@ -287,7 +287,7 @@ export class Store {
     let waited = false;
     for (;;) {
       try {
-        const release = await lockfile.lock(target, { stale: STALE_MS, update: STALE_MS / 5, realpath: false, onCompromised: compromised });
+        const release = await lockfile.lock(target, { stale: STALE_MS, update: STALE_MS / 6, realpath: false, onCompromised: compromised });
         try {
           // Written in place, not by way of a temp file, to keep short the moment in which a
           // killed run leaves a lock without an owner (that lock is then taken over after STALE_MS).
@@ -359,8 +359,14 @@ export function fileDigest(path: string): string {
   return digest;
 }
 
-/** Heartbeat-based staleness: proper-lockfile's minimum, so a killed run's lock clears quickly. */
-const STALE_MS = 5000;
+/**
+ * Heartbeat-based staleness. The heartbeat is a timer of the main process, which also runs
+ * stages that need no tensor engine (reading Fashion-MNIST or CIFAR-10, augmenting, hashing
+ * data files): on a loaded machine one of those can hold the event loop for seconds, and a
+ * 5 s limit made a live run declare its own lock lost. A killed run on this machine is
+ * taken over at once anyway (its pid is gone); only a lock from another host waits this out.
+ */
+const STALE_MS = 30_000;
 
 function compromised(e: Error): void {
   // Another process took the lock over (our heartbeat stalled): stop rather than race it.
