@@ -129,8 +129,9 @@ describe("check never throws", () => {
     expect(compiled).toBeGreaterThan(20);
   });
 
-  it("on deep nesting and long chains, answering at once", () => {
-    const started = performance.now();
+  // Exponential work on these inputs would never finish: the suite's timeout catches that
+  // without a wall-clock limit that a busy machine could trip.
+  it("on deep nesting and long chains, without throwing and with fmt's laws holding", () => {
     for (const text of [
       `let a = ${"[".repeat(100_000)}`,
       `let a = ${"(".repeat(50_000)}1${")".repeat(50_000)}`,
@@ -145,7 +146,6 @@ describe("check never throws", () => {
       checkNeverThrows(text);
       formatLaws(text);
     }
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
 
