@@ -7,13 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { OPS } from "../dsl/ops.js";
+import { withTest } from "./support/children.js";
 
 const repo = join(import.meta.dirname, "..");
 const cli = join(repo, "dist/cli.js");
 const fixtures = join(repo, "tests/fixtures");
 
 function lth(args: string[], cwd = repo) {
-  return execa(process.execPath, [cli, ...args], { cwd, reject: false });
+  return withTest(execa(process.execPath, [cli, ...args], { cwd, reject: false }));
 }
 
 /**
@@ -260,7 +261,7 @@ describe("the README", () => {
     // the README's first command, or $LTH_STORE) would turn these `ran` lines into `cached` ones.
     const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
     cpSync(join(repo, "pipelines/quickstart.lth"), join(dir, "quickstart.lth"));
-    const r = await execa(process.execPath, [cli, "run", join(dir, "quickstart.lth"), "--store", join(dir, "fresh-store")], { reject: false });
+    const r = await withTest(execa(process.execPath, [cli, "run", join(dir, "quickstart.lth"), "--store", join(dir, "fresh-store")], { reject: false }));
     expect(r.exitCode).toBe(0);
     // Stage lines and the summary, without timings (the backend line depends on the machine).
     const stages = (text: string) =>

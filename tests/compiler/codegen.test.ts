@@ -9,6 +9,7 @@ import { apiOpsSource } from "../../compiler/codegen/api-ops.js";
 import { codegen } from "../../compiler/codegen/script.js";
 import { checkProgram } from "../../dsl/check/index.js";
 import { parseRun } from "../runtime/rig.js";
+import { withTest } from "../support/children.js";
 
 const repo = join(import.meta.dirname, "../..");
 const cli = join(repo, "dist/cli.js");
@@ -57,7 +58,7 @@ describe("lth codegen", () => {
       return out;
     });
     const tsc = join(repo, "node_modules/typescript/bin/tsc");
-    const r = await execa(process.execPath, [tsc, "--strict", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", ...scripts], { reject: false });
+    const r = await withTest(execa(process.execPath, [tsc, "--strict", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", ...scripts], { reject: false }));
     expect(r.stdout + r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
   });
@@ -69,12 +70,12 @@ describe("lth codegen", () => {
     for (const name of readdirSync(fixtures)) cpSync(join(fixtures, name, "main.lth"), join(dir, `${name}.lth`));
     for (const name of readdirSync(fixtures)) {
       const out = join(dir, `${name}.ts`);
-      const generated = await execa(process.execPath, [cli, "codegen", join(dir, `${name}.lth`), "-o", out], { reject: false });
+      const generated = await withTest(execa(process.execPath, [cli, "codegen", join(dir, `${name}.lth`), "-o", out], { reject: false }));
       expect(generated.exitCode).toBe(0);
-      const script = await execa(process.execPath, [join(repo, "node_modules/tsx/dist/cli.mjs"), out], { cwd: repo, reject: false });
+      const script = await withTest(execa(process.execPath, [join(repo, "node_modules/tsx/dist/cli.mjs"), out], { cwd: repo, reject: false }));
       expect(script.exitCode, script.stderr).toBe(0);
       expect(script.stdout).toMatch(/\d+ ran, 0 cached, 0 failed/);
-      const run = await execa(process.execPath, [cli, "run", join(dir, `${name}.lth`), "--json"], { reject: false });
+      const run = await withTest(execa(process.execPath, [cli, "run", join(dir, `${name}.lth`), "--json"], { reject: false }));
       const result = parseRun(run.stdout, run.exitCode ?? -1, run.stderr);
       expect(result.summary.ran).toBe(0);
       expect(result.summary.cached).toBeGreaterThan(5);

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { DIAGNOSTIC_CODES, RUNTIME_CODE } from "../../dsl/diagnostics.js";
 import { cli } from "../runtime/rig.js";
 import { mutated } from "./mutations.js";
+import { withTest } from "../support/children.js";
 
 const repo = join(import.meta.dirname, "../..");
 const sources = [
@@ -76,7 +77,7 @@ describe("lth check --json on mutated files", () => {
     const files = readdirSync(dir).filter((f) => f.endsWith(".lth"));
     expect(files.length).toBeGreaterThan(250);
 
-    const r = await execa(process.execPath, [cli, "check", "--json", "."], { cwd: dir, reject: false });
+    const r = await withTest(execa(process.execPath, [cli, "check", "--json", "."], { cwd: dir, reject: false }));
     expect(r.stderr).not.toMatch(STACK);
     expect([0, 1]).toContain(r.exitCode);
     const diagnostics = JSON.parse(r.stdout) as Rendered[];
@@ -102,7 +103,7 @@ describe("the commands that compile a pipeline, on mutated files", () => {
         ["graph", file, "--format", "json"],
         ["show", file, "data", "--json"],
       ]) {
-        const r = await execa(process.execPath, [cli, ...args], { cwd: dir, reject: false, env: { LTH_STORE: join(dir, "store") } });
+        const r = await withTest(execa(process.execPath, [cli, ...args], { cwd: dir, reject: false, env: { LTH_STORE: join(dir, "store") } }));
         expect(r.stderr, `${args[0]} ${text}`).not.toMatch(STACK);
         expect([0, 1, 2], `${args[0]}: ${r.stderr}`).toContain(r.exitCode);
         // A file that compiles gets its plan or graph as one JSON document.
@@ -126,7 +127,7 @@ describe("the commands that compile a pipeline, on mutated files", () => {
     const dir = mkdtempSync(join(tmpdir(), "lth-fuzz-"));
     const file = join(dir, "p.lth");
     writeFileSync(file, "let data = synthetic(n: 100, features: 4, classes: 2)\nlet a = init(mlp(hidden: [8]), dat, seed: 1)\nlet b = prune(a, 150%)\n");
-    const r = await execa(process.execPath, [cli, "run", file, "--json"], { cwd: dir, reject: false });
+    const r = await withTest(execa(process.execPath, [cli, "run", file, "--json"], { cwd: dir, reject: false }));
     expect(r.exitCode).toBe(2);
     const lines = r.stdout.split("\n").map((l) => JSON.parse(l) as Rendered & { type: string });
     expect(lines.map((l) => [l.type, l.code, l.line, l.column])).toEqual([

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { withTest } from "../support/children.js";
 
 const cli = join(import.meta.dirname, "../../dist/cli.js");
 
@@ -55,7 +56,7 @@ class SharedStore {
   }
 
   lth(args: string[]) {
-    return execa(process.execPath, [cli, ...args, "--store", this.store], { cwd: this.dir, reject: false });
+    return withTest(execa(process.execPath, [cli, ...args, "--store", this.store], { cwd: this.dir, reject: false }));
   }
 
   async run(name: string): Promise<Summary> {
@@ -99,7 +100,7 @@ class SharedStore {
 
 describe("lth gc --help", () => {
   it("says what is kept by default and names the flags that remove more, or nothing", async () => {
-    const r = await execa(process.execPath, [cli, "gc", "--help"], { reject: false });
+    const r = await withTest(execa(process.execPath, [cli, "gc", "--help"], { reject: false }));
     expect(r.exitCode).toBe(0);
     expect(r.stdout.replace(/\s+/g, " ")).toContain("what every other pipeline recorded in the store (by running it there) needs");
     for (const flag of ["--dry-run", "--only-given", "--forget-missing", "--store <dir>", "--json"]) expect(r.stdout).toContain(flag);
