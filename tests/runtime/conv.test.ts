@@ -23,7 +23,7 @@ import { Rig } from "./rig.js";
 
 const digits = mnist(ctx({ train: 1500, test: 500, seed: 1 }));
 const small = mnist(ctx({ train: 300, test: 200, seed: 2 }));
-const tiny = mnist(ctx({ train: 120, test: 60, seed: 3 }));
+const tiny = mnist(ctx({ train: 40, test: 20, seed: 3 }));
 const build = (arch: Record<string, number | string | boolean>, d: DatasetValue = digits, seed = 1): NetValue =>
   init(ctx({ arch: { width: 1, ...arch }, scheme: "glorot", seed }, { data: d }));
 
@@ -190,11 +190,11 @@ for (const backend of ["cpu", "wasm"] as const) {
 
     // The plain CPU backend runs convolutions in JavaScript, some fifty times slower than wasm:
     // there it trains a small net on a few digits; the accuracy claim is checked on wasm.
-    const job = backend === "wasm" ? { data: digits, width: 0.25, epochs: 2, accuracy: 0.8 } : { data: tiny, width: 0.125, epochs: 1, accuracy: 0 };
+    const job = backend === "wasm" ? { data: digits, width: 0.25, epochs: 2, accuracy: 0.8, batch: 60 } : { data: tiny, width: 0.0625, epochs: 1, accuracy: 0, batch: 20 };
 
     it(`trains a ${job.width}-width Conv-2 (past ${job.accuracy * 100}% on ${job.data.train.n} digits in ${job.epochs} epoch${job.epochs > 1 ? "s" : ""}), pruned weights staying 0`, () => {
       const start = pruned(build({ arch: "conv2", width: job.width }, job.data), { rate: 0.2 });
-      const t = train(ctx(convTraining({ length: { epochs: job.epochs } }), { net: start, data: job.data }), engine);
+      const t = train(ctx(convTraining({ length: { epochs: job.epochs }, batch: job.batch }), { net: start, data: job.data }), engine);
       expect(t.history[t.history.length - 1]!.accuracy).toBeGreaterThan(job.accuracy);
       t.layers.forEach((l, i) => expect(Array.from(l.weight)).not.toEqual(Array.from(start.layers[i]!.weight)));
       t.layers.forEach((l, i) => {
