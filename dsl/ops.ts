@@ -508,7 +508,7 @@ const declarations: readonly OpDecl[] = [
       net("a conv net"),
       data(),
       { name: "length", type: Duration, doc: "how long to train: batches consumed by all workers together", unit: "epochs|steps", bounds: POSITIVE },
-      { name: "workers", type: Int, doc: "parallel workers, each a thread with its own tensor engine", bounds: { min: 1, max: 64 }, default: int(4) },
+      { name: "workers", type: Int, doc: "parallel workers, each a process with its own tensor engine and copy of the data", bounds: { min: 1, max: 64 }, default: int(4) },
       { name: "local_steps", type: Int, doc: "steps each worker takes between syncs", unit: "steps", bounds: { min: 1 }, default: int(15) },
       { name: "lr", type: Num, doc: "learning rate (plain SGD)", bounds: POSITIVE, default: num(0.1) },
       { name: "batch", type: Int, doc: "minibatch size of each worker", unit: "examples", bounds: { min: 1 }, default: int(60) },

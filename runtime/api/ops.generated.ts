@@ -251,7 +251,7 @@ export interface InstabilityOptions {
 
 /** The optional parameters of `loft`. */
 export interface LoftOptions {
-  /** parallel workers, each a thread with its own tensor engine; default 4 */
+  /** parallel workers, each a process with its own tensor engine and copy of the data; default 4 */
   readonly workers?: number;
   /** steps each worker takes between syncs; default 15 */
   readonly local_steps?: number;

@@ -37,7 +37,9 @@ describe("lth codegen", () => {
       const dir = join(fixtures, name);
       const text = generate(join(dir, "main.lth"), join(dir, "main.ts"));
       const expected = join(dir, "expected.ts");
-      if (process.env["UPDATE_FIXTURES"] || !existsSync(expected)) writeFileSync(expected, text);
+      if (process.env["UPDATE_FIXTURES"]) writeFileSync(expected, text);
+      // A missing expectation is a failure, never written from the output it is meant to check.
+      if (!existsSync(expected)) throw new Error(`${expected} is missing: review the script, then create it with UPDATE_FIXTURES=1`);
       expect(text).toBe(readFileSync(expected, "utf8"));
     });
   }
