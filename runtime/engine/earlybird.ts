@@ -3,6 +3,7 @@
 // `eps` (normalised Hamming distance) of each of the previous `window − 1`.
 
 import { withMeasurement, type NetValue } from "../artifacts.js";
+import { lowest } from "../core/select.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { masked } from "../ops/nets.js";
 import type { Engine } from "./backend.js";
@@ -11,10 +12,12 @@ import type { EngineNet } from "./model.js";
 
 /** One global threshold over |γ| of every batch-norm channel: the `rate` smallest go (ties by position). */
 export function channelMask(scales: readonly Float32Array[], rate: number): Uint8Array {
-  const all = scales.flatMap((g) => Array.from(g, Math.abs));
-  const order = all.map((_, i) => i).sort((a, b) => all[a]! - all[b]! || a - b);
+  const all = new Float32Array(scales.reduce((n, g) => n + g.length, 0));
+  let offset = 0;
+  for (const g of scales) for (const v of g) all[offset++] = Math.abs(v);
   const mask = new Uint8Array(all.length).fill(1);
-  for (const i of order.slice(0, Math.round(rate * all.length))) mask[i] = 0;
+  // γ read mid-training: a NaN (training diverging) is masked only after every number, not an error here.
+  for (const i of lowest(all, Math.round(rate * all.length), "last")) mask[i] = 0;
   return mask;
 }
 

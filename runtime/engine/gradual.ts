@@ -5,6 +5,7 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, NetValue } from "../artifacts.js";
+import { lowest } from "../core/select.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
 import type { Engine } from "./backend.js";
 import { fromEngine, type EngineNet } from "./model.js";
@@ -31,12 +32,27 @@ export function magnitudeMasks(weights: readonly Float32Array[], allowed: readon
   const keepLargest = (layers: readonly number[]) => {
     const total = layers.reduce((n, i) => n + weights[i]!.length, 0);
     const keep = Math.round((1 - sparsity) * total);
-    const live: { layer: number; index: number; size: number }[] = [];
-    for (const i of layers) allowed[i]!.forEach((a, j) => a && live.push({ layer: i, index: j, size: Math.abs(weights[i]![j]!) }));
-    if (live.length <= keep) return;
-    // Smallest first; equal sizes by layer, then position: the earlier one goes first.
-    live.sort((a, b) => a.size - b.size || a.layer - b.layer || a.index - b.index);
-    for (let r = 0; r < live.length - keep; r++) masks[live[r]!.layer]![live[r]!.index] = 0;
+    let count = 0;
+    for (const i of layers) for (const a of allowed[i]!) if (a) count++;
+    if (count <= keep) return;
+    // The live weights in order of layer, then position; equal sizes: the earlier one goes first.
+    const sizes = new Float32Array(count);
+    const layerOf = new Uint32Array(count);
+    const indexOf = new Uint32Array(count);
+    let c = 0;
+    for (const i of layers) {
+      const a = allowed[i]!;
+      const w = weights[i]!;
+      for (let j = 0; j < a.length; j++) {
+        if (!a[j]) continue;
+        sizes[c] = Math.abs(w[j]!);
+        layerOf[c] = i;
+        indexOf[c++] = j;
+      }
+    }
+    // Weights read mid-training: a NaN (training diverging) goes only after every number, not an error
+    // here; the training loop's loss check reports the divergence.
+    for (const r of lowest(sizes, count - keep, "last")) masks[layerOf[r]!]![indexOf[r]!] = 0;
   };
   if (scope === "global") keepLargest(weights.map((_, i) => i));
   else weights.forEach((_, i) => keepLargest([i]));

@@ -23,6 +23,7 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import { withMeasurement, type DatasetValue, type HistoryPoint, type Layer, type MetricsValue, type NetValue } from "../artifacts.js";
+import { highest } from "../core/select.js";
 import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 import { measure, Optimizer, scalar, trainingOptions, trainStep, type FitOptions } from "./train.js";
 import { Random } from "../random.js";
@@ -57,22 +58,18 @@ export function keepCount(live: number, rate: number): number {
 export function topMask(scores: Float32Array, live: Uint8Array, keep: number): Uint8Array {
   const mask = new Uint8Array(scores.length);
   if (keep <= 0) return mask;
-  const values: number[] = [];
-  for (let j = 0; j < scores.length; j++) if (live[j]) values.push(Math.abs(scores[j]!));
-  const sorted = Float64Array.from(values).sort();
-  const threshold = sorted[sorted.length - keep]!;
-  let above = 0;
-  for (const v of values) if (v > threshold) above++;
-  let ties = keep - above;
+  let count = 0;
+  for (let j = 0; j < scores.length; j++) if (live[j]) count++;
+  const at = new Uint32Array(count);
+  const sizes = new Float32Array(count);
+  let c = 0;
   for (let j = 0; j < scores.length; j++) {
     if (!live[j]) continue;
-    const v = Math.abs(scores[j]!);
-    if (v > threshold) mask[j] = 1;
-    else if (v === threshold && ties > 0) {
-      mask[j] = 1;
-      ties--;
-    }
+    at[c] = j;
+    sizes[c++] = Math.abs(scores[j]!);
   }
+  // Scores read mid-training: a NaN (training diverging) is kept only after every number, not an error here.
+  for (const r of highest(sizes, keep, "last")) mask[at[r]!] = 1;
   return mask;
 }
 

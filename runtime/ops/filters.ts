@@ -17,6 +17,7 @@
 // Both nets must have the same conv layers (names and shapes), and at least one.
 
 import type { Layer, NetValue } from "../artifacts.js";
+import { highest } from "../core/select.js";
 import { netInput, num, OpFailure, type OpContext } from "./context.js";
 
 export function filterDistance(ctx: OpContext): number {
@@ -84,8 +85,7 @@ function filterNorms(l: Layer, which: string): Float64Array {
 
 /** 1 for the `k` filters of largest norm, ties going to the lower index. */
 function kept(norms: Float64Array, k: number): Uint8Array {
-  const order = Array.from(norms.keys()).sort((x, y) => norms[y]! - norms[x]! || x - y);
   const out = new Uint8Array(norms.length);
-  for (let i = 0; i < k; i++) out[order[i]!] = 1;
+  for (const f of highest(norms, k)) out[f] = 1;
   return out;
 }

@@ -3,6 +3,7 @@
 
 import { layerShape, type Layer, type NetValue } from "../artifacts.js";
 import { planNet, type LayerPlan } from "./architectures.js";
+import { lowest } from "../core/select.js";
 import { Random } from "../random.js";
 import { sha256 } from "../store/store.js";
 import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "./context.js";
@@ -124,65 +125,6 @@ function removeByGroups(net: NetValue, rate: number, outputRate: number, scope: 
   else for (let i = 0; i < last; i++) removeFrom([i], rate, net.layers[i]!.name);
   removeFrom([last], outputRate, net.layers[last]!.name);
   return withMasks(net, masks);
-}
-
-/**
- * The positions of the `k` lowest of `scores`, in increasing order, ties going to the earlier
- * position: the first `k` of a stable ascending sort. The k-th lowest value is found by
- * selection (three-way, so many equal scores cost nothing extra). -0 counts as +0; a NaN
- * score is a bug in the scorer and throws.
- */
-export function lowest(scores: Float32Array, k: number): Uint32Array {
-  const n = scores.length;
-  const out = new Uint32Array(Math.max(0, Math.min(k, n)));
-  if (out.length === 0) return out;
-  for (let i = 0; i < n; i++) if (scores[i] !== scores[i]) throw new Error("internal: a pruning score is NaN");
-  const threshold = kthSmallest(new Float32Array(scores), out.length - 1);
-  let below = 0;
-  for (let i = 0; i < n; i++) if (scores[i]! < threshold) below++;
-  let atThreshold = out.length - below;
-  let o = 0;
-  for (let c = 0; c < n && o < out.length; c++) {
-    const s = scores[c]!;
-    if (s < threshold) out[o++] = c;
-    else if (s === threshold && atThreshold > 0) {
-      out[o++] = c;
-      atThreshold--;
-    }
-  }
-  return out;
-}
-
-/** The value at 0-based rank `r` of `xs` (reordered in place), by quickselect with three-way partitions. */
-function kthSmallest(xs: Float32Array, r: number): number {
-  let lo = 0;
-  let hi = xs.length - 1;
-  for (;;) {
-    if (lo >= hi) return xs[lo]!;
-    // Median of three, deterministic.
-    const a = xs[lo]!;
-    const b = xs[(lo + hi) >>> 1]!;
-    const c = xs[hi]!;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-    // [lo, lt) < pivot, [lt, i) = pivot, (gt, hi] > pivot.
-    let lt = lo;
-    let gt = hi;
-    let i = lo;
-    while (i <= gt) {
-      const v = xs[i]!;
-      if (v < pivot) {
-        xs[i] = xs[lt]!;
-        xs[lt++] = v;
-        i++;
-      } else if (v > pivot) {
-        xs[i] = xs[gt]!;
-        xs[gt--] = v;
-      } else i++;
-    }
-    if (r < lt) hi = lt - 1;
-    else if (r > gt) lo = gt + 1;
-    else return pivot;
-  }
 }
 
 /**

@@ -21,7 +21,8 @@ import {
 } from "../../runtime/engine/saliency.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { mnist } from "../../runtime/ops/datasets.js";
-import { init, lowest } from "../../runtime/ops/nets.js";
+import { lowest } from "../../runtime/core/select.js";
+import { init } from "../../runtime/ops/nets.js";
 import { alive, bytes, ctx, data, net, pruned, prunedIndexes } from "./nets-fixture.js";
 
 type Criterion = "magnitude" | "random" | "snip" | "grasp" | "synflow";
