@@ -233,7 +233,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
       recordFailure(stage, key, outcome.message, outcome.repeats, pool.chosen ?? null);
       return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
     }
-    if (store.getFailure(key)) store.deleteFailure(key);
+    store.deleteFailure(key);
     decider.outputs.set(stage.id, outcome.ref);
     finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend, ...(outcome.health ? { worker: outcome.health } : {}) });
   }

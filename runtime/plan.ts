@@ -1,7 +1,8 @@
 // The rerun decision as a value: for each stage, `cached` or `run` with a typed reason.
 // `lth plan` prints it; the executor makes the same decision stage by stage as inputs land.
 
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { showParam, stagesInOrder } from "../compiler/graph-format.js";
 import { stagesOf, type ParamValue, type Stage, type StageGraph, type StageId } from "../compiler/stage.js";
 import { canonicalJson, fingerprint, stageKey, type Fingerprint } from "./key.js";
@@ -49,8 +50,42 @@ interface PipelineRecord {
   readonly stages: Record<string, Fingerprint & { key: StageKey }>;
 }
 
+/** Where the store keeps pipeline records: one per pipeline file run against it. */
+const RECORDS = "pipelines";
+
 function recordName(file: string): string {
-  return `pipelines/${sha256(file).slice(0, 32)}.json`;
+  return `${RECORDS}/${sha256(file).slice(0, 32)}.json`;
+}
+
+/** A pipeline's record of its last run in this store, as `gc` reads it: which keys it needs. */
+export interface RecordedPipeline {
+  /** The record's name in the store (`pipelines/<hash>.json`). */
+  readonly name: string;
+  /** The pipeline file, as an absolute path. */
+  readonly file: string;
+  readonly keys: readonly StageKey[];
+}
+
+/** The pipeline records in a store, and the paths of those that cannot be read (hand-edited, say). */
+export function recordedPipelines(store: Store): { records: RecordedPipeline[]; unreadable: string[] } {
+  const dir = join(store.root, RECORDS);
+  const records: RecordedPipeline[] = [];
+  const unreadable: string[] = [];
+  if (!existsSync(dir)) return { records, unreadable };
+  for (const name of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
+    const rel = `${RECORDS}/${name}`;
+    const record = store.readJson<Partial<PipelineRecord>>(rel);
+    const stages = record?.stages;
+    if (!record || typeof record.file !== "string" || typeof stages !== "object" || stages === null) {
+      unreadable.push(join(store.root, rel));
+      continue;
+    }
+    const keys = Object.values(stages as Record<string, { key?: unknown }>)
+      .map((st) => st?.key)
+      .filter((k): k is StageKey => typeof k === "string");
+    records.push({ name: rel, file: record.file, keys });
+  }
+  return { records, unreadable };
 }
 
 /** The stages needed for the given names (default: every stage), in dependency order. */
@@ -202,7 +237,7 @@ export function describeReason(r: RunReason, op: string): string {
     case "damaged":
       return `damaged: ${r.detail}`;
     case "failed":
-      return `failed when last run (${r.failedAt}): ${firstLine(r.message)}; ${r.repeats ? "a rerun repeats it unless its parameters, inputs or lth's version change" : "the cause was the machine (disk, memory), so a rerun may succeed"}`;
+      return `failed when last run (${r.failedAt}): ${failureSentence(r, "a rerun")}`;
     case "missing":
       return "missing: same inputs as last run, but no result in the store";
     case "upstream":
@@ -210,9 +245,13 @@ export function describeReason(r: RunReason, op: string): string {
   }
 }
 
-/** A failure message's first line: a bug's stack trace stays in the store's record. */
-function firstLine(message: string): string {
-  return message.split("\n")[0]!;
+/**
+ * A failure as people read it: the message's first line (a bug's stack trace stays in the
+ * store's record), then whether running again (`rerun`, in words or as a command) can help.
+ */
+function failureSentence(f: Extract<RunReason, { kind: "failed" }>, rerun: string): string {
+  const advice = f.repeats ? "a rerun repeats it unless its parameters, inputs or lth's version change" : `the cause was the machine (disk, memory), so ${rerun} may succeed`;
+  return `${f.message.split("\n")[0]!}; ${advice}`;
 }
 
 /** A result that is asked for before it is computed: the message says what to run. */
@@ -237,8 +276,7 @@ function unavailable(decisions: ReadonlyMap<StageId, PlannedStage>, id: StageId,
   const reason = (d: PlannedStage | undefined) => (d?.decision.status === "run" ? d.decision.reason : undefined);
   const r = reason(decisions.get(id));
   if (r?.kind === "damaged") return { id, status: "damaged", why: `its stored result is damaged (${r.detail}), so it is not shown: run \`${runHint}\` to recompute it` };
-  const failed = (f: Extract<RunReason, { kind: "failed" }>) =>
-    `${firstLine(f.message)}; ${f.repeats ? "a rerun repeats it unless its parameters, inputs or lth's version change" : `the cause was the machine, so \`${runHint}\` may succeed`}`;
+  const failed = (f: Extract<RunReason, { kind: "failed" }>) => failureSentence(f, `\`${runHint}\``);
   if (r?.kind === "failed") return { id, status: "failed", why: `it failed when last run: ${failed(r)}` };
   // Waiting on an input: the first input upstream that failed is why nothing below it exists.
   const seen = new Set<StageId>();

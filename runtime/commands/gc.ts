@@ -9,12 +9,12 @@
 // exists still keeps its results, and is named; `--forget-missing` drops such records and
 // what only they kept.
 
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { displayPath } from "../../dsl/diagnostics.js";
 import { EXIT, plural } from "../../dsl/commands/io.js";
-import { plan, selectStages } from "../plan.js";
+import { plan, recordedPipelines, selectStages } from "../plan.js";
 import type { StageKey, Store } from "../store/store.js";
 import type { StageGraph } from "../../compiler/stage.js";
 import { openStore, selectedStages } from "./pipeline.js";
@@ -30,15 +30,6 @@ export interface GcOptions {
   readonly forgetMissing?: boolean;
 }
 
-/** A pipeline's record of its last run in this store, as runtime/plan.ts writes it: the part gc reads. */
-interface RecordedPipeline {
-  /** The record's name in the store (`pipelines/<hash>.json`). */
-  readonly name: string;
-  /** The pipeline file, as an absolute path. */
-  readonly file: string;
-  readonly keys: readonly StageKey[];
-}
-
 /** Why a stage entry is kept. */
 type Keeper = "given" | "other" | "missing";
 
@@ -47,28 +38,6 @@ interface Removal {
   /** Artifacts that no stage entry left in the store names. */
   readonly artifacts: { digest: string; path: string; bytes: number }[];
   readonly records: string[];
-}
-
-/** The pipeline records in a store, and the paths of those that cannot be read (hand-edited, say). */
-function recordedPipelines(store: Store): { records: RecordedPipeline[]; unreadable: string[] } {
-  const dir = join(store.root, "pipelines");
-  const records: RecordedPipeline[] = [];
-  const unreadable: string[] = [];
-  if (!existsSync(dir)) return { records, unreadable };
-  for (const name of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
-    const rel = `pipelines/${name}`;
-    const record = store.readJson<{ file?: unknown; stages?: unknown }>(rel);
-    const stages = record?.stages;
-    if (!record || typeof record.file !== "string" || typeof stages !== "object" || stages === null) {
-      unreadable.push(join(store.root, rel));
-      continue;
-    }
-    const keys = Object.values(stages as Record<string, { key?: unknown }>)
-      .map((st) => st?.key)
-      .filter((k): k is StageKey => typeof k === "string");
-    records.push({ name: rel, file: record.file, keys });
-  }
-  return { records, unreadable };
 }
 
 export async function gcCommand(files: readonly string[], options: GcOptions, io: CommandIO): Promise<number> {
