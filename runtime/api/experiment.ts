@@ -8,10 +8,10 @@ import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js
 import { architecture, duration, StageBuilder, withDefaults, type CallSite } from "../../compiler/stages.js";
 import { lookupOp } from "../../dsl/ops.js";
 import type { BackendChoice } from "../engine/backend.js";
-import { execute, type Counts, type RunEvent } from "../execute.js";
+import { execute, type Counts, type RunEvent } from "../execute/scheduler.js";
 import { problems, selectStages } from "../plan.js";
-import { createReporter } from "../progress.js";
-import { showEvent } from "../run-events.js";
+import { createReporter } from "../ui/progress.js";
+import { showEvent } from "../ui/run-events.js";
 import { Store, storeDir } from "../store/store.js";
 import { Ops } from "./ops.generated.js";
 import { isArch, isResult, type Arch, type Result } from "./values.js";

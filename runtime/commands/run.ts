@@ -6,9 +6,9 @@ import { availableParallelism } from "node:os";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
-import { execute, type RunEvent } from "../execute.js";
-import { createReporter } from "../progress.js";
-import { showEvent } from "../run-events.js";
+import { execute, type RunEvent } from "../execute/scheduler.js";
+import { createReporter } from "../ui/progress.js";
+import { showEvent } from "../ui/run-events.js";
 import { openStore, selectedStages } from "./pipeline.js";
 
 export interface RunOptions {

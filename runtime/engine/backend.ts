@@ -4,7 +4,7 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { registerWasmKernels } from "./wasm-kernels.js";
+import { registerWasmKernels } from "./kernels/wasm.js";
 
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];

@@ -4,8 +4,8 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import { withMeasurement, type DatasetValue, type HistoryPoint, type Layer, type MetricsValue, type NetValue } from "../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
-import type { TrainingProgress } from "../progress.js";
-import { Random } from "../random.js";
+import type { TrainingProgress } from "../ui/progress.js";
+import { Random } from "../core/random.js";
 import type { Engine } from "./backend.js";
 import { checkData, EngineNet, features, type Trainable } from "./model.js";
 

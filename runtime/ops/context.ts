@@ -3,7 +3,7 @@
 
 import type { ParamValue } from "../../compiler/stage.js";
 import type { Artifact, DatasetValue, NetValue } from "../artifacts.js";
-import type { TrainingProgress } from "../progress.js";
+import type { TrainingProgress } from "../ui/progress.js";
 import { DataFileError } from "../data/idx.js";
 import { SafetensorsError } from "../store/safetensors.js";
 import { DamagedArtifact, StoreWriteError } from "../store/store.js";

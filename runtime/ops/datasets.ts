@@ -6,7 +6,7 @@ import type { DatasetValue, Split } from "../artifacts.js";
 import { DataFileError, readIdxDataset } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
 import { readCifar } from "../data/cifar10.js";
-import { Random } from "../random.js";
+import { Random } from "../core/random.js";
 import { datasetInput, num, OpFailure, type OpContext } from "./context.js";
 
 function take(images: Uint8Array, labels: Int32Array, features: number, order: Uint32Array, from: number, n: number): Split {

@@ -9,11 +9,11 @@ import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import { str, type OpContext } from "./context.js";
 import { augment, cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
-import { filterDistance } from "./filters.js";
+import { filterDistance } from "../methods/distances.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
-import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "./nets.js";
+import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "../methods/nets.js";
 
 export interface OpImpl {
   /** Needs the tensor engine, so it runs in a worker process that has loaded one (for some ops, only with some parameters). */
@@ -74,22 +74,22 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
   ["init", { engine: false, validate: (stage) => unsupportedArch(stage.params["arch"]), run: net(init) }],
   ["train", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/train.js")).train(ctx, e) })) }],
   ["evaluate", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Metrics", metrics: (await import("../engine/train.js")).evaluate(ctx, e) })) }],
-  ["earlybird", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/earlybird.js")).earlybird(ctx, e) })) }],
-  ["gmp", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/gradual.js")).gmp(ctx, e) })) }],
-  ["dpf", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/gradual.js")).dpf(ctx, e) })) }],
-  ["supermask", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/supermask.js")).supermask(ctx, e) })) }],
-  ["greedy", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/greedy.js")).greedy(ctx, e) })) }],
-  ["loft", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: await (await import("../engine/loft.js")).loft(ctx, e) })) }],
+  ["earlybird", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/earlybird.js")).earlybird(ctx, e) })) }],
+  ["gmp", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/gradual.js")).gmp(ctx, e) })) }],
+  ["dpf", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/gradual.js")).dpf(ctx, e) })) }],
+  ["supermask", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/supermask.js")).supermask(ctx, e) })) }],
+  ["greedy", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/greedy.js")).greedy(ctx, e) })) }],
+  ["loft", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: await (await import("../methods/loft/loft.js")).loft(ctx, e) })) }],
   ["augment", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: augment(ctx) }) }],
   ["filter_distance", { engine: false, run: (ctx) => ({ kind: "Number", value: filterDistance(ctx) }) }],
-  ["instability", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Number", value: (await import("../engine/instability.js")).instability(ctx, e) })) }],
+  ["instability", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Number", value: (await import("../methods/instability.js")).instability(ctx, e) })) }],
   [
     "prune",
     {
       engine: (params) => SALIENCY.has(String(params["criterion"])),
       run: (ctx, engine) =>
         SALIENCY.has(str(ctx, "criterion"))
-          ? engineOp(async (c, e) => ({ kind: "Net", net: (await import("../engine/saliency.js")).pruneBySaliency(c, e) }))(ctx, engine)
+          ? engineOp(async (c, e) => ({ kind: "Net", net: (await import("../methods/saliency.js")).pruneBySaliency(c, e) }))(ctx, engine)
           : { kind: "Net", net: prune(ctx) },
     },
   ],

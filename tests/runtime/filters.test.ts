@@ -5,9 +5,9 @@ import { describe, expect, it } from "vitest";
 import type { Layer, NetValue } from "../../runtime/artifacts.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { mnist } from "../../runtime/ops/datasets.js";
-import { filterDistance } from "../../runtime/ops/filters.js";
-import { init } from "../../runtime/ops/nets.js";
-import { Random } from "../../runtime/random.js";
+import { filterDistance } from "../../runtime/methods/distances.js";
+import { init } from "../../runtime/methods/nets.js";
+import { Random } from "../../runtime/core/random.js";
 import { ctx, data, net } from "./nets-fixture.js";
 
 const KERNEL = 3;

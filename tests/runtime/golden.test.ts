@@ -17,10 +17,10 @@ import { loadEngine } from "../../runtime/engine/backend.js";
 import { KEY_FORMAT, stageKey } from "../../runtime/key.js";
 import { IMPLEMENTATIONS, needsEngine } from "../../runtime/ops/index.js";
 import { Decider } from "../../runtime/plan.js";
-import { Random } from "../../runtime/random.js";
+import { Random } from "../../runtime/core/random.js";
 import { RECORD, TEST_FILE, TRAIN_FILES } from "../../runtime/data/cifar10.js";
 import { Store } from "../../runtime/store/store.js";
-import { runTask } from "../../runtime/task.js";
+import { runTask } from "../../runtime/execute/task.js";
 
 const fixture = join(import.meta.dirname, "../fixtures/golden");
 const UPDATE = process.env["LTH_UPDATE_GOLDEN"] === "1";

@@ -5,7 +5,7 @@ import type * as TF from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { NetValue } from "../../runtime/artifacts.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
-import { cubicSparsity, dpf, gmp, magnitudeMasks } from "../../runtime/engine/gradual.js";
+import { cubicSparsity, dpf, gmp, magnitudeMasks } from "../../runtime/methods/gradual.js";
 import { testMetrics, train } from "../../runtime/engine/train.js";
 import { alive, bytes, ctx, data, net, nonzeroPruned, trainParams, withMasks } from "./nets-fixture.js";
 

@@ -8,11 +8,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
 import { decodeArtifact, encodeArtifact, type DatasetValue, type Layer, type NetValue } from "../../runtime/artifacts.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
-import { greedy } from "../../runtime/engine/greedy.js";
+import { greedy } from "../../runtime/methods/greedy.js";
 import { testMetrics, train } from "../../runtime/engine/train.js";
 import { mnist } from "../../runtime/ops/datasets.js";
-import { init } from "../../runtime/ops/nets.js";
-import { Random } from "../../runtime/random.js";
+import { init } from "../../runtime/methods/nets.js";
+import { Random } from "../../runtime/core/random.js";
 import { bytes, ctx, data, net, nonzeroPruned, trainParams, withWeights } from "./nets-fixture.js";
 
 /** Two features, two classes: class 1 exactly when the first feature is positive (|x0| ≥ 0.5). */

@@ -5,12 +5,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
 import type { DatasetValue, NetValue } from "../../runtime/artifacts.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
-import { alphas, barrier, instability, interpolate, interpolationErrors } from "../../runtime/engine/instability.js";
+import { alphas, barrier, instability, interpolate, interpolationErrors } from "../../runtime/methods/instability.js";
 import { fit, trainingOptions } from "../../runtime/engine/train.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { mnist } from "../../runtime/ops/datasets.js";
-import { init } from "../../runtime/ops/nets.js";
-import type { TrainingProgress } from "../../runtime/progress.js";
+import { init } from "../../runtime/methods/nets.js";
+import type { TrainingProgress } from "../../runtime/ui/progress.js";
 import { ctx, data, net, pruned, trainParams, withWeights } from "./nets-fixture.js";
 
 const { seed: _, ...trainDefaults } = trainParams();

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeArtifact, type Layer, type NetValue } from "../../runtime/artifacts.js";
-import { deal, partitionedLayers, putInputs, putOutputs, takeInputs, takeOutputs } from "../../runtime/engine/loft-slices.js";
+import { deal, partitionedLayers, putInputs, putOutputs, takeInputs, takeOutputs } from "../../runtime/methods/loft/slices.js";
 import { Rig } from "./rig.js";
 
 describe("LoFT's partitions", () => {

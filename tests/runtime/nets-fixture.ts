@@ -5,7 +5,7 @@ import type { ParamValue } from "../../compiler/stage.js";
 import { encodeArtifact, type Artifact, type DatasetValue, type Layer, type NetValue } from "../../runtime/artifacts.js";
 import type { OpContext } from "../../runtime/ops/context.js";
 import { synthetic } from "../../runtime/ops/datasets.js";
-import { init, prune } from "../../runtime/ops/nets.js";
+import { init, prune } from "../../runtime/methods/nets.js";
 
 type Input = NetValue | DatasetValue | number;
 

@@ -8,7 +8,7 @@ import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { evaluate, train } from "../../runtime/engine/train.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { mnist, synthetic } from "../../runtime/ops/datasets.js";
-import { init, maskDistance, reinit, rewind, shuffleMask } from "../../runtime/ops/nets.js";
+import { init, maskDistance, reinit, rewind, shuffleMask } from "../../runtime/methods/nets.js";
 import type { ParamValue } from "../../compiler/stage.js";
 import { alive, aliveValues, bytes, ctx, data, masksOf, net, nonzeroPruned, pruned, prunedIndexes, withMasks, withWeights, trainParams } from "./nets-fixture.js";
 

@@ -3,7 +3,7 @@
 
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createReporter, type TrainingProgress } from "../../runtime/progress.js";
+import { createReporter, type TrainingProgress } from "../../runtime/ui/progress.js";
 
 interface Sink {
   readonly stream: Writable & { isTTY?: boolean; columns?: number };

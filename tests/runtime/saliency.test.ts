@@ -18,11 +18,11 @@ import {
   saliencyScores,
   synflowMasks,
   synflowScores,
-} from "../../runtime/engine/saliency.js";
+} from "../../runtime/methods/saliency.js";
 import { OpFailure } from "../../runtime/ops/context.js";
 import { mnist } from "../../runtime/ops/datasets.js";
 import { lowest } from "../../runtime/core/select.js";
-import { init } from "../../runtime/ops/nets.js";
+import { init } from "../../runtime/methods/nets.js";
 import { alive, bytes, ctx, data, net, pruned, prunedIndexes } from "./nets-fixture.js";
 
 type Criterion = "magnitude" | "random" | "snip" | "grasp" | "synflow";

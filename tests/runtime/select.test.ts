@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { highest, lowest, type Scores } from "../../runtime/core/select.js";
-import { Random } from "../../runtime/random.js";
+import { Random } from "../../runtime/core/random.js";
 
 /** The reference: the first `k` of a stable sort (ascending, or descending for `high`), as positions in increasing order. */
 function reference(scores: Scores, k: number, high: boolean): number[] {

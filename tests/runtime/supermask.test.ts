@@ -6,12 +6,12 @@ import type { ParamValue } from "../../compiler/stage.js";
 import type { NetValue } from "../../runtime/artifacts.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { EngineNet } from "../../runtime/engine/model.js";
-import { keepCount, maskedWeight, supermask, topMask } from "../../runtime/engine/supermask.js";
+import { keepCount, maskedWeight, supermask, topMask } from "../../runtime/methods/supermask.js";
 import { testMetrics } from "../../runtime/engine/train.js";
 import { OpFailure } from "../../runtime/ops/context.js";
-import { init } from "../../runtime/ops/nets.js";
+import { init } from "../../runtime/methods/nets.js";
 import { mnist } from "../../runtime/ops/datasets.js";
-import type { TrainingProgress } from "../../runtime/progress.js";
+import type { TrainingProgress } from "../../runtime/ui/progress.js";
 import { alive, bytes, ctx, data, masksOf, net, pruned, withWeights } from "./nets-fixture.js";
 
 /** supermask's parameters with the language's defaults, shortened to 3 epochs. */

@@ -11,14 +11,14 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { encodeArtifact, withMeasurement, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../artifacts.js";
-import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import { Random } from "../random.js";
-import type { Engine } from "./backend.js";
-import { bytesOf, deal, type LayerValues, partitionedLayers, PER_CHANNEL, putInputs, putOutputs, valuesOf, withValues } from "./loft-slices.js";
-import type { FromLoftWorker, LoftWorkerData, Round, ToLoftWorker } from "./loft-worker.js";
-import { checkData } from "./model.js";
-import { testMetrics } from "./train.js";
+import { encodeArtifact, withMeasurement, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../../artifacts.js";
+import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../../ops/context.js";
+import { Random } from "../../core/random.js";
+import type { Engine } from "../../engine/backend.js";
+import { bytesOf, deal, type LayerValues, partitionedLayers, PER_CHANNEL, putInputs, putOutputs, valuesOf, withValues } from "./slices.js";
+import type { FromLoftWorker, LoftWorkerData, Round, ToLoftWorker } from "./worker.js";
+import { checkData } from "../../engine/model.js";
+import { testMetrics } from "../../engine/train.js";
 
 /** A worker process and a way to run one round on it. */
 class LoftWorker {
@@ -30,7 +30,7 @@ class LoftWorker {
   constructor(data: LoftWorkerData) {
     const source = import.meta.url.endsWith(".ts");
     // Forked like the runtime's own workers (execute.ts): advanced serialization carries typed arrays.
-    this.child = fork(fileURLToPath(new URL(source ? "./loft-worker.ts" : "./loft-worker.js", import.meta.url)), [], {
+    this.child = fork(fileURLToPath(new URL(source ? "./worker.ts" : "./worker.js", import.meta.url)), [], {
       execArgv: source ? ["--import", "tsx"] : [],
       serialization: "advanced",
       stdio: ["ignore", 2, 2, "ipc"],

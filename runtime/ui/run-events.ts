@@ -1,7 +1,7 @@
 // Run events for people: each event of the executor handed to the stage-line and
 // progress-bar reporter. `lth run` and the API's `run()` print the same way.
 
-import type { RunEvent } from "./execute.js";
+import type { RunEvent } from "../execute/scheduler.js";
 import type { Reporter } from "./progress.js";
 
 export function showEvent(reporter: Reporter, e: RunEvent): void {

@@ -18,7 +18,7 @@
 
 import type { Layer, NetValue } from "../artifacts.js";
 import { highest } from "../core/select.js";
-import { netInput, num, OpFailure, type OpContext } from "./context.js";
+import { netInput, num, OpFailure, type OpContext } from "../ops/context.js";
 
 export function filterDistance(ctx: OpContext): number {
   const a = netInput(ctx, "a");

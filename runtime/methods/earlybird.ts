@@ -5,10 +5,10 @@
 import { withMeasurement, type NetValue } from "../artifacts.js";
 import { lowest } from "../core/select.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import { masked } from "../ops/nets.js";
-import type { Engine } from "./backend.js";
-import { fit, testMetrics } from "./train.js";
-import type { EngineNet } from "./model.js";
+import { masked } from "./nets.js";
+import type { Engine } from "../engine/backend.js";
+import { fit, testMetrics } from "../engine/train.js";
+import type { EngineNet } from "../engine/model.js";
 
 /** One global threshold over |γ| of every batch-norm channel: the `rate` smallest go (ties by position). */
 export function channelMask(scales: readonly Float32Array[], rate: number): Uint8Array {

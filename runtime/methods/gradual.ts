@@ -7,9 +7,9 @@ import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, NetValue } from "../artifacts.js";
 import { lowest } from "../core/select.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
-import type { Engine } from "./backend.js";
-import { fromEngine, type EngineNet } from "./model.js";
-import { fit, trainingOptions, type FitOptions } from "./train.js";
+import type { Engine } from "../engine/backend.js";
+import { fromEngine, type EngineNet } from "../engine/model.js";
+import { fit, trainingOptions, type FitOptions } from "../engine/train.js";
 
 type Duration = { epochs: number } | { steps: number };
 

@@ -2,13 +2,13 @@
 // content. A task runs the same in this process, in a worker, or on another machine that
 // shares the store.
 
-import type { ParamValue, ResultKind, StageId } from "../compiler/stage.js";
-import { decodeArtifact, encodeArtifact, EXTENSION, type Artifact } from "./artifacts.js";
-import type { Engine } from "./engine/backend.js";
-import type { OpContext } from "./ops/context.js";
-import { IMPLEMENTATIONS } from "./ops/index.js";
-import type { TrainingProgress } from "./progress.js";
-import type { ArtifactRef, StageKey, Store } from "./store/store.js";
+import type { ParamValue, ResultKind, StageId } from "../../compiler/stage.js";
+import { decodeArtifact, encodeArtifact, EXTENSION, type Artifact } from "../artifacts.js";
+import type { Engine } from "../engine/backend.js";
+import type { OpContext } from "../ops/context.js";
+import { IMPLEMENTATIONS } from "../ops/index.js";
+import type { TrainingProgress } from "../ui/progress.js";
+import type { ArtifactRef, StageKey, Store } from "../store/store.js";
 
 export interface StageTask {
   readonly id: StageId;

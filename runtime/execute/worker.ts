@@ -1,11 +1,11 @@
 // A worker process: loads the tensor engine once, then runs the tasks the executor sends,
 // reporting progress on the way. It dies with its parent, so a killed run leaves no orphans.
 
-import { BackendUnavailable, loadEngine, type BackendChoice } from "./engine/backend.js";
-import { failureMessage, failureRepeats } from "./ops/context.js";
-import type { TrainingProgress } from "./progress.js";
-import { faultsKillParent } from "./store/faults.js";
-import { Store, type ArtifactRef } from "./store/store.js";
+import { BackendUnavailable, loadEngine, type BackendChoice } from "../engine/backend.js";
+import { failureMessage, failureRepeats } from "../ops/context.js";
+import type { TrainingProgress } from "../ui/progress.js";
+import { faultsKillParent } from "../store/faults.js";
+import { Store, type ArtifactRef } from "../store/store.js";
 import { runTask, type StageTask } from "./task.js";
 
 /** A worker's state after a stage: live tensors (the same after every stage, or something leaks) and resident memory. */

@@ -2,8 +2,8 @@
 // layer's parameters (a filter's rows, the next layer's matching input channels) as flat
 // arrays. Shared by the coordinator (runtime/engine/loft.ts) and its workers.
 
-import type { Layer } from "../artifacts.js";
-import { Random } from "../random.js";
+import type { Layer } from "../../artifacts.js";
+import { Random } from "../../core/random.js";
 
 /**
  * The partitioned layers: the first conv of each pair of convs (conv1, conv3, conv5 of

@@ -4,13 +4,13 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { Stage, StageGraph, StageId } from "../compiler/stage.js";
-import type { BackendChoice } from "./engine/backend.js";
-import { failureMessage, failureRepeats } from "./ops/context.js";
-import { needsEngine } from "./ops/index.js";
-import { Decider, describeReason, plan } from "./plan.js";
-import type { TrainingProgress } from "./progress.js";
-import type { ArtifactRef, StageKey, Store } from "./store/store.js";
+import type { Stage, StageGraph, StageId } from "../../compiler/stage.js";
+import type { BackendChoice } from "../engine/backend.js";
+import { failureMessage, failureRepeats } from "../ops/context.js";
+import { needsEngine } from "../ops/index.js";
+import { Decider, describeReason, plan } from "../plan.js";
+import type { TrainingProgress } from "../ui/progress.js";
+import type { ArtifactRef, StageKey, Store } from "../store/store.js";
 import { runTask, type StageTask } from "./task.js";
 import type { FromWorker, ToWorker, WorkerHealth } from "./worker.js";
 

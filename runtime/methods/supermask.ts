@@ -25,10 +25,10 @@ import type * as TF from "@tensorflow/tfjs-core";
 import { withMeasurement, type DatasetValue, type HistoryPoint, type Layer, type MetricsValue, type NetValue } from "../artifacts.js";
 import { highest } from "../core/select.js";
 import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import { measure, Optimizer, scalar, trainingOptions, trainStep, type FitOptions } from "./train.js";
-import { Random } from "../random.js";
-import type { Engine } from "./backend.js";
-import { checkData, EngineNet, features, fromEngine, toEngine } from "./model.js";
+import { measure, Optimizer, scalar, trainingOptions, trainStep, type FitOptions } from "../engine/train.js";
+import { Random } from "../core/random.js";
+import type { Engine } from "../engine/backend.js";
+import { checkData, EngineNet, features, fromEngine, toEngine } from "../engine/model.js";
 
 type Tensor = TF.Tensor;
 

@@ -20,11 +20,11 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import { withMeasurement, type GreedySelection, type Layer, type NetValue } from "../artifacts.js";
 import { datasetInput, netInput, OpFailure, type OpContext } from "../ops/context.js";
-import { masked } from "../ops/nets.js";
-import { Random } from "../random.js";
-import type { Engine } from "./backend.js";
-import { checkData, EngineNet, features } from "./model.js";
-import { testMetrics } from "./train.js";
+import { masked } from "./nets.js";
+import { Random } from "../core/random.js";
+import type { Engine } from "../engine/backend.js";
+import { checkData, EngineNet, features } from "../engine/model.js";
+import { testMetrics } from "../engine/train.js";
 
 type Tensor = TF.Tensor;
 

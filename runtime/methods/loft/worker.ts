@@ -6,11 +6,11 @@
 // and the replicated layers, and sends back only the slice and the replicated layers.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import { decodeArtifact, type DatasetValue, type NetValue } from "../artifacts.js";
-import { loadEngine, type BackendChoice } from "./backend.js";
-import { type LayerValues, PER_CHANNEL, takeInputs, takeOutputs, valuesOf, withValues } from "./loft-slices.js";
-import { EngineNet, features, toEngine, type Trainable } from "./model.js";
-import { Optimizer, trainStep } from "./train.js";
+import { decodeArtifact, type DatasetValue, type NetValue } from "../../artifacts.js";
+import { loadEngine, type BackendChoice } from "../../engine/backend.js";
+import { type LayerValues, PER_CHANNEL, takeInputs, takeOutputs, valuesOf, withValues } from "./slices.js";
+import { EngineNet, features, toEngine, type Trainable } from "../../engine/model.js";
+import { Optimizer, trainStep } from "../../engine/train.js";
 
 export interface LoftWorkerData {
   readonly backend: BackendChoice;

@@ -25,10 +25,10 @@ import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, Layer, NetValue, Split } from "../artifacts.js";
 import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
 import { lowest } from "../core/select.js";
-import { prune, pruneByScores, type PruneScope } from "../ops/nets.js";
-import type { Engine } from "./backend.js";
-import { checkData, EngineNet, features, fromEngine } from "./model.js";
-import { crossEntropy } from "./train.js";
+import { prune, pruneByScores, type PruneScope } from "./nets.js";
+import type { Engine } from "../engine/backend.js";
+import { checkData, EngineNet, features, fromEngine } from "../engine/model.js";
+import { crossEntropy } from "../engine/train.js";
 
 type Tensor = TF.Tensor;
 

@@ -13,9 +13,9 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, Layer, NetValue } from "../artifacts.js";
 import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import type { Engine } from "./backend.js";
-import { checkData, EngineNet, features } from "./model.js";
-import { fit, trainingOptions, type FitOptions } from "./train.js";
+import type { Engine } from "../engine/backend.js";
+import { checkData, EngineNet, features } from "../engine/model.js";
+import { fit, trainingOptions, type FitOptions } from "../engine/train.js";
 
 type Tensor = TF.Tensor;
 

@@ -2,16 +2,16 @@
 // and the random controls. Plain typed-array code, so they give the same bytes everywhere.
 
 import { layerShape, type Layer, type NetValue } from "../artifacts.js";
-import { planNet, type LayerPlan } from "./architectures.js";
+import { planNet, type LayerPlan } from "../ops/architectures.js";
 import { lowest } from "../core/select.js";
-import { Random } from "../random.js";
+import { Random } from "../core/random.js";
 import { sha256 } from "../store/store.js";
-import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "./context.js";
+import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
 
 export type InitScheme = "glorot" | "he";
 
 /** Which architectures `init` can build: a message naming what is missing otherwise. */
-export { knownArch as unsupportedArch } from "./architectures.js";
+export { knownArch as unsupportedArch } from "../ops/architectures.js";
 
 /** Glorot-uniform or He-normal weights for a layer with these fans. */
 function freshWeights(count: number, fanIn: number, fanOut: number, scheme: InitScheme, random: Random): Float32Array {
