@@ -9,12 +9,12 @@
 // each sync, its slice and the replicated layers back. Batch indices are not counted: in a
 // real deployment each worker reads its own shard.
 
-import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { encodeArtifact, withMeasurement, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../../artifacts.js";
 import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../../ops/context.js";
 import { Random } from "../../core/random.js";
 import type { Engine } from "../../engine/backend.js";
+import { forkWorker } from "../../execute/fork.js";
 import { bytesOf, deal, type LayerValues, partitionedLayers, PER_CHANNEL, putInputs, putOutputs, valuesOf, withValues } from "./slices.js";
 import type { FromLoftWorker, LoftWorkerData, Round, ToLoftWorker } from "./worker.js";
 import { checkData } from "../../engine/model.js";
@@ -28,13 +28,8 @@ class LoftWorker {
   private dead: string | undefined;
 
   constructor(data: LoftWorkerData) {
-    const source = import.meta.url.endsWith(".ts");
-    // Forked like the runtime's own workers (execute.ts): advanced serialization carries typed arrays.
-    this.child = fork(fileURLToPath(new URL(source ? "./worker.ts" : "./worker.js", import.meta.url)), [], {
-      execArgv: source ? ["--import", "tsx"] : [],
-      serialization: "advanced",
-      stdio: ["ignore", 2, 2, "ipc"],
-    });
+    // Forked like the runtime's own workers: advanced serialization carries typed arrays.
+    this.child = forkWorker(new URL("./worker", import.meta.url));
     this.child.on("error", (e) => this.fail(`a LoFT worker failed: ${e.message}`));
     this.child.on("exit", (code, signal) => this.fail(`a LoFT worker exited (${signal ?? `status ${code}`})`));
     this.ready = new Promise((resolve, reject) => {
