@@ -167,6 +167,14 @@ const TRAINING: readonly ParamDecl[] = [
 ];
 
 /**
+ * The defaults of gmp's and dpf's ramp that depend on the stage's length in steps, which only
+ * the runtime knows (it depends on the dataset's size): `end` at this share of `length`, and
+ * gmp's `every` so that the ramp from `start` to `end` has about this many pruning steps
+ * (Zhu & Gupta's recipes). The parameters' docs say the same in words.
+ */
+export const RAMP_DEFAULTS = { endShareOfLength: 0.75, gmpPruningSteps: 20 } as const;
+
+/**
  * gmp's and dpf's sparsity schedule: Zhu & Gupta's cubic ramp from 0 to `final`. `every`
  * comes last for gmp (`gmp(net, data, length, final, start, end, every)`) and right after
  * `final` for dpf (`dpf(net, data, length, final, every)`).

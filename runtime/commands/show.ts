@@ -3,7 +3,8 @@
 import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage.js";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
-import { measurement, sparsity, type LoftRecord } from "../artifacts.js";
+import { presentRecords, recordLines } from "../methods/records.js";
+import { measurement, sparsity } from "../core/net.js";
 import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
@@ -59,13 +60,8 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
         layers,
         history: net.history.map((h) => ({ step: h.step, epoch: h.epoch, accuracy: h.accuracy, loss: h.loss })),
         steps: net.steps,
-        ...(net.earlybird
-          ? { earlybird: { epoch: net.earlybird.epoch, channelSparsity: net.earlybird.channelSparsity, emerged: net.earlybird.emerged, distances: net.earlybird.distances } }
-          : {}),
-        ...(net.loft ? { loft: net.loft } : {}),
-        ...(net.greedy
-          ? { greedy: { tolerance: net.greedy.tolerance, full: net.greedy.full, eval: net.greedy.eval, layers: net.greedy.layers.map((l) => ({ name: l.name, kept: l.kept, total: l.total, accuracy: l.accuracy })) } }
-          : {}),
+        // Each method's record under its name, as the method presents it.
+        ...Object.fromEntries(presentRecords(net).map((r) => [r.name, r.json])),
         ...where,
       };
     }
@@ -95,15 +91,7 @@ function text(name: string, j: Json, indent = ""): string[] {
         `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? unmeasured : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
       ];
-      const eb = j["earlybird"] as { epoch: number; channelSparsity: number; emerged: boolean } | undefined;
-      if (eb) lines.push(`${indent}  early bird: ${eb.emerged ? "emerged after" : "did not emerge within"} ${eb.epoch} epochs; ${pct(eb.channelSparsity)} of channels masked`);
-      const gr = j["greedy"] as { layers: { name: string; kept: number; total: number }[] } | undefined;
-      if (gr) lines.push(`${indent}  greedy: ${gr.layers.map((l) => `${l.name} kept ${l.kept} of ${l.total}`).join(", ")}`);
-      const lo = j["loft"] as LoftRecord | undefined;
-      if (lo) {
-        const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-        lines.push(`${indent}  loft: ${lo.workers} workers, ${lo.rounds} syncs of ${lo.localSteps} steps, ${lo.partitioned.join(", ")} partitioned; sent ${mb(lo.bytesExchanged)}, data-parallel would send ${mb(lo.dataParallelBytes)}`);
-      }
+      for (const line of recordLines(j)) lines.push(`${indent}  ${line}`);
       for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
         lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
       }

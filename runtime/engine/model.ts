@@ -3,10 +3,17 @@
 // to stored bytes (PyTorch's layouts).
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, Layer, NetValue, Split } from "../artifacts.js";
-import { OpFailure } from "../ops/context.js";
+import { liveMask, type Layer, type NetValue } from "../core/net.js";
+import type { DatasetValue, Split } from "../core/dataset.js";
+import { OpFailure } from "../core/errors.js";
 
 type Tensor = TF.Tensor;
+
+/**
+ * Batch norm as PyTorch's `BatchNorm2d` defaults: running statistics move by `momentum` of the
+ * batch's (the variance unbiased), and `epsilon` is added to the variance.
+ */
+export const BATCH_NORM = { momentum: 0.1, epsilon: 1e-5 } as const;
 
 /** Stored [out, in, k, k] (PyTorch) → [k, k, in, out] (TensorFlow); a dense layer is k = 1, i.e. [in, out]. */
 export function toEngine(src: Float32Array | Uint8Array, l: Pick<Layer, "outputs" | "inputs" | "kernel">): Float32Array {
@@ -68,8 +75,7 @@ export class EngineNet {
     };
     this.params = net.layers.map((l) => {
       const shape = l.kind === "conv" ? [l.kernel, l.kernel, l.inputs, l.outputs] : [l.inputs, l.outputs];
-      const filter = l.mask.length / l.outputs;
-      const mask = l.channels ? Uint8Array.from(l.mask, (m, j) => m & l.channels![Math.floor(j / filter)]!) : l.mask;
+      const mask = liveMask(l);
       const vector = (xs: Float32Array) => variable(tf.tensor1d(xs));
       return {
         layer: l,
@@ -124,14 +130,15 @@ export class EngineNet {
             mean = moments.mean;
             variance = moments.variance;
             if (updates) {
+              const { momentum } = BATCH_NORM;
               const n = c.size / l.outputs;
               updates.push({
-                mean: tf.keep(tf.add(tf.mul(p.mean!, 0.9), tf.mul(mean, 0.1))),
-                variance: tf.keep(tf.add(tf.mul(p.variance!, 0.9), tf.mul(variance, (0.1 * n) / Math.max(1, n - 1)))),
+                mean: tf.keep(tf.add(tf.mul(p.mean!, 1 - momentum), tf.mul(mean, momentum))),
+                variance: tf.keep(tf.add(tf.mul(p.variance!, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(1, n - 1)))),
               });
             }
           }
-          c = tf.batchNorm(c, mean, variance, p.beta, p.gamma, 1e-5);
+          c = tf.batchNorm(c, mean, variance, p.beta, p.gamma, BATCH_NORM.epsilon);
         } else if (p.bias) c = tf.add(c, p.bias);
         h = tf.relu(c);
         if (l.pool) h = tf.maxPool(h as TF.Tensor4D, 2, 2, "valid");
@@ -173,8 +180,7 @@ export class EngineNet {
     const tf = this.tf;
     const p = this.params[i]!;
     const l = p.layer;
-    const filter = mask.length / l.outputs;
-    const effective = l.channels ? Uint8Array.from(mask, (m, j) => m & l.channels![Math.floor(j / filter)]!) : mask;
+    const effective = liveMask(l, mask);
     p.mask.dispose();
     p.mask = tf.tensor(toEngine(effective, l), p.weight.shape);
     p.layer = { ...l, mask: Uint8Array.from(mask) };

@@ -1,3 +1,6 @@
+// Distances between two nets of the same architecture: `mask_distance` (the share of mask
+// entries where they differ) and `filter_distance`.
+//
 // `filter_distance`: how far apart the filters two nets of the same architecture would keep
 // under structured (filter) pruning by L2 norm. Plain typed-array code, no tensor engine, so
 // it gives the same number everywhere.
@@ -16,9 +19,10 @@
 //
 // Both nets must have the same conv layers (names and shapes), and at least one.
 
-import type { Layer, NetValue } from "../artifacts.js";
+import { requireSameArchitecture, type Layer, type NetValue } from "../core/net.js";
 import { highest } from "../core/select.js";
-import { netInput, num, OpFailure, type OpContext } from "../ops/context.js";
+import { netInput, num, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
 
 export function filterDistance(ctx: OpContext): number {
   const a = netInput(ctx, "a");
@@ -32,10 +36,7 @@ export function filterDistance(ctx: OpContext): number {
 export function filterDistanceOf(a: NetValue, b: NetValue, keep: number): number {
   const convA = convLayers(a);
   const convB = convLayers(b);
-  const shape = (ls: readonly Layer[]) => ls.map((l) => `${l.name}:${l.outputs}x${l.inputs}x${l.kernel}x${l.kernel}`).join(" ");
-  if (shape(convA) !== shape(convB)) {
-    throw new OpFailure(`filter_distance needs nets of the same architecture; found ${shape(convA)} and ${shape(convB)}`);
-  }
+  requireSameArchitecture(convA, convB, "filter_distance");
   let weighted = 0;
   let filters = 0;
   convA.forEach((la, i) => {
@@ -88,4 +89,19 @@ function kept(norms: Float64Array, k: number): Uint8Array {
   const out = new Uint8Array(norms.length);
   for (const f of highest(norms, k)) out[f] = 1;
   return out;
+}
+
+/** Share of mask entries, over all layers, where the two nets differ. */
+export function maskDistance(ctx: OpContext): number {
+  const a = netInput(ctx, "a");
+  const b = netInput(ctx, "b");
+  requireSameArchitecture(a.layers, b.layers, "mask_distance");
+  let differ = 0;
+  let total = 0;
+  a.layers.forEach((la, i) => {
+    const mb = b.layers[i]!.mask;
+    for (let j = 0; j < la.mask.length; j++) differ += la.mask[j] === mb[j] ? 0 : 1;
+    total += la.mask.length;
+  });
+  return total === 0 ? 0 : differ / total;
 }

@@ -2,13 +2,63 @@
 // draw a channel mask from |γ| after every epoch, and stop once the newest mask is within
 // `eps` (normalised Hamming distance) of each of the previous `window − 1`.
 
-import { withMeasurement, type NetValue } from "../artifacts.js";
+import { withChannels, withMeasurement, withRecord, type NetValue } from "../core/net.js";
+import { percent, type MethodRecord } from "./record.js";
 import { lowest } from "../core/select.js";
-import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import { masked } from "./nets.js";
+import { datasetInput, durationParam, netInput, num, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { fit, testMetrics } from "../engine/train.js";
 import type { EngineNet } from "../engine/model.js";
+
+/** What `earlybird` found: when the channel mask stopped changing, and how much it masks. */
+export interface EarlyBird {
+  /** Epochs trained when the ticket emerged (or `max` when it did not). */
+  readonly epoch: number;
+  readonly emerged: boolean;
+  readonly channelSparsity: number;
+  /** Normalised Hamming distance between consecutive masks, one per epoch after the first. */
+  readonly distances: readonly number[];
+}
+
+declare module "../core/net.js" {
+  interface MethodRecords {
+    earlybird: EarlyBird;
+  }
+}
+
+/** The record describes the channel mask, so it goes with the mask; the report draws its distances. */
+export const earlybirdRecord: MethodRecord<"earlybird", { epoch: number; channelSparsity: number; emerged: boolean; distances: readonly number[] }> = {
+  name: "earlybird",
+  followsMask: true,
+  json: (r) => ({ epoch: r.epoch, channelSparsity: r.channelSparsity, emerged: r.emerged, distances: r.distances }),
+  lines: (r) => [`early bird: ${r.emerged ? "emerged after" : "did not emerge within"} ${r.epoch} epochs; ${percent(r.channelSparsity)} of channels masked`],
+  figure(nets) {
+    // (c) Early-bird emergence: how far each epoch's channel mask moved from the one before.
+    const birds = nets.filter((n) => n.record.distances.length);
+    if (!birds.length) return undefined;
+    const values = birds.flatMap((n) => n.record.distances.map((d, i) => ({ name: n.name, epoch: i + 2, distance: d })));
+    const emerged = birds.filter((n) => n.record.emerged).map((n) => ({ name: n.name, epoch: n.record.epoch }));
+    return {
+      title: "Early-bird channel masks: distance to the previous epoch's",
+      layer: [
+        {
+          data: { values },
+          mark: { type: "line", point: true },
+          encoding: {
+            x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+            y: { field: "distance", type: "quantitative", title: "normalised Hamming distance" },
+            color: { field: "name", type: "nominal", title: null },
+          },
+        },
+        { data: { values: emerged }, mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { field: "epoch", type: "quantitative" }, color: { field: "name", type: "nominal" } } },
+      ],
+    };
+  },
+};
+
+/** You et al.'s training: SGD with momentum 0.9 and weight decay 1e-4 (the L1 term on γ is the op's `l1`). */
+const YOU_ET_AL = { momentum: 0.9, weightDecay: 1e-4 } as const;
 
 /** One global threshold over |γ| of every batch-norm channel: the `rate` smallest go (ties by position). */
 export function channelMask(scales: readonly Float32Array[], rate: number): Uint8Array {
@@ -48,14 +98,13 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     if (masks.length === window && masks.slice(0, -1).every((older) => hamming(older, mask) <= eps)) emerged = epoch;
     return emerged !== undefined;
   };
-  // You et al.'s training: SGD with momentum 0.9 and weight decay 1e-4, the L1 term on γ.
   const data = datasetInput(ctx, "data");
   const trained = fit(engine, net, data, {
     lr: num(ctx, "lr"),
     batch: num(ctx, "batch"),
     optimizer: "momentum",
-    momentum: 0.9,
-    weightDecay: 1e-4,
+    momentum: YOU_ET_AL.momentum,
+    weightDecay: YOU_ET_AL.weightDecay,
     cosine: false,
     length: max,
     warmup: { steps: 0 },
@@ -63,7 +112,7 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     l1: num(ctx, "l1"),
     stage: ctx.stage,
     progress: (p) => ctx.progress(p),
-    afterEpoch,
+    hooks: { afterEpoch },
   });
 
   // The ticket: the last mask drawn (or, for a budget under one epoch, one drawn now),
@@ -74,21 +123,18 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
     if (!l.norm) return l;
     const channels = mask.slice(offset, offset + l.outputs);
     offset += l.outputs;
-    const filter = l.mask.length / l.outputs;
-    return masked({ ...l, channels, mask: Uint8Array.from(l.mask, (m, j) => m & channels[Math.floor(j / filter)]!) });
+    return withChannels(l, channels);
   });
   // The last history point measured the net before its channels were masked: measure the ticket.
   const ticket = { ...trained, layers };
   const last = trained.history[trained.history.length - 1]!;
   const metrics = testMetrics(engine, ticket, data);
-  return withMeasurement({
-    ...ticket,
-    history: [...trained.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }],
-    earlybird: {
-      epoch: emerged ?? ("epochs" in max ? max.epochs : 0),
-      emerged: emerged !== undefined,
-      channelSparsity: 1 - mask.reduce((a, m) => a + m, 0) / mask.length,
-      distances,
-    },
-  }, metrics);
+  const record: EarlyBird = {
+    epoch: emerged ?? ("epochs" in max ? max.epochs : 0),
+    emerged: emerged !== undefined,
+    channelSparsity: 1 - mask.reduce((a, m) => a + m, 0) / mask.length,
+    distances,
+  };
+  const measured = { ...ticket, history: [...trained.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }] };
+  return withMeasurement(withRecord(measured, "earlybird", record), metrics);
 }

@@ -4,14 +4,17 @@
 // when the mask is recomputed.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, NetValue } from "../artifacts.js";
+import type { NetValue } from "../core/net.js";
+import { RAMP_DEFAULTS } from "../../dsl/ops.js";
+import type { DatasetValue } from "../core/dataset.js";
+import { stepsPerEpoch, toSteps } from "../core/duration.js";
 import { lowest } from "../core/select.js";
-import { datasetInput, durationParam, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import { datasetInput, durationParam, netInput, num, str, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { fromEngine, type EngineNet } from "../engine/model.js";
-import { fit, trainingOptions, type FitOptions } from "../engine/train.js";
-
-type Duration = { epochs: number } | { steps: number };
+import { fit, type FitOptions } from "../engine/train.js";
+import { trainingOptions } from "./training.js";
 
 /**
  * Zhu & Gupta's sparsity at `step`: s_f·(1 − (1 − p)³), where p is the share of the ramp
@@ -68,16 +71,17 @@ interface Schedule {
 }
 
 /** The training options and the pruning schedule (in steps) of a gmp or dpf stage. */
-function setup(ctx: OpContext, net: NetValue, data: DatasetValue, defaultEvery: (start: number, end: number) => number): { fit: FitOptions; schedule: Schedule } {
-  const length = durationParam(ctx, "length");
-  const perEpoch = Math.ceil(data.train.n / Math.min(num(ctx, "batch"), data.train.n));
-  const steps = (d: Duration) => ("epochs" in d ? Math.round(d.epochs * perEpoch) : d.steps);
-  const total = Math.max(1, steps(length));
-  const start = steps(durationParam(ctx, "start"));
-  const end = ctx.params["end"] !== undefined ? steps(durationParam(ctx, "end")) : Math.round(0.75 * total);
+function setup(ctx: OpContext, net: NetValue, data: DatasetValue): { fit: FitOptions; schedule: Schedule } {
+  const perEpoch = stepsPerEpoch(data.train.n, num(ctx, "batch"));
+  const steps = (name: string) => toSteps(durationParam(ctx, name), perEpoch);
+  const total = Math.max(1, steps("length"));
+  const start = steps("start");
+  // The op table's defaults that depend on the length in steps.
+  const end = ctx.params["end"] !== undefined ? steps("end") : Math.round(RAMP_DEFAULTS.endShareOfLength * total);
   if (end > total) throw new OpFailure(`end (step ${end}) is past the end of training (step ${total})`);
   if (start >= end) throw new OpFailure(`start (step ${start}) must come before end (step ${end}); the ramp needs at least one step`);
-  const every = ctx.params["every"] !== undefined ? steps(durationParam(ctx, "every")) : defaultEvery(start, end);
+  // dpf's `every` always has its default (16 steps); gmp's, when absent, gives about 20 pruning steps over the ramp.
+  const every = ctx.params["every"] !== undefined ? steps("every") : Math.max(1, Math.round((end - start) / RAMP_DEFAULTS.gmpPruningSteps));
   if (every < 1) throw new OpFailure("every must be at least one step");
   checkSparser(net, num(ctx, "final"));
   return {
@@ -107,24 +111,23 @@ function storedWeights(model: EngineNet, tensors?: readonly TF.Tensor[]): Float3
 export function gmp(ctx: OpContext, engine: Engine): NetValue {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
-  // About 20 pruning steps over the ramp, as Zhu & Gupta's recipes use.
-  const { fit: options, schedule } = setup(ctx, net, data, (start, end) => Math.max(1, Math.round((end - start) / 20)));
+  const { fit: options, schedule } = setup(ctx, net, data);
   return fit(engine, net, data, {
     ...options,
-    afterStep(step, model) {
+    hooks: { afterStep(step, model) {
       if (!pruneStep(step, schedule)) return;
       const sparsity = cubicSparsity(step, schedule.start, schedule.end, schedule.final);
       // Weights pruned earlier are zero and stay out: only the current mask's weights compete.
       const current = model.params.map((p) => p.layer.mask);
       magnitudeMasks(storedWeights(model), current, sparsity, schedule.scope).forEach((m, i) => model.setMask(i, m));
-    },
+    } },
   });
 }
 
 export function dpf(ctx: OpContext, engine: Engine): NetValue {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
-  const { fit: options, schedule } = setup(ctx, net, data, () => 16);
+  const { fit: options, schedule } = setup(ctx, net, data);
   const { tf } = engine;
   // The part of the dense weights the mask hides (engine layout), per layer; made at the first step.
   let hidden: TF.Tensor[] | undefined;
@@ -135,7 +138,7 @@ export function dpf(ctx: OpContext, engine: Engine): NetValue {
     const trained = fit(engine, net, data, {
       ...options,
       denseGradients: true,
-      afterStep(step, model) {
+      hooks: { afterStep(step, model) {
         allowed ??= model.params.map((p) => tf.keep(tf.clone(p.mask)));
         hidden ??= model.params.map((p) => tf.keep(tf.zerosLike(p.weight)));
         const h = hidden;
@@ -166,7 +169,7 @@ export function dpf(ctx: OpContext, engine: Engine): NetValue {
           h[i] = tf.keep(rest);
         });
         tf.dispose(dense);
-      },
+      } },
     });
     return trained;
   } finally {

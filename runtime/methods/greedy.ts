@@ -18,9 +18,10 @@
 // statistics of batch norm (inference mode) and never trains: fine-tune the result.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import { withMeasurement, type GreedySelection, type Layer, type NetValue } from "../artifacts.js";
-import { datasetInput, netInput, OpFailure, type OpContext } from "../ops/context.js";
-import { masked } from "./nets.js";
+import { masked, withChannels, withMeasurement, withRecord, type Layer, type NetValue } from "../core/net.js";
+import { datasetInput, netInput, num, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
+import type { MethodRecord } from "./record.js";
 import { Random } from "../core/random.js";
 import type { Engine } from "../engine/backend.js";
 import { checkData, EngineNet, features } from "../engine/model.js";
@@ -33,11 +34,31 @@ const CHUNK_FLOATS = 2 ** 23;
 /** A layer's outputs on the evaluation subset are kept between checks when they fit in this (128 MB). */
 const CACHE_FLOATS = 2 ** 25;
 
-/** A number parameter, or its default when the stage does not give it. */
-function param(ctx: OpContext, name: string, fallback: number): number {
-  const v = ctx.params[name] ?? (ctx.inputs[name]?.kind === "Number" ? ctx.inputs[name].value : undefined);
-  return typeof v === "number" ? v : fallback;
+/** What `greedy` (forward selection, Ye et al. 2020) kept: per hidden layer, in order from the input. */
+export interface GreedySelection {
+  /** The accuracy the selection had to keep: at least (1 − tolerance) of the full net's. */
+  readonly tolerance: number;
+  /** The full net's accuracy on the evaluation subset of the training split. */
+  readonly full: number;
+  /** Examples in that subset. */
+  readonly eval: number;
+  /** Units (neurons, or a conv layer's filters) kept of the layer's total, and the selected net's accuracy on the subset after this layer. */
+  readonly layers: readonly { readonly name: string; readonly kept: number; readonly total: number; readonly accuracy: number }[];
 }
+
+declare module "../core/net.js" {
+  interface MethodRecords {
+    greedy: GreedySelection;
+  }
+}
+
+/** The selection describes the channel masks, so it goes with the mask. */
+export const greedyRecord: MethodRecord<"greedy", { tolerance: number; full: number; eval: number; layers: { name: string; kept: number; total: number; accuracy: number }[] }> = {
+  name: "greedy",
+  followsMask: true,
+  json: (r) => ({ tolerance: r.tolerance, full: r.full, eval: r.eval, layers: r.layers.map((l) => ({ name: l.name, kept: l.kept, total: l.total, accuracy: l.accuracy })) }),
+  lines: (r) => [`greedy: ${r.layers.map((l) => `${l.name} kept ${l.kept} of ${l.total}`).join(", ")}`],
+};
 
 /** Each layer's output shape per example (after pooling), and the largest activation (floats per example) at or after it. */
 function shapes(net: NetValue): { out: number[][]; largest: number[] } {
@@ -63,13 +84,13 @@ export function greedy(ctx: OpContext, engine: Engine): NetValue {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
   checkData(net, data);
-  const tolerance = param(ctx, "tolerance", 0.02);
-  const candidates = Math.max(1, Math.floor(param(ctx, "candidates", 50)));
+  const tolerance = num(ctx, "tolerance");
+  const candidates = Math.max(1, Math.floor(num(ctx, "candidates")));
   const n = data.train.n;
   if (n === 0) throw new OpFailure(`greedy selects on the training split, and the dataset '${data.name}' has no training examples`);
-  const batch = Math.max(1, Math.min(Math.floor(param(ctx, "batch", 128)), n));
-  const seed = param(ctx, "seed", 0);
-  const evalCount = Math.max(1, Math.min(Math.floor(param(ctx, "eval", 1000)), n));
+  const batch = Math.max(1, Math.min(Math.floor(num(ctx, "batch")), n));
+  const seed = num(ctx, "seed");
+  const evalCount = Math.max(1, Math.min(Math.floor(num(ctx, "eval")), n));
   const { out: outShapes, largest } = shapes(net);
   const hidden = net.layers.length - 1;
 
@@ -245,11 +266,8 @@ export function greedy(ctx: OpContext, engine: Engine): NetValue {
   // Like earlybird: the last history point measured the net before its units were removed.
   const last = work.history[work.history.length - 1];
   const metrics = data.test.n > 0 ? testMetrics(engine, work, data) : undefined;
-  const selected = {
-    ...work,
-    history: last && metrics ? [...work.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }] : work.history,
-    greedy: { tolerance, full: full / evalCount, eval: evalCount, layers: records },
-  };
+  const remeasured = { ...work, history: last && metrics ? [...work.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }] : work.history };
+  const selected = withRecord(remeasured, "greedy", { tolerance, full: full / evalCount, eval: evalCount, layers: records });
   return metrics ? withMeasurement(selected, metrics) : selected;
 }
 
@@ -262,8 +280,7 @@ function restrict(net: NetValue, i: number, set: readonly number[], live: number
   const next = net.layers[i + 1]!;
   const channels = new Uint8Array(layer.outputs);
   for (const u of set) channels[u] = 1;
-  const filter = layer.mask.length / layer.outputs;
-  const kept: Layer = masked({ ...layer, channels, mask: Uint8Array.from(layer.mask, (m, j) => m & channels[Math.floor(j / filter)]!) });
+  const kept: Layer = withChannels(layer, channels);
   const scale = set.length ? live / set.length : 0;
   // A next-layer weight's input: its index over [out, in, k, k]; after a flatten, H·W inputs per unit.
   const area = next.kernel * next.kernel;

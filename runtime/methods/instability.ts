@@ -11,11 +11,14 @@
 // - E is the test error, 1 − accuracy, with batch norm's running statistics (eval mode).
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, Layer, NetValue } from "../artifacts.js";
-import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
+import { architectureMismatch, type Layer, type NetValue } from "../core/net.js";
+import type { DatasetValue } from "../core/dataset.js";
+import { datasetInput, netInput, num, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { checkData, EngineNet, features } from "../engine/model.js";
-import { fit, trainingOptions, type FitOptions } from "../engine/train.js";
+import { fit, measure, type FitOptions } from "../engine/train.js";
+import { trainingOptions } from "./training.js";
 
 type Tensor = TF.Tensor;
 
@@ -54,13 +57,13 @@ export function interpolate(a: NetValue, b: NetValue, alpha: number): NetValue {
   return { ...a, layers };
 }
 
+/** Why two nets cannot be interpolated: another architecture, other tensors, or other masks. */
 function sameShape(a: NetValue, b: NetValue): string | undefined {
-  if (a.layers.length !== b.layers.length) return `they have ${a.layers.length} and ${b.layers.length} layers`;
+  const mismatch = architectureMismatch(a.layers, b.layers);
+  if (mismatch) return `they are not the same architecture; ${mismatch}`;
   for (const [i, la] of a.layers.entries()) {
     const lb = b.layers[i]!;
     const what = `layer ${la.name}`;
-    if (la.kind !== lb.kind || la.inputs !== lb.inputs || la.outputs !== lb.outputs || la.kernel !== lb.kernel || la.activation !== lb.activation || la.pool !== lb.pool)
-      return `${what} differs in shape`;
     if (!!la.bias !== !!lb.bias || !!la.norm !== !!lb.norm) return `${what} differs in bias or batch norm`;
     if (!Buffer.from(la.mask).equals(Buffer.from(lb.mask))) return `${what} has different masks`;
     const ca = la.channels ? Buffer.from(la.channels) : undefined;
@@ -70,23 +73,11 @@ function sameShape(a: NetValue, b: NetValue): string | undefined {
   return undefined;
 }
 
-/** Test error (1 − accuracy) of a net, in chunks, with the features already on the engine. */
+/** Test error (1 − accuracy) of a net, with the features already on the engine. */
 function testError(tf: typeof TF, net: NetValue, x: Tensor, y: Tensor): number {
   const model = new EngineNet(tf, net);
   try {
-    const n = x.shape[0]!;
-    const chunk = net.layers.some((l) => l.kind === "conv") ? 200 : 1000;
-    let correct = 0;
-    for (let start = 0; start < n; start += chunk) {
-      const size = Math.min(chunk, n - start);
-      const hits = tf.tidy(() => {
-        const logits = model.forward(tf.slice(x, [start, 0], [size, -1]), false);
-        return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.slice(y, [start], [size])), "float32"));
-      });
-      correct += hits.dataSync()[0]!;
-      hits.dispose();
-    }
-    return 1 - correct / n;
+    return 1 - measure(tf, model, x, y).accuracy;
   } finally {
     model.dispose();
   }
@@ -118,7 +109,7 @@ export function barrier(engine: Engine, a: NetValue, b: NetValue, data: DatasetV
 export function instability(ctx: OpContext, engine: Engine): number {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
-  const options = (seed: number, copy: string): FitOptions => ({ ...trainingOptions(ctx), seed, stage: `${ctx.stage}/${copy}` });
+  const options = (seed: number, copy: string): FitOptions => ({ ...trainingOptions(ctx, seed), stage: `${ctx.stage}/${copy}` });
   const a = fit(engine, net, data, options(num(ctx, "seed_a"), "a"));
   const b = fit(engine, net, data, options(num(ctx, "seed_b"), "b"));
   return barrier(engine, a, b, data);

@@ -1,17 +1,19 @@
 // Ops on weights and masks that need no tensor engine: initialisation, pruning, rewinding
 // and the random controls. Plain typed-array code, so they give the same bytes everywhere.
 
-import { layerShape, type Layer, type NetValue } from "../artifacts.js";
-import { planNet, type LayerPlan } from "../ops/architectures.js";
+import { layerShape, requireSameArchitecture, liveMask, masked, type Layer, type NetValue } from "../core/net.js";
+import { MASK_RECORDS } from "./records.js";
+import { planNet, type LayerPlan } from "../core/architectures.js";
 import { lowest } from "../core/select.js";
 import { Random } from "../core/random.js";
 import { sha256 } from "../store/store.js";
-import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import { datasetInput, netInput, num, str, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
 
 export type InitScheme = "glorot" | "he";
 
 /** Which architectures `init` can build: a message naming what is missing otherwise. */
-export { knownArch as unsupportedArch } from "../ops/architectures.js";
+export { knownArch as unsupportedArch } from "../core/architectures.js";
 
 /** Glorot-uniform or He-normal weights for a layer with these fans. */
 function freshWeights(count: number, fanIn: number, fanOut: number, scheme: InitScheme, random: Random): Float32Array {
@@ -57,23 +59,6 @@ export function init(ctx: OpContext): NetValue {
     ...fresh(l, scheme, seed),
   }));
   return { arch, scheme, inputShape: data.inputShape, classes: data.classes, head: plan.head, layers, init: lineage(layers), steps: 0, history: [] };
-}
-
-/**
- * The layer with its masks in force: pruned weights 0; for a masked channel, its whole
- * filter, its bias and its γ and β 0.
- */
-export function masked(l: Layer): Layer {
-  const filter = l.mask.length / l.outputs;
-  const keep = (channel: number) => !l.channels || l.channels[channel] === 1;
-  const weight = Float32Array.from(l.weight, (w, j) => (l.mask[j] && keep(Math.floor(j / filter)) ? w : 0));
-  const perChannel = (xs: Float32Array) => Float32Array.from(xs, (x, c) => (keep(c) ? x : 0));
-  return {
-    ...l,
-    weight,
-    ...(l.bias ? { bias: l.channels ? perChannel(l.bias) : l.bias } : {}),
-    ...(l.norm && l.channels ? { norm: { ...l.norm, gamma: perChannel(l.norm.gamma), beta: perChannel(l.norm.beta) } } : {}),
-  };
 }
 
 function withMasks(net: NetValue, masks: readonly Uint8Array[], channels: readonly (Uint8Array | undefined)[] = net.layers.map((l) => l.channels)): NetValue {
@@ -157,25 +142,23 @@ export function prune(ctx: OpContext): NetValue {
   return removeByGroups(net, rate, outputRate, scope, (count, k, label) => new Random(seed, `prune/${label}`).permutation(count).subarray(0, k));
 }
 
-function sameShape(a: NetValue, b: NetValue, what: string): void {
-  const shape = (n: NetValue) => n.layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}${l.kind === "conv" ? `x${l.kernel}x${l.kernel}` : ""}`).join(" ");
-  if (shape(a) !== shape(b)) throw new OpFailure(`${what} needs nets of the same architecture; found ${shape(a)} and ${shape(b)}`);
-}
-
 /** The weights (and training history) of `to`, under the mask of `net`. */
 export function rewind(ctx: OpContext): NetValue {
   const net = netInput(ctx, "net");
   const to = netInput(ctx, "to");
-  sameShape(net, to, "rewind");
+  requireSameArchitecture(net.layers, to.layers, "rewind");
   if (net.init !== to.init) {
     throw new OpFailure(
       `rewind needs two nets from the same initialisation: 'net' descends from ${net.init.slice(0, 12)}…, 'to' from ${to.init.slice(0, 12)}… (was 'to' reinitialised, or made by another init?)`,
     );
   }
-  const { earlybird: _theirs, greedy: _theirSelection, ...weights } = to;
-  // The early-bird and greedy records describe the mask, so they come with the mask.
-  const records = { ...(net.earlybird ? { earlybird: net.earlybird } : {}), ...(net.greedy ? { greedy: net.greedy } : {}) };
-  return withMasks({ ...weights, ...records }, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
+  // Records that describe a mask (early-bird's, greedy's) come with the mask; the others with the weights.
+  const { records: _theirs, ...weights } = to;
+  const records = Object.fromEntries([
+    ...Object.entries(to.records ?? {}).filter(([name]) => !MASK_RECORDS.has(name)),
+    ...Object.entries(net.records ?? {}).filter(([name]) => MASK_RECORDS.has(name)),
+  ]) as NetValue["records"];
+  return withMasks({ ...weights, ...(Object.keys(records!).length ? { records } : {}) }, net.layers.map((l) => l.mask), net.layers.map((l) => l.channels));
 }
 
 /** Fresh weights (the net's own scheme, a new seed) under the same mask; biases zero. */
@@ -197,8 +180,8 @@ export function shuffleMask(ctx: OpContext): NetValue {
   const seed = num(ctx, "seed");
   const layers = net.layers.map((l) => {
     // Only within the filters of kept channels: a masked channel stays empty.
-    const filter = l.mask.length / l.outputs;
-    const slots = l.channels ? Uint32Array.from({ length: l.mask.length }, (_, j) => j).filter((j) => l.channels![Math.floor(j / filter)] === 1) : undefined;
+    const channelLive = l.channels ? liveMask(l, new Uint8Array(l.mask.length).fill(1)) : undefined;
+    const slots = channelLive ? Uint32Array.from({ length: l.mask.length }, (_, j) => j).filter((j) => channelLive[j] === 1) : undefined;
     const at = (i: number) => (slots ? slots[i]! : i);
     const order = new Random(seed, `shuffle_mask/${l.name}`).permutation(slots ? slots.length : l.mask.length);
     const mask = new Uint8Array(l.mask.length);
@@ -210,19 +193,4 @@ export function shuffleMask(ctx: OpContext): NetValue {
     return { ...l, mask, weight };
   });
   return { ...net, layers };
-}
-
-/** Share of mask entries, over all layers, where the two nets differ. */
-export function maskDistance(ctx: OpContext): number {
-  const a = netInput(ctx, "a");
-  const b = netInput(ctx, "b");
-  sameShape(a, b, "mask_distance");
-  let differ = 0;
-  let total = 0;
-  a.layers.forEach((la, i) => {
-    const mb = b.layers[i]!.mask;
-    for (let j = 0; j < la.mask.length; j++) differ += la.mask[j] === mb[j] ? 0 : 1;
-    total += la.mask.length;
-  });
-  return total === 0 ? 0 : differ / total;
 }

@@ -22,8 +22,10 @@
 // unbounded float would give.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, Layer, NetValue, Split } from "../artifacts.js";
-import { datasetInput, netInput, num, OpFailure, str, type OpContext } from "../ops/context.js";
+import type { Layer, NetValue } from "../core/net.js";
+import type { DatasetValue, Split } from "../core/dataset.js";
+import { datasetInput, netInput, num, str, type OpContext } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
 import { lowest } from "../core/select.js";
 import { prune, pruneByScores, type PruneScope } from "./nets.js";
 import type { Engine } from "../engine/backend.js";

@@ -22,13 +22,16 @@
 //   0 in `weight` as well as in `mask`, as every stored net's pruned weights are.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import { withMeasurement, type DatasetValue, type HistoryPoint, type Layer, type MetricsValue, type NetValue } from "../artifacts.js";
-import { highest } from "../core/select.js";
-import { datasetInput, netInput, num, OpFailure, type OpContext } from "../ops/context.js";
-import { measure, Optimizer, scalar, trainingOptions, trainStep, type FitOptions } from "../engine/train.js";
+import type { DatasetValue } from "../core/dataset.js";
+import { OpFailure } from "../core/errors.js";
+import { liveMask, type Layer, type NetValue } from "../core/net.js";
 import { Random } from "../core/random.js";
+import { highest } from "../core/select.js";
 import type { Engine } from "../engine/backend.js";
-import { checkData, EngineNet, features, fromEngine, toEngine } from "../engine/model.js";
+import { fromEngine, toEngine } from "../engine/model.js";
+import { fit, measure, type FitOptions } from "../engine/train.js";
+import { datasetInput, netInput, num, type OpContext } from "../ops/context.js";
+import { trainingOptions } from "./training.js";
 
 type Tensor = TF.Tensor;
 
@@ -38,12 +41,6 @@ export interface SupermaskOptions extends Pick<FitOptions, "lr" | "batch" | "opt
   readonly rate: number;
   /** Starting scores per layer in the stored layout (tests); default kaiming-uniform. */
   readonly scores?: readonly Float32Array[];
-}
-
-/** A layer's live positions: its mask and, when it has one, its channel mask. */
-export function liveMask(l: Layer): Uint8Array {
-  const filter = l.mask.length / l.outputs;
-  return l.channels ? Uint8Array.from(l.mask, (m, j) => m & l.channels![Math.floor(j / filter)]!) : Uint8Array.from(l.mask);
 }
 
 /** How many of a layer's `live` weights a supermask at `rate` keeps. */
@@ -107,118 +104,60 @@ export function maskedWeight(tf: typeof TF, weight: Tensor, live: Tensor, scores
 /** Learns a supermask over `net`'s frozen weights; returns the net with the mask in force and its history extended. */
 export function learnSupermask(engine: Engine, net: NetValue, data: DatasetValue, o: SupermaskOptions): NetValue {
   const { tf } = engine;
-  checkData(net, data);
   if (!(o.rate >= 0 && o.rate <= 1)) throw new OpFailure(`supermask's rate is the share of live weights to mask out, from 0 to 1, not ${o.rate}`);
-  const n = data.train.n;
-  const batch = Math.min(o.batch, n);
-  const perEpoch = Math.ceil(n / batch);
-  const total = Math.max(1, "epochs" in o.length ? Math.round(o.length.epochs * perEpoch) : o.length.steps);
-  const lrAt = (t: number) => (o.cosine ? o.lr * 0.5 * (1 + Math.cos((Math.PI * t) / total)) : o.lr);
-
-  const lives = net.layers.map(liveMask);
+  const lives = net.layers.map((l) => liveMask(l));
   const keeps = lives.map((live) => keepCount(live.reduce((a, b) => a + b, 0), o.rate));
-  const model = new EngineNet(tf, net);
-  const liveT = net.layers.map((l, i) => tf.tensor(toEngine(lives[i]!, l), model.params[i]!.weight.shape));
-  const scores = net.layers.map((l, i) => {
-    const start = o.scores?.[i] ?? initialScores(l, o.seed);
-    const t = tf.tensor(toEngine(start, l), model.params[i]!.weight.shape);
-    const v = tf.variable(t, true);
-    t.dispose();
-    return v;
-  });
-  // train's update rule over the scores: the weights are not variables here.
-  const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, 0, scores.map((variable) => ({ variable })));
-  const xTrain = features(tf, data, data.train);
-  const yTrain = tf.tensor1d(data.train.y, "int32");
-  const xTest = features(tf, data, data.test);
-  const yTest = tf.tensor1d(data.test.y, "int32");
-  const history: HistoryPoint[] = [...net.history];
-  const epochBase = history.length ? history[history.length - 1]!.epoch : 0;
-  const epochs = total / perEpoch;
-
-  /** The JavaScript top-k masks of the current scores, stored layout. */
-  const currentMasks = () => net.layers.map((l, i) => topMask(fromEngine(scores[i]!.dataSync() as Float32Array, l), lives[i]!, keeps[i]!));
-  const evaluateMasks = (masks: readonly Uint8Array[]): MetricsValue => {
-    const weights = masks.map((m, i) => tf.tidy(() => tf.mul(model.params[i]!.weight, tf.tensor(toEngine(m, net.layers[i]!), model.params[i]!.weight.shape))));
-    try {
-      return measure(tf, model, xTest, yTest, weights);
-    } finally {
-      tf.dispose(weights);
-    }
-  };
-
+  // Made with the model (the engine's layouts); freed here after training.
+  let liveT: Tensor[] = [];
+  let scores: TF.Variable[] = [];
+  // The JavaScript top-k masks of the scores at the last measurement, stored layout.
+  let masks: Uint8Array[] = [];
   try {
-    let order: Uint32Array = new Uint32Array(0);
-    let lossSum = 0;
-    let lossCount = 0;
-    let pending: Tensor[] = [];
-    let lastAccuracy: number | undefined;
-    let masks: Uint8Array[] = [];
-    for (let t = 0; t < total; t++) {
-      const inEpoch = t % perEpoch;
-      const epoch = Math.floor(t / perEpoch);
-      if (inEpoch === 0) order = new Random(o.seed, `train/order/${epoch}`).permutation(n);
-      const from = inEpoch * batch;
-      const idx = order.subarray(from, Math.min(n, from + batch));
-      const lr = lrAt(t);
-      const weights = () => model.params.map((p, i) => maskedWeight(tf, p.weight, liveT[i]!, scores[i]!, keeps[i]!));
-      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), scores, optimizer, lr, weights);
-      pending.push(loss);
-      const done = t + 1;
-      const endOfEpoch = done % perEpoch === 0 || done === total;
-      if (done % 20 !== 0 && !endOfEpoch) continue;
-      for (const [i, p] of pending.entries()) {
-        const value = scalar(p);
-        if (!Number.isFinite(value)) {
-          const step = done - pending.length + i;
-          tf.dispose(pending.slice(i + 1));
-          pending = [];
-          throw new OpFailure(
-            `the supermask's training loss became ${value} at step ${net.steps + step + 1} (learning rate ${lrAt(step).toPrecision(3)}); nothing was stored: lower lr or use a smaller batch`,
-          );
-        }
-        lossSum += value;
-        lossCount++;
-      }
-      pending = [];
-      const mean = lossSum / Math.max(1, lossCount);
-      if (endOfEpoch) {
-        masks = currentMasks();
-        const m = evaluateMasks(masks);
-        lastAccuracy = m.accuracy;
-        history.push({ step: net.steps + done, epoch: epochBase + done / perEpoch, accuracy: m.accuracy, loss: m.loss, trainLoss: mean });
-        lossSum = 0;
-        lossCount = 0;
-      }
-      o.progress({
-        stage: o.stage,
-        epoch: Math.min(Math.ceil(epochs), epoch + 1),
-        epochs,
-        step: done,
-        steps: total,
-        loss: mean,
-        ...(lastAccuracy !== undefined ? { accuracy: lastAccuracy } : {}),
-        ...(endOfEpoch ? { final: true } : {}),
-      });
-    }
-    // The last step always ends with an evaluation, so `masks` are the final scores' masks.
-    const copy = (t: Tensor) => Float32Array.from(t.dataSync() as Float32Array);
-    const layers = net.layers.map((l, i): Layer => {
-      const m = masks[i]!;
-      const p = model.params[i]!;
-      return {
-        ...l,
-        weight: Float32Array.from(l.weight, (w, j) => (m[j] ? w : 0)),
-        mask: Uint8Array.from(l.mask, (keep, j) => keep & m[j]!),
-        ...(l.norm ? { norm: { ...l.norm, mean: copy(p.mean!), variance: copy(p.variance!) } } : {}),
-      };
+    // train's loop and update rule over the scores: the weights are not variables here, and
+    // only the scores' own schedule (no warmup) and L2 decay apply.
+    return fit(engine, net, data, {
+      ...o,
+      warmup: { steps: 0 },
+      hooks: {
+        trainables(model) {
+          liveT = net.layers.map((l, i) => tf.tensor(toEngine(lives[i]!, l), model.params[i]!.weight.shape));
+          scores = net.layers.map((l, i) => {
+            const start = o.scores?.[i] ?? initialScores(l, o.seed);
+            const t = tf.tensor(toEngine(start, l), model.params[i]!.weight.shape);
+            const v = tf.variable(t, true);
+            t.dispose();
+            return v;
+          });
+          return scores.map((variable) => ({ variable }));
+        },
+        forwardWeights: (model) => model.params.map((p, i) => maskedWeight(tf, p.weight, liveT[i]!, scores[i]!, keeps[i]!)),
+        measure(model, x, y) {
+          masks = net.layers.map((l, i) => topMask(fromEngine(scores[i]!.dataSync() as Float32Array, l), lives[i]!, keeps[i]!));
+          const weights = masks.map((m, i) => tf.tidy(() => tf.mul(model.params[i]!.weight, tf.tensor(toEngine(m, net.layers[i]!), model.params[i]!.weight.shape))));
+          try {
+            return measure(tf, model, x, y, weights);
+          } finally {
+            tf.dispose(weights);
+          }
+        },
+        // The last step always ends with a measurement, so `masks` are the final scores' masks:
+        // the net they measured keeps every surviving weight bit for bit.
+        result: (model) =>
+          net.layers.map((l, i): Layer => {
+            const m = masks[i]!;
+            const p = model.params[i]!;
+            const copy = (t: Tensor) => Float32Array.from(t.dataSync() as Float32Array);
+            return {
+              ...l,
+              weight: Float32Array.from(l.weight, (w, j) => (m[j] ? w : 0)),
+              mask: Uint8Array.from(l.mask, (keep, j) => keep & m[j]!),
+              ...(l.norm ? { norm: { ...l.norm, mean: copy(p.mean!), variance: copy(p.variance!) } } : {}),
+            };
+          }),
+      },
     });
-    // The masks' net is the one the last evaluation measured.
-    return withMeasurement({ ...net, layers, steps: net.steps + total, history }, history[history.length - 1]!);
   } finally {
-    optimizer.dispose();
-    model.dispose();
-    tf.dispose([...scores, ...liveT, xTrain, yTrain, xTest, yTest]);
+    tf.dispose([...scores, ...liveT]);
   }
 }
 

@@ -2,9 +2,12 @@
 // files, and a channel for progress. Nothing else, so a stage can run anywhere.
 
 import type { ParamValue } from "../../compiler/stage.js";
-import type { Artifact, DatasetValue, NetValue } from "../artifacts.js";
-import type { TrainingProgress } from "../ui/progress.js";
+import type { Artifact } from "../artifacts.js";
+import type { NetValue } from "../core/net.js";
+import type { DatasetValue } from "../core/dataset.js";
+import type { TrainingProgress } from "../engine/progress.js";
 import { DataFileError } from "../data/idx.js";
+import { OpFailure } from "../core/errors.js";
 import { SafetensorsError } from "../store/safetensors.js";
 import { DamagedArtifact, StoreWriteError } from "../store/store.js";
 
@@ -18,8 +21,6 @@ export interface OpContext {
   progress(p: TrainingProgress): void;
 }
 
-/** An expected failure of a stage (bad data, incompatible nets): a message for the user, not a bug. */
-export class OpFailure extends Error {}
 
 /** Expected failures are their message alone; anything else is a bug, so keep where it came from. */
 export function failureMessage(e: unknown): string {

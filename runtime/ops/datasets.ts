@@ -2,12 +2,13 @@
 // and checks everything before returning, so a bad file fails its stage before training.
 
 import type { ParamValue } from "../../compiler/stage.js";
-import type { DatasetValue, Split } from "../artifacts.js";
+import type { DatasetValue, Split } from "../core/dataset.js";
 import { DataFileError, readIdxDataset } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
 import { readCifar } from "../data/cifar10.js";
 import { Random } from "../core/random.js";
-import { datasetInput, num, OpFailure, type OpContext } from "./context.js";
+import { datasetInput, num, type OpContext } from "./context.js";
+import { OpFailure } from "../core/errors.js";
 
 function take(images: Uint8Array, labels: Int32Array, features: number, order: Uint32Array, from: number, n: number): Split {
   const x = new Uint8Array(n * features);

@@ -3,17 +3,18 @@
 
 import type { Stage } from "../../compiler/stage.js";
 import { OPS } from "../../dsl/ops.js";
-import type { Artifact, NetValue } from "../artifacts.js";
+import type { Artifact } from "../artifacts.js";
+import type { NetValue } from "../core/net.js";
 import type { Engine } from "../engine/backend.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import { str, type OpContext } from "./context.js";
 import { augment, cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
-import { filterDistance } from "../methods/distances.js";
+import { filterDistance, maskDistance } from "../methods/distances.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
-import { init, maskDistance, prune, reinit, rewind, shuffleMask, unsupportedArch } from "../methods/nets.js";
+import { init, prune, reinit, rewind, shuffleMask, unsupportedArch } from "../methods/nets.js";
 
 export interface OpImpl {
   /** Needs the tensor engine, so it runs in a worker process that has loaded one (for some ops, only with some parameters). */
@@ -72,8 +73,8 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
     },
   ],
   ["init", { engine: false, validate: (stage) => unsupportedArch(stage.params["arch"]), run: net(init) }],
-  ["train", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../engine/train.js")).train(ctx, e) })) }],
-  ["evaluate", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Metrics", metrics: (await import("../engine/train.js")).evaluate(ctx, e) })) }],
+  ["train", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/training.js")).train(ctx, e) })) }],
+  ["evaluate", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Metrics", metrics: (await import("../methods/training.js")).evaluate(ctx, e) })) }],
   ["earlybird", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/earlybird.js")).earlybird(ctx, e) })) }],
   ["gmp", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/gradual.js")).gmp(ctx, e) })) }],
   ["dpf", { engine: true, run: engineOp(async (ctx, e) => ({ kind: "Net", net: (await import("../methods/gradual.js")).dpf(ctx, e) })) }],

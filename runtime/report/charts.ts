@@ -3,6 +3,8 @@
 
 import * as vega from "vega";
 import * as vl from "vega-lite";
+import type { MethodRecords } from "../core/net.js";
+import type { RecordFigure } from "../methods/record.js";
 
 export interface NetSummary {
   /** `dense`, `rounds[3]`: the binding, and the item for a list. */
@@ -13,7 +15,8 @@ export interface NetSummary {
   readonly accuracy: number | null;
   readonly best: { readonly accuracy: number; readonly step: number } | null;
   readonly history: readonly { readonly step: number; readonly accuracy: number }[];
-  readonly earlybird?: { readonly epoch: number; readonly emerged: boolean; readonly channelSparsity: number; readonly distances: readonly number[] };
+  /** The records of the methods that made the net, for the figures they ask for. */
+  readonly records?: Readonly<Partial<MethodRecords>>;
   /** The architecture's width: an MLP's first hidden layer, a conv net's or VGG's channel multiplier. */
   readonly width?: number;
 }
@@ -77,30 +80,9 @@ export function accuracyOverTraining(nets: readonly NetSummary[]): Promise<strin
   });
 }
 
-/** (c) Early-bird emergence: how far each epoch's channel mask moved from the one before. */
-export function earlyBirdEmergence(nets: readonly NetSummary[]): Promise<string> {
-  const birds = nets.filter((n) => n.earlybird && n.earlybird.distances.length);
-  const values = birds.flatMap((n) => n.earlybird!.distances.map((d, i) => ({ name: n.name, epoch: i + 2, distance: d })));
-  const emerged = birds.filter((n) => n.earlybird!.emerged).map((n) => ({ name: n.name, epoch: n.earlybird!.epoch }));
-  return svg({
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    width: WIDTH,
-    height: HEIGHT,
-    config,
-    title: "Early-bird channel masks: distance to the previous epoch's",
-    layer: [
-      {
-        data: { values },
-        mark: { type: "line", point: true },
-        encoding: {
-          x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
-          y: { field: "distance", type: "quantitative", title: "normalised Hamming distance" },
-          color: { field: "name", type: "nominal", title: null },
-        },
-      },
-      { data: { values: emerged }, mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { field: "epoch", type: "quantitative" }, color: { field: "name", type: "nominal" } } },
-    ],
-  });
+/** A figure a method's record asks for (early-bird emergence: how far each epoch's channel mask moved). */
+export function recordFigure(f: RecordFigure): Promise<string> {
+  return svg({ $schema: "https://vega.github.io/schema/vega-lite/v5.json", width: WIDTH, height: HEIGHT, config, title: f.title, layer: f.layer } as unknown as vl.TopLevelSpec);
 }
 
 /** The series of `nets` that sweep width: those with at least `min` distinct widths. */

@@ -3,10 +3,11 @@
 // anything else from the network.
 
 import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
-import { measurement, sparsity, type NetValue } from "../artifacts.js";
+import { measurement, sparsity, type NetValue } from "../core/net.js";
 import { readResults, type CachedResult, type Unavailable } from "../plan.js";
 import type { Store } from "../store/store.js";
-import { accuracyBySparsity, accuracyOverTraining, earlyBirdEmergence, testErrorByWidth, widthSweeps, type NetSummary } from "./charts.js";
+import { recordFigures } from "../methods/records.js";
+import { accuracyBySparsity, accuracyOverTraining, recordFigure, testErrorByWidth, widthSweeps, type NetSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -37,7 +38,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
     accuracy: measured?.accuracy ?? null,
     best,
     history: history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
-    ...(net.earlybird ? { earlybird: net.earlybird } : {}),
+    ...(net.records ? { records: net.records } : {}),
     ...(width !== undefined ? { width } : {}),
   };
 }
@@ -151,7 +152,8 @@ export async function renderReport(file: string, sections: readonly ReportSectio
       continue;
     }
     const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
-    if (s.nets.some((n) => n.earlybird?.distances.length)) figures.push(await earlyBirdEmergence(s.nets));
+    // The figures the methods' records ask for (early-bird emergence, …).
+    for (const f of recordFigures(s.nets)) figures.push(await recordFigure(f));
     // Nets of lists that sweep width (three widths or more in one list): test error against width.
     const sweeps = widthSweeps(s.nets, 3).size > 0;
     if (sweeps) figures.push(await testErrorByWidth(s.nets));

@@ -2,24 +2,11 @@
 // train, live bars on a terminal or one line per epoch when the output is a file or a pipe.
 
 import cliProgress from "cli-progress";
+import type { TrainingProgress } from "../engine/progress.js";
 import type { MultiBar, Params, SingleBar } from "cli-progress";
 
 /** What a training stage reports while it runs. */
-export interface TrainingProgress {
-  readonly stage: string;
-  /** 1-based. */
-  readonly epoch: number;
-  /** Fractional when the stage's length is given in steps; shown rounded up. */
-  readonly epochs: number;
-  readonly step: number;
-  readonly steps: number;
-  /** Mean of the recent batches. */
-  readonly loss: number;
-  /** The last test accuracy in [0, 1], once one was measured. */
-  readonly accuracy?: number;
-  /** Set on the report made after an epoch's evaluation. */
-  readonly final?: boolean;
-}
+export type { TrainingProgress };
 
 export type StageOutcome = "ran" | "cached" | "failed" | "blocked";
 

@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
-import type { DatasetValue } from "../../runtime/artifacts.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { augment, mnist, shiftImage, synthetic, withLabelNoise } from "../../runtime/ops/datasets.js";
 import { bytes, ctx } from "./nets-fixture.js";
 import { Rig } from "./rig.js";

@@ -7,14 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as TF from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { DatasetValue, NetValue } from "../../runtime/artifacts.js";
-import { decodeArtifact, encodeArtifact, sparsity } from "../../runtime/artifacts.js";
+import type { NetValue } from "../../runtime/core/net.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
+import { decodeArtifact, encodeArtifact } from "../../runtime/artifacts.js";
+import { sparsity } from "../../runtime/core/net.js";
 import { cifarFiles, encodeCifarBatch, RECORD } from "../../runtime/data/cifar10.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { channelMask, earlybird } from "../../runtime/methods/earlybird.js";
-import { train } from "../../runtime/engine/train.js";
-import { planNet } from "../../runtime/ops/architectures.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import { train } from "../../runtime/methods/training.js";
+import { planNet } from "../../runtime/core/architectures.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { cifar10, mnist } from "../../runtime/ops/datasets.js";
 import { init, rewind, shuffleMask } from "../../runtime/methods/nets.js";
 import { ctx, pruned, trainParams } from "./nets-fixture.js";
@@ -206,7 +208,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     it.skipIf(backend === "cpu")("finds an early-bird ticket: emergence within the budget, `rate` of channels masked, whole filters zero", () => {
       const vgg = build({ arch: "vgg", depth: 11, width: 0.125, batchnorm: true }, small);
       const eb = earlybird(ctx({ rate: 0.3, eps: 0.1, window: 2, max: { epochs: 4 }, l1: 1e-4, lr: 0.05, batch: 64 }, { net: vgg, data: small }), engine);
-      const bird = eb.earlybird!;
+      const bird = eb.records?.earlybird!;
       expect(bird.epoch).toBeGreaterThanOrEqual(2);
       expect(bird.epoch).toBeLessThanOrEqual(4);
       const channels = eb.layers.filter((l) => l.norm).reduce((a, l) => a + l.outputs, 0);
@@ -231,7 +233,7 @@ for (const backend of ["cpu", "wasm"] as const) {
       expect(sparsity(shuffled).map((l) => l.remaining)).toEqual(sparsity(eb).map((l) => l.remaining));
       // Rewound to its initial weights, the ticket keeps its channels and says where its mask came from.
       const rewound = rewind(ctx({}, { net: eb, to: vgg }));
-      expect(rewound.earlybird).toEqual(eb.earlybird);
+      expect(rewound.records?.earlybird).toEqual(eb.records?.earlybird);
       expect(rewound.layers.map((l) => l.channels && Array.from(l.channels))).toEqual(eb.layers.map((l) => l.channels && Array.from(l.channels)));
       // Later training and pruning honour the channel mask.
       const later = pruned(train(ctx(convTraining({ length: { epochs: 1 }, optimizer: "momentum", lr: 0.05 }), { net: eb, data: small }), engine), { rate: 0.2 });

@@ -2,8 +2,8 @@
 // k = max(1, round(keep × C)) filters of largest L2 norm each net keeps, weighted by C.
 
 import { describe, expect, it } from "vitest";
-import type { Layer, NetValue } from "../../runtime/artifacts.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import type { Layer, NetValue } from "../../runtime/core/net.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { mnist } from "../../runtime/ops/datasets.js";
 import { filterDistance } from "../../runtime/methods/distances.js";
 import { init } from "../../runtime/methods/nets.js";

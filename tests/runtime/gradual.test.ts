@@ -3,10 +3,11 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { NetValue } from "../../runtime/artifacts.js";
+import type { NetValue } from "../../runtime/core/net.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { cubicSparsity, dpf, gmp, magnitudeMasks } from "../../runtime/methods/gradual.js";
-import { testMetrics, train } from "../../runtime/engine/train.js";
+import { testMetrics } from "../../runtime/engine/train.js";
+import { train } from "../../runtime/methods/training.js";
 import { alive, bytes, ctx, data, net, nonzeroPruned, trainParams, withMasks } from "./nets-fixture.js";
 
 describe("the cubic schedule (Zhu & Gupta)", () => {

@@ -6,10 +6,13 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
-import { decodeArtifact, encodeArtifact, type DatasetValue, type Layer, type NetValue } from "../../runtime/artifacts.js";
+import { decodeArtifact, encodeArtifact } from "../../runtime/artifacts.js";
+import type { Layer, NetValue } from "../../runtime/core/net.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { greedy } from "../../runtime/methods/greedy.js";
-import { testMetrics, train } from "../../runtime/engine/train.js";
+import { testMetrics } from "../../runtime/engine/train.js";
+import { train } from "../../runtime/methods/training.js";
 import { mnist } from "../../runtime/ops/datasets.js";
 import { init } from "../../runtime/methods/nets.js";
 import { Random } from "../../runtime/core/random.js";
@@ -45,7 +48,7 @@ function oneUnitNet(d: DatasetValue): NetValue {
 }
 
 const run = (engine: Engine, n: NetValue, d: DatasetValue, over: Record<string, ParamValue> = {}) =>
-  greedy(ctx({ tolerance: 0.02, candidates: 50, batch: 128, seed: 0, ...over }, { net: n, data: d }), engine);
+  greedy(ctx({ tolerance: 0.02, candidates: 50, batch: 128, eval: 1000, seed: 0, ...over }, { net: n, data: d }), engine);
 
 /** Units kept per layer according to the channel masks (all of a layer without one). */
 const keptByMask = (n: NetValue) => n.layers.map((l) => (l.channels ? l.channels.reduce((a, c) => a + c, 0) : l.outputs));
@@ -78,8 +81,8 @@ for (const backend of ["wasm", "cpu"] as const) {
     it("keeps exactly the one unit that does the work, and stops there", () => {
       const d = halves();
       const g = run(engine, oneUnitNet(d), d);
-      expect(g.greedy!.layers).toEqual([{ name: "fc1", kept: 1, total: 4, accuracy: 1 }]);
-      expect(g.greedy!.full).toBe(1);
+      expect(g.records?.greedy!.layers).toEqual([{ name: "fc1", kept: 1, total: 4, accuracy: 1 }]);
+      expect(g.records?.greedy!.full).toBe(1);
       const [fc1, fc2] = g.layers;
       expect(Array.from(fc1!.channels!)).toEqual([1, 0, 0, 0]);
       // Units 1–3 are gone, their incoming weights and the next layer's weights from them masked.
@@ -95,7 +98,7 @@ for (const backend of ["wasm", "cpu"] as const) {
     it("reports per layer what the masks keep, and the returned net is as accurate as the selection, within tolerance of the full net", () => {
       const tolerance = 0.05;
       const g = run(engine, trained, blobs, { tolerance, candidates: 6, batch: 32, eval: 10_000 });
-      const record = g.greedy!;
+      const record = g.records?.greedy!;
       expect(record.layers.map((l) => l.name)).toEqual(["fc1", "fc2"]);
       expect(record.layers.map((l) => l.kept)).toEqual(keptByMask(g).slice(0, -1));
       expect(record.layers.map((l) => l.total)).toEqual([24, 12]);
@@ -124,8 +127,8 @@ for (const backend of ["wasm", "cpu"] as const) {
       const kept = g.layers[0]!.channels!;
       for (const u of dead) expect(kept[u]).toBe(0);
       // Tolerance 0 may need every live unit, never a dead one.
-      expect(g.greedy!.layers[0]!.kept).toBeLessThanOrEqual(24 - dead.size);
-      expect(g.greedy!.layers[0]!.kept).toBe(kept.reduce((a, c) => a + c, 0));
+      expect(g.records?.greedy!.layers[0]!.kept).toBeLessThanOrEqual(24 - dead.size);
+      expect(g.records?.greedy!.layers[0]!.kept).toBe(kept.reduce((a, c) => a + c, 0));
     });
 
     it("gives byte-identical nets for the same parameters, and another selection for another seed", () => {
@@ -144,7 +147,7 @@ for (const backend of ["wasm", "cpu"] as const) {
       const before = engine.tf.memory().numTensors;
       const g = run(engine, warm, digits, { tolerance: 0.2, candidates: 4, batch: 16, eval: 60 });
       expect(engine.tf.memory().numTensors).toBe(before);
-      const record = g.greedy!;
+      const record = g.records?.greedy!;
       expect(record.layers.map((l) => [l.name, l.total])).toEqual([
         ["conv1", 16],
         ["conv2", 16],
@@ -177,8 +180,8 @@ describe("the greedy record", () => {
     const d = halves();
     const n = oneUnitNet(d);
     const record = { tolerance: 0.02, full: 1, eval: 80, layers: [{ name: "fc1", kept: 1, total: 4, accuracy: 1 }] };
-    const back = decodeArtifact("Net", encodeArtifact({ kind: "Net", net: { ...n, greedy: record } }), "x.safetensors");
-    expect(back.kind === "Net" && back.net.greedy).toEqual(record);
+    const back = decodeArtifact("Net", encodeArtifact({ kind: "Net", net: { ...n, records: { greedy: record } } }), "x.safetensors");
+    expect(back.kind === "Net" && back.net.records?.greedy).toEqual(record);
     const plain = decodeArtifact("Net", encodeArtifact({ kind: "Net", net: n }), "y.safetensors");
     expect(plain.kind === "Net" && "greedy" in plain.net).toBe(false);
     expect(Buffer.from(encodeArtifact({ kind: "Net", net: n })).includes("greedy")).toBe(false);

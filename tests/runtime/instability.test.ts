@@ -3,11 +3,13 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
-import type { DatasetValue, NetValue } from "../../runtime/artifacts.js";
+import type { NetValue } from "../../runtime/core/net.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { alphas, barrier, instability, interpolate, interpolationErrors } from "../../runtime/methods/instability.js";
-import { fit, trainingOptions } from "../../runtime/engine/train.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import { fit } from "../../runtime/engine/train.js";
+import { trainingOptions } from "../../runtime/methods/training.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { mnist } from "../../runtime/ops/datasets.js";
 import { init } from "../../runtime/methods/nets.js";
 import type { TrainingProgress } from "../../runtime/ui/progress.js";
@@ -79,8 +81,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     const roughStart = net(rough, { hidden: [16, 8], seed: 4 });
     /** The two copies `instability` trains, trained here by `fit` with the op's options and seeds 1 and 2. */
     const copies = (n: NetValue): NetValue[] => {
-      const options = trainingOptions(ctx(params(), { net: n, data: rough }));
-      return [1, 2].map((seed) => fit(engine, n, rough, { ...options, seed, stage: `copy${seed}` }));
+      return [1, 2].map((seed) => fit(engine, n, rough, { ...trainingOptions(ctx(params(), { net: n, data: rough }), seed), stage: `copy${seed}` }));
     };
     /** `instability` on the overlapping classes, and the barrier its definition gives between the copies. */
     const againstDefinition = (n: NetValue) => {

@@ -3,7 +3,8 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decodeArtifact, type Layer, type NetValue } from "../../runtime/artifacts.js";
+import { decodeArtifact } from "../../runtime/artifacts.js";
+import type { Layer, NetValue } from "../../runtime/core/net.js";
 import { deal, partitionedLayers, putInputs, putOutputs, takeInputs, takeOutputs } from "../../runtime/methods/loft/slices.js";
 import { Rig } from "./rig.js";
 
@@ -78,7 +79,7 @@ let two = loft(net0, data, 2 epochs, workers: 2)
 
     const two = await stored(rig, "two");
     expect(two.history[two.history.length - 1]!.accuracy).toBeGreaterThan(0.6);
-    const record = two.loft!;
+    const record = two.records?.loft!;
     expect(record).toMatchObject({ workers: 2, localSteps: 15, partitioned: ["conv1", "conv3"] });
     // 4,000 digits in batches of 60 make 67 batches an epoch: 134 in all, 30 per sync, so 5 syncs.
     expect(record.rounds).toBe(5);

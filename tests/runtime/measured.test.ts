@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeArtifact, encodeArtifact, measurement, withMeasurement } from "../../runtime/artifacts.js";
+import { decodeArtifact, encodeArtifact } from "../../runtime/artifacts.js";
+import { measurement, withMeasurement } from "../../runtime/core/net.js";
 import { Rig } from "./rig.js";
 import { data, net, pruned } from "./nets-fixture.js";
 

@@ -2,7 +2,9 @@
 // plus small readers over masks and weights, so the op tests state claims, not plumbing.
 
 import type { ParamValue } from "../../compiler/stage.js";
-import { encodeArtifact, type Artifact, type DatasetValue, type Layer, type NetValue } from "../../runtime/artifacts.js";
+import { encodeArtifact, type Artifact } from "../../runtime/artifacts.js";
+import type { Layer, NetValue } from "../../runtime/core/net.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
 import type { OpContext } from "../../runtime/ops/context.js";
 import { synthetic } from "../../runtime/ops/datasets.js";
 import { init, prune } from "../../runtime/methods/nets.js";

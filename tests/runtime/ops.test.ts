@@ -3,12 +3,15 @@
 // (shared/LANGUAGE.md's op table), on nets small enough to check by hand, on the cpu and wasm backends.
 
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeArtifact, encodeArtifact, sparsity, type DatasetValue, type HistoryPoint, type NetValue } from "../../runtime/artifacts.js";
+import { decodeArtifact, encodeArtifact } from "../../runtime/artifacts.js";
+import { sparsity, type HistoryPoint, type NetValue } from "../../runtime/core/net.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
-import { evaluate, train } from "../../runtime/engine/train.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import { evaluate, train } from "../../runtime/methods/training.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { mnist, synthetic } from "../../runtime/ops/datasets.js";
-import { init, maskDistance, reinit, rewind, shuffleMask } from "../../runtime/methods/nets.js";
+import { init, reinit, rewind, shuffleMask } from "../../runtime/methods/nets.js";
+import { maskDistance } from "../../runtime/methods/distances.js";
 import type { ParamValue } from "../../compiler/stage.js";
 import { alive, aliveValues, bytes, ctx, data, masksOf, net, nonzeroPruned, pruned, prunedIndexes, withMasks, withWeights, trainParams } from "./nets-fixture.js";
 

@@ -5,7 +5,8 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { DatasetValue, Layer, NetValue } from "../../runtime/artifacts.js";
+import type { Layer, NetValue } from "../../runtime/core/net.js";
+import type { DatasetValue } from "../../runtime/core/dataset.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { EngineNet } from "../../runtime/engine/model.js";
 import {
@@ -19,7 +20,7 @@ import {
   synflowMasks,
   synflowScores,
 } from "../../runtime/methods/saliency.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { mnist } from "../../runtime/ops/datasets.js";
 import { lowest } from "../../runtime/core/select.js";
 import { init } from "../../runtime/methods/nets.js";

@@ -3,12 +3,12 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
-import type { NetValue } from "../../runtime/artifacts.js";
+import type { NetValue } from "../../runtime/core/net.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { EngineNet } from "../../runtime/engine/model.js";
 import { keepCount, maskedWeight, supermask, topMask } from "../../runtime/methods/supermask.js";
 import { testMetrics } from "../../runtime/engine/train.js";
-import { OpFailure } from "../../runtime/ops/context.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 import { init } from "../../runtime/methods/nets.js";
 import { mnist } from "../../runtime/ops/datasets.js";
 import type { TrainingProgress } from "../../runtime/ui/progress.js";

@@ -173,7 +173,7 @@ describe("HTML report (lth report)", () => {
       { step: 10, accuracy: 0.5 },
       { step: 20, accuracy: 0.9 },
     ],
-    ...(earlybird ? { earlybird: { epoch: 2, emerged: true, channelSparsity: 0.3, distances: [0.2, 0.1] } } : {}),
+    ...(earlybird ? { records: { earlybird: { epoch: 2, emerged: true, channelSparsity: 0.3, distances: [0.2, 0.1] } } } : {}),
   });
   /** A name for each net, every one hostile; a list's items are `name[i]`, as collectNets makes them. */
   const NAME = `n${HOSTILE} <svg onload=alert(1)> xmlns="http://evil"`;

@@ -10,8 +10,11 @@
 // real deployment each worker reads its own shard.
 
 import type { ChildProcess } from "node:child_process";
-import { encodeArtifact, withMeasurement, type HistoryPoint, type Layer, type LoftRecord, type NetValue } from "../../artifacts.js";
-import { datasetInput, durationParam, netInput, num, OpFailure, type OpContext } from "../../ops/context.js";
+import { encodeArtifact } from "../../artifacts.js";
+import type { LoftRecord } from "./record.js";
+import { withMeasurement, withRecord, type HistoryPoint, type Layer, type NetValue } from "../../core/net.js";
+import { datasetInput, durationParam, netInput, num, type OpContext } from "../../ops/context.js";
+import { OpFailure } from "../../core/errors.js";
 import { Random } from "../../core/random.js";
 import type { Engine } from "../../engine/backend.js";
 import { forkWorker } from "../../execute/fork.js";
@@ -202,5 +205,5 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
   }
   const record: LoftRecord = { workers, localSteps, rounds, partitioned: partitioned.map((i) => net.layers[i]!.name), bytesExchanged, dataParallelBytes };
   // The last sync always ends with an evaluation of these layers.
-  return withMeasurement({ ...net, layers, steps: net.steps + workerSteps, history, loft: record }, history[history.length - 1]!);
+  return withMeasurement(withRecord({ ...net, layers, steps: net.steps + workerSteps, history }, "loft", record), history[history.length - 1]!);
 }

@@ -2,7 +2,7 @@
 // layer's parameters (a filter's rows, the next layer's matching input channels) as flat
 // arrays. Shared by the coordinator (runtime/engine/loft.ts) and its workers.
 
-import type { Layer } from "../../artifacts.js";
+import type { Layer } from "../../core/net.js";
 import { Random } from "../../core/random.js";
 
 /**

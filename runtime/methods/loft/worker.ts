@@ -6,11 +6,14 @@
 // and the replicated layers, and sends back only the slice and the replicated layers.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import { decodeArtifact, type DatasetValue, type NetValue } from "../../artifacts.js";
+import { decodeArtifact } from "../../artifacts.js";
+import { liveMask, type NetValue } from "../../core/net.js";
+import type { DatasetValue } from "../../core/dataset.js";
 import { loadEngine, type BackendChoice } from "../../engine/backend.js";
 import { type LayerValues, PER_CHANNEL, takeInputs, takeOutputs, valuesOf, withValues } from "./slices.js";
 import { EngineNet, features, toEngine, type Trainable } from "../../engine/model.js";
-import { Optimizer, trainStep } from "../../engine/train.js";
+import { Optimizer } from "../../engine/optimizer.js";
+import { trainStep } from "../../engine/train.js";
 
 export interface LoftWorkerData {
   readonly backend: BackendChoice;
@@ -74,7 +77,6 @@ try {
     const trainables: Trainable[] = model.params.flatMap((p, i) => {
       const l = p.layer;
       const area = l.kernel * l.kernel;
-      const filter = l.inputs * area;
       // Channels a channel mask removed never train, as in `train`.
       const live = l.channels ?? new Uint8Array(l.outputs).fill(1);
       const ownsOutput = new Uint8Array(l.outputs).fill(1);
@@ -89,7 +91,9 @@ try {
         ownsInput.fill(0);
         fed.forEach((c) => (ownsInput[c] = 1));
       }
-      const keep = Uint8Array.from(l.mask, (w, j) => w & live[Math.floor(j / filter)]! & ownsOutput[Math.floor(j / filter)]! & ownsInput[Math.floor(j / area) % l.inputs]!);
+      // Live weights of the owned filters, from the owned input channels.
+      const keep = liveMask({ mask: l.mask, outputs: l.outputs, channels: Uint8Array.from(live, (c, o) => c & ownsOutput[o]!) });
+      for (let j = 0; j < keep.length; j++) keep[j] = keep[j]! & ownsInput[Math.floor(j / area) % l.inputs]!;
       const weightMask = tf.tensor(toEngine(keep, l), p.weight.shape);
       masks.push(weightMask);
       const perChannel = own || l.channels ? tf.tensor1d(Float32Array.from(ownsOutput, (o, c) => o & live[c]!)) : undefined;

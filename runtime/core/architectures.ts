@@ -3,7 +3,7 @@
 // network slimming (Liu et al., 2017), the code Early-Bird tickets build on.
 
 import type { ParamValue } from "../../compiler/stage.js";
-import type { LayerShape } from "../artifacts.js";
+import type { LayerShape } from "./net.js";
 
 export type LayerPlan = LayerShape & { readonly batchnorm: boolean };
 

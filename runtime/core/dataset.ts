@@ -1,0 +1,31 @@
+// A dataset as the stages pass it: two splits of examples and labels, and how a stored
+// feature becomes the number the net sees.
+
+export interface Split {
+  readonly n: number;
+  /** n × features: bytes for images (scaled by `scale` when used), floats otherwise. */
+  readonly x: Uint8Array | Float32Array;
+  readonly y: Int32Array;
+}
+
+export interface DatasetValue {
+  readonly name: string;
+  readonly inputShape: readonly number[];
+  readonly classes: number;
+  /** What a stored feature is multiplied by before use (1/255 for image bytes). */
+  readonly scale: number;
+  /**
+   * Per channel (the last axis; one entry for flat features): the mean and standard deviation
+   * of the scaled training inputs, which training subtracts and divides by.
+   */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  readonly train: Split;
+  readonly test: Split;
+}
+
+/** Test loss and accuracy in [0, 1]. */
+export interface MetricsValue {
+  readonly accuracy: number;
+  readonly loss: number;
+}

@@ -1,0 +1,67 @@
+// The update rules, on raw variables: PyTorch's SGD (with momentum) and Adam, L2 weight decay
+// in the gradient, an optional L1 penalty on batch-norm scales, and masks that hold pruned
+// weights at exactly 0.
+
+import type * as TF from "@tensorflow/tfjs-core";
+import type { Trainable } from "./model.js";
+
+type Tensor = TF.Tensor;
+
+/** Adam's constants, PyTorch's defaults: β1, β2 and ε (added to √v̂). */
+export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
+
+export type OptimizerKind = "sgd" | "momentum" | "adam";
+
+export class Optimizer {
+  private readonly state: Tensor[][];
+  private t = 0;
+  constructor(
+    private readonly tf: typeof TF,
+    private readonly kind: OptimizerKind,
+    private readonly momentum: number,
+    private readonly decay: number,
+    private readonly l1: number,
+    private readonly trainables: readonly Trainable[],
+  ) {
+    const slots = kind === "adam" ? 2 : kind === "momentum" ? 1 : 0;
+    this.state = trainables.map(({ variable }) => Array.from({ length: slots }, () => tf.keep(tf.zerosLike(variable))));
+  }
+
+  /** A trainable's mask zeroes its gradient where pruned, so the update there is exactly 0. */
+  step(lr: number, grads: readonly Tensor[]): void {
+    const tf = this.tf;
+    const { beta1, beta2, epsilon } = ADAM;
+    this.t++;
+    this.trainables.forEach(({ variable: v, mask, scale }, i) => {
+      const s = this.state[i]!;
+      const next = tf.tidy(() => {
+        let g = grads[i]!;
+        if (this.decay > 0) g = tf.add(g, tf.mul(v, this.decay));
+        if (scale && this.l1 > 0) g = tf.add(g, tf.mul(tf.sign(v), this.l1));
+        if (mask) g = tf.mul(g, mask);
+        if (this.kind === "sgd") return { v: tf.sub(v, tf.mul(g, lr)), s: [] as Tensor[] };
+        // The state is masked too: a weight pruned mid-training (gmp) must not coast on its old
+        // momentum. Under a mask fixed from the start the state is already 0 there, so nothing changes.
+        const held = (t: Tensor) => (mask ? tf.mul(t, mask) : t);
+        if (this.kind === "momentum") {
+          const buf = held(tf.add(tf.mul(s[0]!, this.momentum), g));
+          return { v: tf.sub(v, tf.mul(buf, lr)), s: [buf] };
+        }
+        const m = held(tf.add(tf.mul(s[0]!, beta1), tf.mul(g, 1 - beta1)));
+        const u = held(tf.add(tf.mul(s[1]!, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        const stepSize = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+        // ε as PyTorch adds it: to sqrt(v̂), i.e. to sqrt(v)/sqrt(1-β2^t).
+        const denom = tf.add(tf.sqrt(u), epsilon * Math.sqrt(1 - beta2 ** this.t));
+        return { v: tf.sub(v, tf.mul(tf.div(m, denom), stepSize)), s: [m, u] };
+      });
+      v.assign(next.v);
+      next.v.dispose();
+      for (const old of s) old.dispose();
+      next.s.forEach((t, j) => (s[j] = tf.keep(t)));
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.state) this.tf.dispose(s);
+  }
+}

@@ -1,0 +1,43 @@
+// `train` and `evaluate`: the engine's training loop and measurement as ops, and the
+// optimisation parameters every training op shares, read from a stage's context.
+
+import type { MetricsValue } from "../core/dataset.js";
+import type { NetValue } from "../core/net.js";
+import type { Engine } from "../engine/backend.js";
+import { fit, testMetrics, type FitOptions } from "../engine/train.js";
+import { datasetInput, durationParam, netInput, num, str, type OpContext } from "../ops/context.js";
+
+/**
+ * The optimisation parameters every training op shares (`train`, `gmp`, `dpf`, `supermask`,
+ * `instability`), read from a stage's context. `seed` is the op's own unless given (each of
+ * instability's two copies has its own).
+ */
+export function trainingOptions(ctx: OpContext, seed: number = num(ctx, "seed")): FitOptions {
+  return {
+    lr: num(ctx, "lr"),
+    batch: num(ctx, "batch"),
+    optimizer: str(ctx, "optimizer") as FitOptions["optimizer"],
+    momentum: num(ctx, "momentum"),
+    weightDecay: num(ctx, "weight_decay"),
+    cosine: str(ctx, "schedule") === "cosine",
+    length: durationParam(ctx, "length"),
+    // An op without a warmup parameter (supermask: the scores start at once) has none.
+    warmup: ctx.params["warmup"] !== undefined ? durationParam(ctx, "warmup") : { steps: 0 },
+    seed,
+    stage: ctx.stage,
+    progress: (p) => ctx.progress(p),
+  };
+}
+
+export function train(ctx: OpContext, engine: Engine): NetValue {
+  return fit(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), {
+    ...trainingOptions(ctx),
+    // Always given by the compiler (defaults applied); absent only in hand-built contexts.
+    ...(ctx.params["start"] !== undefined ? { start: durationParam(ctx, "start") } : {}),
+    ...(ctx.params["stop"] !== undefined ? { stop: durationParam(ctx, "stop") } : {}),
+  });
+}
+
+export function evaluate(ctx: OpContext, engine: Engine): MetricsValue {
+  return testMetrics(engine, netInput(ctx, "net"), datasetInput(ctx, "data"));
+}
