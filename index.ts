@@ -16,5 +16,5 @@ export type * as Ast from "./dsl/ast.js";
 export { Experiment, ExperimentError, type ExperimentOptions } from "./runtime/api/experiment.js";
 export { epochs, percent, steps, type Arch, type Dataset, type Duration, type Metrics, type Net, type Num, type Percent } from "./runtime/api/values.js";
 export * from "./runtime/api/ops.generated.js";
-export type { Counts, RunEvent } from "./runtime/execute.js";
+export type { Counts, RunEvent } from "./runtime/execute/scheduler.js";
 export { codegen } from "./compiler/codegen/script.js";

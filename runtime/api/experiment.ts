@@ -8,6 +8,7 @@ import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js
 import { architecture, duration, StageBuilder, withDefaults, type CallSite } from "../../compiler/stages.js";
 import { lookupOp } from "../../dsl/ops.js";
 import type { BackendChoice } from "../engine/backend.js";
+import { LocalExecutor } from "../execute/local.js";
 import { execute, type Counts, type RunEvent } from "../execute/scheduler.js";
 import { problems, selectStages } from "../plan.js";
 import { createReporter } from "../ui/progress.js";
@@ -79,15 +80,12 @@ export class Experiment extends Ops {
     const reporter = this.options.quiet ? undefined : createReporter(process.stdout);
     try {
       store.clearTemp();
-      const execution = execute(graph, stages, {
-        store,
-        jobs: this.options.jobs ?? availableParallelism(),
-        backend: this.options.backend ?? "auto",
-        onEvent: (e) => {
-          this.options.onEvent?.(e);
-          if (reporter) showEvent(reporter, e);
-        },
-      });
+      const onEvent = (e: RunEvent) => {
+        this.options.onEvent?.(e);
+        if (reporter) showEvent(reporter, e);
+      };
+      const executor = new LocalExecutor({ store, jobs: this.options.jobs ?? availableParallelism(), backend: this.options.backend ?? "auto", onEvent });
+      const execution = execute(graph, stages, { store, executor, onEvent });
       const counts = await execution.done;
       if (counts.failed > 0) process.exitCode = 1;
       return counts;

@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
+import { LocalExecutor } from "../execute/local.js";
 import { execute, type RunEvent } from "../execute/scheduler.js";
 import { createReporter } from "../ui/progress.js";
 import { showEvent } from "../ui/run-events.js";
@@ -45,7 +46,8 @@ export async function runCommand(file: string, names: readonly string[], options
     }
     showEvent(reporter!, e);
   };
-  const execution = execute(graph, stages, { store, jobs, backend, onEvent });
+  const executor = new LocalExecutor({ store, jobs, backend, onEvent });
+  const execution = execute(graph, stages, { store, executor, onEvent });
   const stop = (signal: NodeJS.Signals) => {
     execution.abort();
     reporter?.close();

@@ -1,21 +1,20 @@
-// The executor: brings stages up to date in dependency order, each as soon as its inputs
-// exist, tensor work in up to `jobs` worker processes. A stage that reruns and produces the
-// same bytes leaves its dependants' keys unchanged, so they stay cached (early cutoff).
+// The scheduler: brings stages up to date in dependency order, each as soon as its inputs
+// exist. Stages that need no tensor engine run here, one at a time; tensor stages go to an
+// `Executor` (executor.ts), which runs as many at once as it can. A stage that reruns and
+// produces the same bytes leaves its dependants' keys unchanged, so they stay cached (early cutoff).
 
-import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import type { Stage, StageGraph, StageId } from "../../compiler/stage.js";
-import type { BackendChoice } from "../engine/backend.js";
 import { failureMessage, failureRepeats } from "../ops/context.js";
 import { needsEngine } from "../ops/index.js";
 import { Decider, describeReason, plan } from "../plan.js";
 import type { TrainingProgress } from "../ui/progress.js";
 import type { ArtifactRef, StageKey, Store } from "../store/store.js";
+import type { Executor, ExecutorEvent, TaskOutcome } from "./executor.js";
 import { runTask, type StageTask } from "./task.js";
-import type { FromWorker, ToWorker, WorkerHealth } from "./worker.js";
+import type { WorkerHealth } from "./worker.js";
 
 export type RunEvent =
-  | { readonly type: "backend"; readonly backend: string; readonly why: string }
+  | ExecutorEvent
   | { readonly type: "start"; readonly id: StageId; readonly op: string; readonly key: StageKey; readonly reason: string }
   | ({ readonly type: "progress" } & TrainingProgress)
   | {
@@ -39,128 +38,9 @@ export type RunEvent =
 
 export interface ExecuteOptions {
   readonly store: Store;
-  readonly jobs: number;
-  readonly backend: BackendChoice;
+  /** Where tensor stages run; the scheduler closes it when the run ends and cancels it on abort. */
+  readonly executor: Executor;
   readonly onEvent: (e: RunEvent) => void;
-}
-
-type Outcome =
-  | { readonly ok: true; readonly ref: ArtifactRef; readonly seconds: number; readonly backend: string | null; readonly health?: WorkerHealth }
-  /** `repeats`: the same key would fail the same way (store/FailureRecord). */
-  | { readonly ok: false; readonly message: string; readonly seconds: number; readonly repeats: boolean };
-
-/**
- * Worker processes, started when the first tensor stage needs one and replaced when one
- * dies. A worker that cannot load the backend fails every tensor stage with its reason.
- */
-class WorkerPool {
-  private readonly idle: ChildProcess[] = [];
-  private readonly all = new Set<ChildProcess>();
-  private readonly waiting: (() => void)[] = [];
-  private unavailable: string | undefined;
-  private backend: string | undefined;
-
-  /** The backend the workers loaded, once one has started. */
-  get chosen(): string | undefined {
-    return this.backend;
-  }
-
-  constructor(
-    private readonly size: number,
-    private readonly choice: BackendChoice,
-    private readonly onBackend: (backend: string, why: string) => void,
-  ) {}
-
-  private spawn(): Promise<ChildProcess | { unavailable: string }> {
-    const source = import.meta.url.endsWith(".ts");
-    const worker = fork(fileURLToPath(new URL(source ? "./worker.ts" : "./worker.js", import.meta.url)), [this.choice], {
-      execArgv: [...(source ? ["--import", "tsx"] : []), "--expose-gc"],
-      serialization: "advanced",
-      // Nothing a worker or its backend prints may land in `run --json`'s stdout.
-      stdio: ["ignore", 2, 2, "ipc"],
-    });
-    this.all.add(worker);
-    // A send to a worker that just died fails here; its exit does the bookkeeping.
-    worker.on("error", () => undefined);
-    worker.once("exit", () => {
-      this.all.delete(worker);
-      const i = this.idle.indexOf(worker);
-      if (i >= 0) this.idle.splice(i, 1);
-      this.waiting.shift()?.();
-    });
-    return new Promise((resolve) => {
-      worker.once("message", (m: FromWorker) => {
-        if (m.type === "ready") {
-          if (this.backend === undefined) this.onBackend((this.backend = m.backend), m.why);
-          resolve(worker);
-        } else {
-          this.unavailable = m.type === "unavailable" ? m.message : "the worker did not start";
-          worker.kill();
-          resolve({ unavailable: this.unavailable });
-        }
-      });
-      worker.once("exit", (code, signal) => resolve({ unavailable: `a worker process exited (${signal ?? `status ${code}`}) before it was ready` }));
-    });
-  }
-
-  /** A free worker, or why there is none. */
-  private async acquire(): Promise<ChildProcess | { unavailable: string }> {
-    for (;;) {
-      if (this.unavailable) return { unavailable: this.unavailable };
-      const free = this.idle.pop();
-      if (free?.connected) return free;
-      if (free) continue;
-      if (this.all.size < this.size) return this.spawn();
-      await new Promise<void>((wake) => this.waiting.push(wake));
-    }
-  }
-
-  private release(worker: ChildProcess): void {
-    if (worker.connected) this.idle.push(worker);
-    this.waiting.shift()?.();
-  }
-
-  /** Runs a task on a free worker; `onStart` is called once one has it. */
-  async run(task: StageTask, store: Store, onStart: () => void, progress: (p: TrainingProgress) => void): Promise<Outcome> {
-    const worker = await this.acquire();
-    if (!("send" in worker)) return { ok: false, message: worker.unavailable, seconds: 0, repeats: false };
-    onStart();
-    const started = performance.now();
-    const backend = this.backend!;
-    return new Promise<Outcome>((resolve) => {
-      const seconds = () => (performance.now() - started) / 1000;
-      const settle = (outcome: Outcome) => {
-        worker.off("message", onMessage);
-        worker.off("exit", onExit);
-        resolve(outcome);
-      };
-      const onMessage = (m: FromWorker) => {
-        if (m.type === "progress") return progress(m.progress);
-        if (m.type !== "done" && m.type !== "failed") return;
-        settle(m.type === "done" ? { ok: true, ref: m.ref, seconds: m.seconds, backend, health: m.health } : { ok: false, message: m.message, seconds: seconds(), repeats: m.repeats });
-        this.release(worker);
-      };
-      const onExit = (code: number | null, signal: string | null) =>
-        settle({ ok: false, message: `the worker process died (${signal ?? `status ${code}`}), perhaps out of memory`, seconds: seconds(), repeats: false });
-      worker.on("message", onMessage);
-      worker.once("exit", onExit);
-      worker.send({ type: "run", task, store: store.root } satisfies ToWorker);
-    });
-  }
-
-  /** Starts a worker now, so the backend is chosen (and said) before the first stage. */
-  async warm(): Promise<void> {
-    const worker = await this.acquire();
-    if ("send" in worker) this.release(worker);
-  }
-
-  close(): void {
-    for (const w of this.all) if (w.connected) w.disconnect();
-  }
-
-  kill(): void {
-    for (const w of this.all) w.kill("SIGKILL");
-  }
 }
 
 export interface Counts {
@@ -173,13 +53,12 @@ export interface Counts {
 
 export interface Execution {
   readonly done: Promise<Counts>;
-  /** Stops at once: workers are killed; finished stages stay cached. */
+  /** Stops at once: the executor's tasks are killed; finished stages stay cached. */
   abort(): void;
 }
 
 export function execute(graph: StageGraph, stages: readonly Stage[], options: ExecuteOptions): Execution {
-  const { store, onEvent } = options;
-  const pool = new WorkerPool(Math.max(1, options.jobs), options.backend, (backend, why) => onEvent({ type: "backend", backend, why }));
+  const { store, executor, onEvent } = options;
   const decider = new Decider(graph, store);
   const counts = { ran: 0, cached: 0, failed: 0, blocked: 0 };
   const failed = new Set<StageId>();
@@ -209,15 +88,15 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     const task: StageTask = { id: stage.id, op: stage.op, key, result: stage.result, params: stage.params, inputs, files: stage.files };
     const onStart = () => onEvent({ type: "start", id: stage.id, op: stage.op, key, reason });
     const progress = (p: TrainingProgress) => onEvent({ type: "progress", ...p });
-    let outcome: Outcome;
-    if (needsEngine(stage)) outcome = await pool.run(task, store, onStart, progress);
+    let outcome: TaskOutcome;
+    if (needsEngine(stage)) outcome = await executor.run(task, { started: onStart, progress });
     else {
       onStart();
       const t0 = performance.now();
       try {
         outcome = { ok: true, ref: await runTask(task, store, undefined, progress), seconds: (performance.now() - t0) / 1000, backend: null };
       } catch (e) {
-        outcome = { ok: false, message: failureMessage(e), seconds: (performance.now() - t0) / 1000, repeats: failureRepeats(e) };
+        outcome = { ok: false, message: failureMessage(e), seconds: (performance.now() - t0) / 1000, repeats: failureRepeats(e), backend: null };
       }
     }
     if (aborted) return;
@@ -226,11 +105,11 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
         // The index entry is written last: only now does the stage count as done.
         store.putRecord({ key, op: stage.op, version: stage.version, output: outcome.ref, backend: outcome.backend, seconds: outcome.seconds, finishedAt: new Date().toISOString() });
       } catch (e) {
-        outcome = { ok: false, message: `could not record the result in the store: ${failureMessage(e)}`, seconds: outcome.seconds, repeats: false };
+        outcome = { ok: false, message: `could not record the result in the store: ${failureMessage(e)}`, seconds: outcome.seconds, repeats: false, backend: outcome.backend };
       }
     }
     if (!outcome.ok) {
-      recordFailure(stage, key, outcome.message, outcome.repeats, pool.chosen ?? null);
+      recordFailure(stage, key, outcome.message, outcome.repeats, outcome.backend);
       return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
     }
     store.deleteFailure(key);
@@ -245,7 +124,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     try {
       // Nothing else writes the store while the lock is held, so what the plan finds cached stays so.
       const planned = new Map(plan(graph, store, stages, decider).map((p) => [p.stage.id, p.decision]));
-      if (stages.some((s) => planned.get(s.id)?.status === "run" && needsEngine(s))) await pool.warm();
+      if (stages.some((s) => planned.get(s.id)?.status === "run" && needsEngine(s))) await executor.warm();
       while (!aborted && (waiting.size > 0 || inFlight.size > 0)) {
         let progressed = false;
         for (const stage of stages) {
@@ -288,14 +167,14 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
           });
           inFlight.set(stage.id, running);
           byKey.set(key, running);
-          // In-process stages run one at a time in this loop; tensor stages go to the pool.
+          // In-process stages run one at a time in this loop; tensor stages go to the executor.
           if (!needsEngine(stage)) await running;
         }
         if (!progressed && inFlight.size > 0) await Promise.race(inFlight.values());
         else if (!progressed) break;
       }
     } finally {
-      pool.close();
+      executor.close();
       try {
         decider.save();
       } catch (e) {
@@ -311,7 +190,7 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     done,
     abort() {
       aborted = true;
-      pool.kill();
+      executor.cancel();
     },
   };
 }

@@ -44,7 +44,7 @@ describe("two runs on one store at once", () => {
 
 /** Pids of the worker processes of one `lth run` (its children), never another test's. */
 async function workers(parent: number): Promise<number[]> {
-  const r = await execa("pgrep", ["-P", String(parent), "-f", "dist/runtime/worker.js"], { reject: false });
+  const r = await execa("pgrep", ["-P", String(parent), "-f", "dist/runtime/execute/worker.js"], { reject: false });
   return r.stdout.split("\n").filter(Boolean).map(Number);
 }
 
