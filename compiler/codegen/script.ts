@@ -15,7 +15,7 @@ import { optionsName, tsType } from "./api-ops.js";
 
 /** Words a `.lth` name may be that a TypeScript `const` may not. */
 const RESERVED = new Set(
-  "break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await async of arguments eval undefined NaN Infinity percent epochs steps Experiment".split(
+  "break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await async of arguments eval undefined NaN Infinity percent epochs steps Experiment process".split(
     " ",
   ),
 );
@@ -100,7 +100,9 @@ class ScriptWriter {
       `import { ${imports.join(", ")} } from "lth";`,
     ]);
     file.addVariableStatement({ declarationKind: VariableDeclarationKind.Const, declarations: [{ name: this.ex, initializer: "new Experiment()" }] });
-    file.addStatements([body, ...(reports.length ? [reports.join("\n")] : []), `void ${this.ex}.run();`]);
+    // The library leaves the exit status alone; the script sets it from the counts, as `lth run` does.
+    const run = [`// Exit status 1 when a stage failed, as \`lth run\`.`, `void ${this.ex}.run().then((counts) => {`, "  if (counts.failed > 0) process.exitCode = 1;", "});"].join("\n");
+    file.addStatements([body, ...(reports.length ? [reports.join("\n")] : []), run]);
     file.formatText({ indentSize: 2, convertTabsToSpaces: true });
     return file.getFullText();
   }

@@ -8,11 +8,9 @@ import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js
 import { architecture, duration, StageBuilder, withDefaults, type CallSite } from "../../compiler/stages.js";
 import { lookupOp } from "../../dsl/ops.js";
 import type { BackendChoice } from "../engine/backend.js";
-import { LocalExecutor } from "../execute/local.js";
-import { execute, type Counts, type RunEvent } from "../execute/scheduler.js";
+import { runStages } from "../execute/run.js";
+import type { Counts, RunEvent } from "../execute/scheduler.js";
 import { problems, selectStages } from "../plan.js";
-import { createReporter } from "../ui/progress.js";
-import { showEvent } from "../ui/run-events.js";
 import { Store, storeDir } from "../store/store.js";
 import { Ops } from "./ops.generated.js";
 import { isArch, isResult, type Arch, type Result } from "./values.js";
@@ -68,31 +66,28 @@ export class Experiment extends Ops {
     return { file: this.file, graph: this.stages.graph, bindings: new Map(), reports: [] } as unknown as StageGraph;
   }
 
-  /** Brings every stage (or those the given results need) up to date. */
+  /**
+   * Brings every stage (or those the given results need) up to date, as `lth run` does, and
+   * resolves with the counts. It leaves the process's exit status alone: a script decides it
+   * from them (`lth run` exits 1 when `failed > 0`). SIGINT or SIGTERM stops the run at once
+   * (workers killed, lock released, finished stages cached) and rejects with an `ExperimentError`.
+   */
   async run(...results: readonly (Result<string> | readonly Result<string>[])[]): Promise<Counts> {
     const graph = this.graph();
     const targets = results.flat().map((r) => r.stage as StageId);
     const stages = selectStages(graph, targets.length ? targets : undefined);
     const bad = problems(stages);
     if (bad.length) throw new ExperimentError(`cannot run: ${bad.map((p) => `${p.stage.id} (${p.stage.op}): ${p.message}`).join("; ")}`);
-    const store = new Store(this.options.store ?? storeDir(this.file));
-    const release = await store.lock((m) => process.stderr.write(`lth: ${m}\n`));
-    const reporter = this.options.quiet ? undefined : createReporter(process.stdout);
-    try {
-      store.clearTemp();
-      const onEvent = (e: RunEvent) => {
-        this.options.onEvent?.(e);
-        if (reporter) showEvent(reporter, e);
-      };
-      const executor = new LocalExecutor({ store, jobs: this.options.jobs ?? availableParallelism(), backend: this.options.backend ?? "auto", onEvent });
-      const execution = execute(graph, stages, { store, executor, onEvent });
-      const counts = await execution.done;
-      if (counts.failed > 0) process.exitCode = 1;
-      return counts;
-    } finally {
-      reporter?.close();
-      await release();
-    }
+    const result = await runStages(graph, stages, {
+      store: new Store(this.options.store ?? storeDir(this.file)),
+      jobs: this.options.jobs ?? availableParallelism(),
+      backend: this.options.backend ?? "auto",
+      show: this.options.quiet ? "quiet" : "lines",
+      onEvent: this.options.onEvent,
+      say: (message) => process.stderr.write(`lth: ${message}\n`),
+    });
+    if ("stopped" in result) throw new ExperimentError(`stopped by ${result.stopped}`);
+    return result.counts;
   }
 }
 

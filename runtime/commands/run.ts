@@ -1,15 +1,13 @@
 // `lth run FILE [NAME…]`: brings the named bindings (default: all) up to date. Stage lines
 // and a live progress bar for people, JSON lines with `--json`; exit 0 when everything is
-// up to date, 1 when a stage failed, 2 on a usage or language error.
+// up to date, 1 when a stage failed, 2 on a usage or language error, 130 when stopped by
+// SIGINT or SIGTERM. The run itself is execute/run.ts, shared with the API.
 
 import { availableParallelism } from "node:os";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
-import { LocalExecutor } from "../execute/local.js";
-import { execute, type RunEvent } from "../execute/scheduler.js";
-import { createReporter } from "../ui/progress.js";
-import { showEvent } from "../ui/run-events.js";
+import { runStages } from "../execute/run.js";
 import { openStore, selectedStages } from "./pipeline.js";
 
 export interface RunOptions {
@@ -35,34 +33,14 @@ export async function runCommand(file: string, names: readonly string[], options
   const { graph, stages } = selected;
 
   const store = openStore(graph, options.store, io.cwd);
-  const release = await store.lock((message) => io.err(`lth run: ${message}`));
-  store.clearTemp();
-
-  const reporter = options.json ? undefined : createReporter(process.stdout);
-  const onEvent = (e: RunEvent) => {
-    if (options.json) {
-      if (e.type !== "progress" || e.final) io.out(JSON.stringify(e));
-      return;
-    }
-    showEvent(reporter!, e);
-  };
-  const executor = new LocalExecutor({ store, jobs, backend, onEvent });
-  const execution = execute(graph, stages, { store, executor, onEvent });
-  const stop = (signal: NodeJS.Signals) => {
-    execution.abort();
-    reporter?.close();
-    io.err(`lth run: stopped by ${signal}; finished stages stay cached`);
-    void release().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  try {
-    const counts = await execution.done;
-    return counts.failed > 0 ? EXIT.failed : EXIT.ok;
-  } finally {
-    reporter?.close();
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-    await release();
-  }
+  const result = await runStages(graph, stages, {
+    store,
+    jobs,
+    backend,
+    show: options.json ? { json: (line) => io.out(line) } : "lines",
+    say: (message) => io.err(`lth run: ${message}`),
+  });
+  // Stopped by SIGINT or SIGTERM (said, and the lock released): at once, whatever the stages in flight do.
+  if ("stopped" in result) process.exit(130);
+  return result.counts.failed > 0 ? EXIT.failed : EXIT.ok;
 }
