@@ -6,7 +6,7 @@ import type { CheckedProgram, LetBinding } from "../dsl/check/index.js";
 import type { Module } from "../dsl/check/program.js";
 import type { ResolvedCall } from "../dsl/check/resolve.js";
 import type { CompiledValue, ParamValue, StageGraph } from "./stage.js";
-import { architecture, CompileError, defaultValue, duration, lastOf, StageBuilder } from "./stages.js";
+import { architecture, CompileError, defaultValue, duration, lastOf, StageBuilder, stageGraph } from "./stages.js";
 
 export { CompileError } from "./stages.js";
 
@@ -53,7 +53,7 @@ class Compiler {
       ...(r.title ? { title: r.title.value } : {}),
       names: r.names.map((n) => n.name),
     }));
-    return { file: this.program.root.source.path, graph: this.stages.graph, bindings, reports } as unknown as StageGraph;
+    return stageGraph(this.stages, this.program.root.source.path, bindings, reports);
   }
 
   private letValue(binding: LetBinding, from: Frame): CompiledValue {

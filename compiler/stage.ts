@@ -48,7 +48,10 @@ export interface ReportSpec {
 
 declare const compiledBrand: unique symbol;
 
-/** A checked program as stages. Only `compile` makes one, so only compiled graphs run. */
+/**
+ * A checked program as stages. Only `stageGraph` (stages.ts) makes one, from a `StageBuilder`,
+ * as `compile` and the API do, so only stages built the compiler's way run.
+ */
 export interface StageGraph {
   readonly [compiledBrand]: true;
   /** The root `.lth` file. */

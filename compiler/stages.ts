@@ -8,7 +8,7 @@ import type { DurationUnit } from "../dsl/ast.js";
 import type { DefaultValue, OpDecl, ParamDecl } from "../dsl/ops.js";
 import type { Range } from "../dsl/source.js";
 import type { Value } from "../dsl/types.js";
-import type { CompiledValue, ParamValue, ResultKind, Stage, StageId } from "./stage.js";
+import type { CompiledValue, ParamValue, ReportSpec, ResultKind, Stage, StageGraph, StageId } from "./stage.js";
 
 /** Where a call is written: its file (the base of relative paths) and its range there. */
 export interface CallSite {
@@ -140,4 +140,20 @@ export class StageBuilder {
     for (let n = 2; this.graph.hasNode(id); n++) id = `${name}#${n}`;
     return id as StageId;
   }
+}
+
+/**
+ * The one constructor of a `StageGraph`: the stages a builder made, the file they come from
+ * (the base of the store's default place and of the run record), what the file's top-level
+ * bindings denote, and its report blocks. `compile` and the API's `Experiment` both make
+ * their graphs here.
+ */
+export function stageGraph(
+  stages: StageBuilder,
+  file: string,
+  bindings: ReadonlyMap<string, CompiledValue> = new Map(),
+  reports: readonly ReportSpec[] = [],
+): StageGraph {
+  // The brand exists only in types: this is the one place that grants it.
+  return { file, graph: stages.graph, bindings, reports } as StageGraph;
 }

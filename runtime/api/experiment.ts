@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js";
-import { architecture, duration, StageBuilder, withDefaults, type CallSite } from "../../compiler/stages.js";
+import { architecture, duration, StageBuilder, stageGraph, withDefaults, type CallSite } from "../../compiler/stages.js";
 import { lookupOp } from "../../dsl/ops.js";
 import type { BackendChoice } from "../engine/backend.js";
 import { runStages } from "../execute/run.js";
@@ -13,7 +13,7 @@ import type { Counts, RunEvent } from "../execute/scheduler.js";
 import { problems, selectStages } from "../plan.js";
 import { Store, storeDir } from "../store/store.js";
 import { Ops } from "./ops.generated.js";
-import { isArch, isResult, type Arch, type Result } from "./values.js";
+import { archOf, isArch, isResult, resultOf, type Result } from "./values.js";
 
 export interface ExperimentOptions {
   /**
@@ -57,13 +57,13 @@ export class Experiment extends Ops {
     for (const [name, value] of Object.entries(args)) if (value !== undefined) given.set(name, compiled(value, `${op}(${name})`));
     const site: CallSite = { file: this.file, range: { start: 0, end: 0 } };
     const values = withDefaults(decl, given);
-    if (decl.category === "architecture") return { arch: architecture(decl, values, site) } as unknown as Arch;
-    return { stage: this.stages.add(decl, values, site, op) } as unknown as Result<string>;
+    if (decl.category === "architecture") return archOf(architecture(decl, values, site));
+    return resultOf(this.stages.add(decl, values, site, op));
   }
 
   /** The stages built so far, as the executor takes them. */
   graph(): StageGraph {
-    return { file: this.file, graph: this.stages.graph, bindings: new Map(), reports: [] } as unknown as StageGraph;
+    return stageGraph(this.stages, this.file);
   }
 
   /**

@@ -44,6 +44,17 @@ export function steps(count: number): Duration {
   return { steps: count };
 }
 
+/** The result the stage `stage` will compute. */
+export function resultOf<K extends string>(stage: StageId): Result<K> {
+  // The brand exists only in types: a result is its stage.
+  return { stage } as Result<K>;
+}
+
+/** An architecture, as the description `init` takes. */
+export function archOf(arch: ParamValue): Arch {
+  return { arch } as Arch;
+}
+
 export function isResult(v: unknown): v is Result<string> {
   return typeof v === "object" && v !== null && "stage" in v && typeof (v as { stage: unknown }).stage === "string";
 }
