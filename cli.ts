@@ -158,6 +158,9 @@ process.on("uncaughtException", fatal);
 process.on("unhandledRejection", fatal);
 
 try {
+  // Test hooks: LTH_FAULT (the crash and full-disk tests) reaches the store's writes through
+  // the store's write probe; the module is not even loaded without it.
+  if (process.env["LTH_FAULT"]) (await import("./runtime/store/faults.js")).installFaults();
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {

@@ -4,7 +4,7 @@
 import { BackendUnavailable, loadEngine, type BackendChoice } from "../engine/backend.js";
 import { failureMessage, failureRepeats } from "../ops/context.js";
 import type { TrainingProgress } from "../ui/progress.js";
-import { faultsKillParent } from "../store/faults.js";
+import { installFaults } from "../store/faults.js";
 import { Store, type ArtifactRef } from "../store/store.js";
 import { runTask, type StageTask } from "./task.js";
 
@@ -27,7 +27,8 @@ process.on("disconnect", () => process.exit(0));
 // Training is synchronous, so "disconnect" cannot fire mid-stage: each progress report also
 // checks that the parent is still there (a killed parent re-parents this process).
 const parent = process.ppid;
-faultsKillParent(parent);
+// Test hooks: LTH_FAULT reaches this process's store writes through the store's write probe.
+installFaults({ parentPid: parent });
 
 try {
   const engine = await loadEngine((process.argv[2] ?? "auto") as BackendChoice);

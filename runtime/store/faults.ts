@@ -20,11 +20,18 @@
 //
 // Tests aim their kills with these rather than with timers, so where a kill lands does not
 // depend on how fast the machine is.
+//
+// The store does not import this module: it reaches the write path through the store's
+// write probe (`setWriteProbe` in store.ts), into which `installFaults` puts it. Only the
+// entry points of processes that write the store call `installFaults`: `cli.ts` and the
+// worker process `runtime/execute/worker.ts` (tests/architecture/imports.test.ts holds
+// every other file to that).
 
 import { appendFileSync, statSync } from "node:fs";
+import { setWriteProbe, type WritePoint } from "./store.js";
 
-export type WriteKind = "object" | "record" | "failure" | "pipeline" | "lock";
-export type FaultPoint = `${WriteKind}.${"data" | "rename" | "done"}`;
+/** A crash point: one of the store's write points. */
+export type FaultPoint = WritePoint;
 
 interface Fault {
   readonly action: "kill" | "die" | "enospc" | "count";
@@ -39,17 +46,25 @@ function parse(spec: string | undefined): Fault | undefined {
   return { action: m[1] as Fault["action"], point: m[2] as FaultPoint, nth: Number(m[3] ?? 1) };
 }
 
-const fault = parse(process.env["LTH_FAULT"]);
+let fault: Fault | undefined;
 let arrivals = 0;
 /** The run's parent process, when this process is one of its workers: a kill takes both. */
 let parentPid: number | undefined;
 
-export function faultsKillParent(pid: number): void {
-  parentPid = pid;
+/**
+ * Reads LTH_FAULT and, when it is set, installs the fault as the store's write probe.
+ * A process entry point calls it once, before any store write; a worker gives its parent's
+ * pid (`kill` takes the parent too, `die` counts only workers' arrivals). Throws when
+ * LTH_FAULT is malformed. Without LTH_FAULT it installs nothing.
+ */
+export function installFaults(options: { readonly parentPid?: number } = {}): void {
+  parentPid = options.parentPid;
+  fault = parse(process.env["LTH_FAULT"]);
+  if (fault) setWriteProbe(faultPoint);
 }
 
-/** Called at each crash point of a store write; does nothing unless LTH_FAULT names this point. */
-export function faultPoint(point: FaultPoint): void {
+/** The write probe: does nothing unless LTH_FAULT names this point and this is the n-th arrival. */
+function faultPoint(point: FaultPoint): void {
   if (!fault || fault.point !== point) return;
   // A worker's death is aimed at workers' writes: the parent's do not count.
   if (fault.action === "die" && parentPid === undefined) return;

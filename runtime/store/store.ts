@@ -12,7 +12,6 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import lockfile from "proper-lockfile";
-import { faultPoint, type WriteKind } from "./faults.js";
 
 declare const digestBrand: unique symbol;
 /** SHA-256 (hex) of an artifact's bytes: its name in the store. */
@@ -59,6 +58,60 @@ export interface FailureRecord {
   readonly repeats: boolean;
   readonly backend: string | null;
   readonly failedAt: string;
+}
+
+/**
+ * Heartbeat-based staleness. The heartbeat is a timer of the main process, which also runs
+ * stages that need no tensor engine (reading Fashion-MNIST or CIFAR-10, augmenting, hashing
+ * data files): on a loaded machine one of those can hold the event loop for seconds, and a
+ * 5 s limit made a live run declare its own lock lost. A killed run on this machine is
+ * taken over at once anyway (its pid is gone); only a lock from another host waits this out.
+ */
+const STALE_MS = 30_000;
+/** How often the holder of the lock refreshes it: six heartbeats may be missed before it is stale. */
+const HEARTBEAT_MS = STALE_MS / 6;
+/** How long a run that finds the lock held waits before it tries again. */
+const LOCK_POLL_MS = 250;
+/** A file is hashed in pieces of this many bytes (1 MiB), so a large data file is never read whole. */
+const DIGEST_CHUNK_BYTES = 1 << 20;
+
+// ---------------------------------------------------------------------------------------
+// The write probe: the seam through which test hooks reach the write path.
+//
+// Every durable write (`atomicWrite`) passes three points, and calls the installed probe at
+// each, with `<kind>.<stage>`:
+//   <kind>.data     half the bytes are in the temp file
+//   <kind>.rename   the temp file is whole and synced, not yet renamed into place
+//   <kind>.done     renamed into place, before the caller goes on
+// where <kind> is object (an artifact), record (an index entry), failure (a stage's failure
+// record), pipeline (a pipeline's last-run file) or lock (the store's marker file).
+//
+// A probe may return (nothing happens), throw (at .data and .rename the write then fails
+// like a real one: its temp file is removed and a StoreWriteError naming the path is raised;
+// at .done the error reaches the caller as thrown, after the file is in place) or never
+// return (kill the process). There is none unless a process entry point installs one: the
+// store never imports a test module. `runtime/store/faults.ts` (LTH_FAULT) is the one probe
+// today, installed by `cli.ts` and the worker process `runtime/execute/worker.ts`.
+// ---------------------------------------------------------------------------------------
+
+/** What a store write is writing: the first half of a write point's name. */
+export type WriteKind = "object" | "record" | "failure" | "pipeline" | "lock";
+/** A named point of the write path, e.g. `object.rename`. */
+export type WritePoint = `${WriteKind}.${"data" | "rename" | "done"}`;
+/** Called at every write point of this process; may throw (e.g. an ENOSPC error) or kill the process. */
+export type WriteProbe = (point: WritePoint) => void;
+
+let writeProbe: WriteProbe | undefined;
+
+/**
+ * Installs `probe` for every store of this process (undefined: none, the default) and
+ * returns the one it replaces. Meant for process entry points and tests, never for
+ * library code.
+ */
+export function setWriteProbe(probe: WriteProbe | undefined): WriteProbe | undefined {
+  const previous = writeProbe;
+  writeProbe = probe;
+  return previous;
 }
 
 export function sha256(bytes: Uint8Array | string): string {
@@ -129,13 +182,13 @@ export class Store {
         const data = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
         const half = data.length >> 1;
         for (let off = 0; off < half; ) off += writeSync(fd, data, off, half - off);
-        faultPoint(`${kind}.data`);
+        writeProbe?.(`${kind}.data`);
         for (let off = half; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
-      faultPoint(`${kind}.rename`);
+      writeProbe?.(`${kind}.rename`);
       mkdirSync(dirname(path), { recursive: true });
       renameSync(temp, path);
     } catch (e) {
@@ -143,7 +196,7 @@ export class Store {
     } finally {
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
-    faultPoint(`${kind}.done`);
+    writeProbe?.(`${kind}.done`);
   }
 
   /** Stores an artifact under its content hash; identical bytes are stored once. */
@@ -287,7 +340,7 @@ export class Store {
     let waited = false;
     for (;;) {
       try {
-        const release = await lockfile.lock(target, { stale: STALE_MS, update: STALE_MS / 6, realpath: false, onCompromised: compromised });
+        const release = await lockfile.lock(target, { stale: STALE_MS, update: HEARTBEAT_MS, realpath: false, onCompromised: compromised });
         try {
           // Written in place, not by way of a temp file, to keep short the moment in which a
           // killed run leaves a lock without an owner (that lock is then taken over after STALE_MS).
@@ -310,7 +363,7 @@ export class Store {
         }
         if (!waited) onWait(`waiting for another lth process to finish with ${this.root}`);
         waited = true;
-        await new Promise((r) => setTimeout(r, 250));
+        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
       }
     }
   }
@@ -341,7 +394,7 @@ function holderIsDead(ownerFile: string, lockDir: string): boolean {
 /** Content digests of files, remembered by size and modification time within one process. */
 const fileDigests = new Map<string, { size: number; mtimeMs: number; digest: string }>();
 
-/** SHA-256 of a file's content, read in 1 MB pieces. */
+/** SHA-256 of a file's content, read in pieces of `DIGEST_CHUNK_BYTES`. */
 export function fileDigest(path: string): string {
   const st = statSync(path);
   const known = fileDigests.get(path);
@@ -349,7 +402,7 @@ export function fileDigest(path: string): string {
   const hash = createHash("sha256");
   const fd = openSync(path, "r");
   try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
+    const buffer = Buffer.allocUnsafe(DIGEST_CHUNK_BYTES);
     for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
   } finally {
     closeSync(fd);
@@ -358,15 +411,6 @@ export function fileDigest(path: string): string {
   fileDigests.set(path, { size: st.size, mtimeMs: st.mtimeMs, digest });
   return digest;
 }
-
-/**
- * Heartbeat-based staleness. The heartbeat is a timer of the main process, which also runs
- * stages that need no tensor engine (reading Fashion-MNIST or CIFAR-10, augmenting, hashing
- * data files): on a loaded machine one of those can hold the event loop for seconds, and a
- * 5 s limit made a live run declare its own lock lost. A killed run on this machine is
- * taken over at once anyway (its pid is gone); only a lock from another host waits this out.
- */
-const STALE_MS = 30_000;
 
 function compromised(e: Error): void {
   // Another process took the lock over (our heartbeat stalled): stop rather than race it.
