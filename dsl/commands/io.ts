@@ -19,7 +19,7 @@ export const processIO: CommandIO = {
   },
 };
 
-/** Exit statuses shared by every command (ARCHITECTURE.md, The command line). */
+/** Exit statuses shared by every command: 0 all up to date, 1 a stage failed, 2 a usage or language error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export function plural(n: number, word: string): string {

@@ -1,5 +1,5 @@
 // What `plan`, `run`, `show`, `graph` and `gc` share: a pipeline file, checked and compiled,
-// or its diagnostics printed (a language error is exit status 2, ARCHITECTURE.md).
+// or its diagnostics printed (a language error is exit status 2: `EXIT` in dsl/commands/io.ts).
 
 import { resolve } from "node:path";
 import { CompileError, compile } from "../../compiler/compile.js";

@@ -148,6 +148,16 @@ export function withChannels(l: Layer, channels: Uint8Array): Layer {
   return masked({ ...l, channels, mask: liveMask({ ...l, channels }) });
 }
 
+/** The net under new weight masks (and channel masks, by default its own), with the masks in force (`masked`). */
+export function withMasks(net: NetValue, masks: readonly Uint8Array[], channels: readonly (Uint8Array | undefined)[] = net.layers.map((l) => l.channels)): NetValue {
+  const layers = net.layers.map((l, i) => {
+    const c = channels[i];
+    const { channels: _dropped, ...rest } = l;
+    return masked({ ...rest, mask: masks[i]!, ...(c ? { channels: c } : {}) });
+  });
+  return { ...net, layers };
+}
+
 /** Layers as `name:outputs×inputs[×k×k]`, the way architecture mismatches are reported. */
 function shapes(layers: readonly LayerShape[]): string {
   return layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}${l.kind === "conv" ? `x${l.kernel}x${l.kernel}` : ""}`).join(" ");

@@ -1,4 +1,4 @@
-// Chooses the tensor backend (ARCHITECTURE.md, Compute): tfjs-node-gpu, then tfjs-node, then
+// Chooses the tensor backend (runtime/README.md, "Backends"): tfjs-node-gpu, then tfjs-node, then
 // wasm, then the plain CPU backend; and says why, so every result can record it.
 
 import type * as TF from "@tensorflow/tfjs-core";

@@ -1,10 +1,10 @@
-// Ops on weights and masks that need no tensor engine: initialisation, pruning, rewinding
-// and the random controls. Plain typed-array code, so they give the same bytes everywhere.
+// The lottery-ticket net ops that need no tensor engine: initialisation, rewinding, and the
+// random controls (reinit, shuffle_mask). Plain typed-array code, so they give the same
+// bytes everywhere. Pruning is in pruning.ts.
 
-import { layerShape, requireSameArchitecture, liveMask, masked, type Layer, type NetValue } from "../core/net.js";
+import { layerShape, liveMask, requireSameArchitecture, withMasks, type Layer, type NetValue } from "../core/net.js";
 import { MASK_RECORDS } from "./records.js";
 import { planNet, type LayerPlan } from "../core/architectures.js";
-import { lowest } from "../core/select.js";
 import { Random } from "../core/random.js";
 import { sha256 } from "../store/store.js";
 import { datasetInput, netInput, num, str, type OpContext } from "../ops/context.js";
@@ -59,87 +59,6 @@ export function init(ctx: OpContext): NetValue {
     ...fresh(l, scheme, seed),
   }));
   return { arch, scheme, inputShape: data.inputShape, classes: data.classes, head: plan.head, layers, init: lineage(layers), steps: 0, history: [] };
-}
-
-function withMasks(net: NetValue, masks: readonly Uint8Array[], channels: readonly (Uint8Array | undefined)[] = net.layers.map((l) => l.channels)): NetValue {
-  const layers = net.layers.map((l, i) => {
-    const c = channels[i];
-    const { channels: _dropped, ...rest } = l;
-    return masked({ ...rest, mask: masks[i]!, ...(c ? { channels: c } : {}) });
-  });
-  return { ...net, layers };
-}
-
-export type PruneScope = "layerwise" | "global";
-
-/**
- * Which live weights of a ranking group go: given the group's candidate count (live weights
- * of its layers, in layer then index order) and how many to remove, the candidates to
- * remove, as positions in that order.
- */
-type Chooser = (count: number, k: number, label: string, candidates: (visit: (layer: number, index: number, c: number) => void) => void) => Iterable<number>;
-
-/**
- * The mask removal shared by every criterion: the last layer loses `outputRate` of its live
- * weights on its own; the others each lose `rate` of theirs (`layerwise`) or `rate` of all
- * of theirs ranked together (`global`). Counts round to the nearest weight.
- */
-function removeByGroups(net: NetValue, rate: number, outputRate: number, scope: PruneScope, choose: Chooser): NetValue {
-  const masks = net.layers.map((l) => Uint8Array.from(l.mask));
-  const last = net.layers.length - 1;
-  const removeFrom = (layers: readonly number[], share: number, label: string): void => {
-    const count = layers.reduce((n, i) => n + masks[i]!.reduce((a, m) => a + m, 0), 0);
-    const k = Math.round(share * count);
-    if (k === 0) return;
-    const layerOf = new Uint32Array(count);
-    const indexOf = new Uint32Array(count);
-    let c = 0;
-    for (const i of layers) {
-      masks[i]!.forEach((m, j) => {
-        if (!m) return;
-        layerOf[c] = i;
-        indexOf[c++] = j;
-      });
-    }
-    const candidates = (visit: (layer: number, index: number, c: number) => void) => {
-      for (let c = 0; c < count; c++) visit(layerOf[c]!, indexOf[c]!, c);
-    };
-    for (const c of choose(count, k, label, candidates)) masks[layerOf[c]!]![indexOf[c]!] = 0;
-  };
-  if (scope === "global") removeFrom(net.layers.slice(0, last).map((_, i) => i), rate, "global");
-  else for (let i = 0; i < last; i++) removeFrom([i], rate, net.layers[i]!.name);
-  removeFrom([last], outputRate, net.layers[last]!.name);
-  return withMasks(net, masks);
-}
-
-/**
- * Prunes by a score per weight (stored layout, one array per layer): the lowest-scoring live
- * weights go first, ties by position (layer, then index). Pruned weights stay pruned and
- * only live weights count; `rate`, `outputRate` and `scope` as for `prune`.
- */
-export function pruneByScores(net: NetValue, scores: readonly Float32Array[], rate: number, outputRate: number, scope: PruneScope): NetValue {
-  return removeByGroups(net, rate, outputRate, scope, (count, k, _label, candidates) => {
-    const ranked = new Float32Array(count);
-    candidates((layer, index, c) => (ranked[c] = scores[layer]![index]!));
-    return lowest(ranked, k);
-  });
-}
-
-/**
- * Removes `rate` of the weights that remain (rounded to the nearest weight), smallest |w|
- * first or at random; ties go by position, so the result is the same everywhere. The last
- * layer always uses `output_rate` on its own; `global` ranks the other layers together.
- */
-export function prune(ctx: OpContext): NetValue {
-  const net = netInput(ctx, "net");
-  const rate = num(ctx, "rate");
-  const outputRate = num(ctx, "output_rate");
-  const scope = str(ctx, "scope") as PruneScope;
-  if (str(ctx, "criterion") === "magnitude") {
-    return pruneByScores(net, net.layers.map((l) => Float32Array.from(l.weight, Math.abs)), rate, outputRate, scope);
-  }
-  const seed = num(ctx, "seed");
-  return removeByGroups(net, rate, outputRate, scope, (count, k, label) => new Random(seed, `prune/${label}`).permutation(count).subarray(0, k));
 }
 
 /** The weights (and training history) of `to`, under the mask of `net`. */

@@ -1,6 +1,6 @@
-// Pruning at initialisation by saliency (REFERENCES.md §6): SNIP and GraSP score every weight
-// from one batch of training data, SynFlow from the net alone over 100 rounds. The removal
-// itself is `prune`'s (runtime/ops/nets.ts `pruneByScores`): same scopes, same counts, ties
+// Pruning at initialisation by saliency: SNIP (Lee et al. 2019) and GraSP (Wang et al. 2020) score every weight
+// from one batch of training data, SynFlow (Tanaka et al. 2020) from the net alone over 100 rounds. The removal
+// itself is `prune`'s (runtime/methods/nets.ts `pruneByScores`): same scopes, same counts, ties
 // by position, only live weights as candidates, biases never pruned.
 //
 // GraSP's Hessian-gradient product Hg is double backprop, as in the reference code. tfjs has
@@ -27,7 +27,7 @@ import type { DatasetValue, Split } from "../core/dataset.js";
 import { datasetInput, netInput, num, str, type OpContext } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 import { lowest } from "../core/select.js";
-import { prune, pruneByScores, type PruneScope } from "./nets.js";
+import { prune, pruneByScores, type PruneScope } from "./pruning.js";
 import type { Engine } from "../engine/backend.js";
 import { checkData, EngineNet, features, fromEngine } from "../engine/model.js";
 import { crossEntropy } from "../engine/train.js";

@@ -7,6 +7,7 @@ import type { NetValue } from "../core/net.js";
 import type { DatasetValue } from "../core/dataset.js";
 import type { TrainingProgress } from "../engine/progress.js";
 import { DataFileError } from "../data/idx.js";
+import type { Duration } from "../core/duration.js";
 import { OpFailure } from "../core/errors.js";
 import { SafetensorsError } from "../store/safetensors.js";
 import { DamagedArtifact, StoreWriteError } from "../store/store.js";
@@ -72,7 +73,7 @@ export function datasetInput(ctx: OpContext, name: string): DatasetValue {
 }
 
 /** A duration parameter: `{ epochs: n }` or `{ steps: n }`. */
-export function durationParam(ctx: OpContext, name: string): { epochs: number } | { steps: number } {
+export function durationParam(ctx: OpContext, name: string): Duration {
   const v = ctx.params[name] as Record<string, number> | undefined;
   if (v && typeof v["epochs"] === "number") return { epochs: v["epochs"] };
   if (v && typeof v["steps"] === "number") return { steps: v["steps"] };

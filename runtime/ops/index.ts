@@ -14,7 +14,8 @@ import { filterDistance, maskDistance } from "../methods/distances.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
-import { init, prune, reinit, rewind, shuffleMask, unsupportedArch } from "../methods/nets.js";
+import { init, reinit, rewind, shuffleMask, unsupportedArch } from "../methods/nets.js";
+import { prune } from "../methods/pruning.js";
 
 export interface OpImpl {
   /** Needs the tensor engine, so it runs in a worker process that has loaded one (for some ops, only with some parameters). */

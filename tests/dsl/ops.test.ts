@@ -1,5 +1,5 @@
 // The op table: one declaration per op, consistent with itself, with the language
-// contract (shared/LANGUAGE.md's standard library), and with the docs; free of TensorFlow.
+// contract (the standard library of LANGUAGE.md, whose checked-in copy is tests/fixtures/contract/stdlib-v0.md), and with the docs; free of TensorFlow.
 
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -37,7 +37,7 @@ describe("every op declaration", () => {
 });
 
 describe("the contract", () => {
-  /** `(a: T = d, b: U) -> R` from shared/LANGUAGE.md, as [name, type, default] triples. */
+  /** `(a: T = d, b: U) -> R` from the contract (tests/fixtures/contract/stdlib-v0.md), as [name, type, default] triples. */
   function contractRows(): [string[], string, [string, string, string | undefined][]][] {
     const table = readFileSync(join(repo, "tests/fixtures/contract/stdlib-v0.md"), "utf8");
     return table

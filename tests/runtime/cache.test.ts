@@ -1,5 +1,5 @@
 // The product's core promise, checked on a real store through the real CLI: a run redoes
-// only the stages an edit really affects, and nothing else (ARCHITECTURE.md, Stage identity).
+// only the stages an edit really affects, and nothing else (runtime/README.md, "Early cutoff"; the key: runtime/key.ts).
 
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -7,7 +7,8 @@ import type { Layer, NetValue } from "../../runtime/core/net.js";
 import type { DatasetValue } from "../../runtime/core/dataset.js";
 import type { OpContext } from "../../runtime/ops/context.js";
 import { synthetic } from "../../runtime/ops/datasets.js";
-import { init, prune } from "../../runtime/methods/nets.js";
+import { init } from "../../runtime/methods/nets.js";
+import { prune } from "../../runtime/methods/pruning.js";
 
 type Input = NetValue | DatasetValue | number;
 

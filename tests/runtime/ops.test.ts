@@ -1,6 +1,6 @@
 // The runtime's ops, called directly with hand-built contexts: what init, prune, rewind,
 // reinit, shuffle_mask, mask_distance, the datasets, train and evaluate promise
-// (shared/LANGUAGE.md's op table), on nets small enough to check by hand, on the cpu and wasm backends.
+// (the op table, dsl/ops.ts), on nets small enough to check by hand, on the cpu and wasm backends.
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeArtifact, encodeArtifact } from "../../runtime/artifacts.js";

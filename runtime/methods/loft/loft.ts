@@ -15,6 +15,7 @@ import type { LoftRecord } from "./record.js";
 import { withMeasurement, withRecord, type HistoryPoint, type Layer, type NetValue } from "../../core/net.js";
 import { datasetInput, durationParam, netInput, num, type OpContext } from "../../ops/context.js";
 import { OpFailure } from "../../core/errors.js";
+import { stepsPerEpoch, toSteps } from "../../core/duration.js";
 import { Random } from "../../core/random.js";
 import type { Engine } from "../../engine/backend.js";
 import { forkWorker } from "../../execute/fork.js";
@@ -84,9 +85,9 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
   }
   const n = data.train.n;
   const batch = Math.min(num(ctx, "batch"), n);
-  const perEpoch = Math.ceil(n / batch);
+  const perEpoch = stepsPerEpoch(n, batch);
   const length = durationParam(ctx, "length");
-  const total = Math.max(1, "epochs" in length ? Math.round(length.epochs * perEpoch) : length.steps);
+  const total = Math.max(1, toSteps(length, perEpoch));
   // Batch b of the whole run: the same seeded order per epoch as `train`, so one worker is `train`.
   const orders = new Map<number, Uint32Array>();
   const batchAt = (b: number): Int32Array => {

@@ -1,6 +1,6 @@
 // What LoFT deals out and sends back: which conv layers are partitioned, and the slices of a
 // layer's parameters (a filter's rows, the next layer's matching input channels) as flat
-// arrays. Shared by the coordinator (runtime/engine/loft.ts) and its workers.
+// arrays. Shared by the coordinator (runtime/methods/loft/loft.ts) and its workers.
 
 import type { Layer } from "../../core/net.js";
 import { Random } from "../../core/random.js";
