@@ -21,7 +21,7 @@
 
 import { requireSameArchitecture, type Layer, type NetValue } from "../core/net.js";
 import { highest } from "../core/select.js";
-import { netInput, num, type OpContext } from "../ops/context.js";
+import { netInput, num, type OpContext, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 
 export function filterDistance(ctx: OpContext): number {
@@ -105,3 +105,8 @@ export function maskDistance(ctx: OpContext): number {
   });
   return total === 0 ? 0 : differ / total;
 }
+
+export const implementations: OpImplementations = {
+  filter_distance: { engine: false, run: (ctx) => ({ kind: "Number", value: filterDistance(ctx) }) },
+  mask_distance: { engine: false, run: (ctx) => ({ kind: "Number", value: maskDistance(ctx) }) },
+};

@@ -5,7 +5,7 @@
 import { withChannels, withMeasurement, withRecord, type NetValue } from "../core/net.js";
 import { percent, type MethodRecord } from "./record.js";
 import { lowest } from "../core/select.js";
-import { datasetInput, durationParam, netInput, num, type OpContext } from "../ops/context.js";
+import { datasetInput, durationParam, netInput, num, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { fit, testMetrics } from "../engine/train.js";
@@ -138,3 +138,7 @@ export function earlybird(ctx: OpContext, engine: Engine): NetValue {
   const measured = { ...ticket, history: [...trained.history.slice(0, -1), { ...last, accuracy: metrics.accuracy, loss: metrics.loss }] };
   return withMeasurement(withRecord(measured, "earlybird", record), metrics);
 }
+
+export const implementations: OpImplementations = {
+  earlybird: { engine: true, run: onEngine((ctx, e) => ({ kind: "Net", net: earlybird(ctx, e) })) },
+};

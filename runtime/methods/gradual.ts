@@ -9,7 +9,7 @@ import { RAMP_DEFAULTS } from "../../dsl/ops.js";
 import type { DatasetValue } from "../core/dataset.js";
 import { stepsPerEpoch, toSteps } from "../core/duration.js";
 import { lowest } from "../core/select.js";
-import { datasetInput, durationParam, netInput, num, str, type OpContext } from "../ops/context.js";
+import { datasetInput, durationParam, netInput, num, str, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { fromEngine, type EngineNet } from "../engine/model.js";
@@ -177,3 +177,8 @@ export function dpf(ctx: OpContext, engine: Engine): NetValue {
     if (allowed) tf.dispose(allowed);
   }
 }
+
+export const implementations: OpImplementations = {
+  gmp: { engine: true, run: onEngine((ctx, e) => ({ kind: "Net", net: gmp(ctx, e) })) },
+  dpf: { engine: true, run: onEngine((ctx, e) => ({ kind: "Net", net: dpf(ctx, e) })) },
+};

@@ -19,7 +19,7 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import { masked, withChannels, withMeasurement, withRecord, type Layer, type NetValue } from "../core/net.js";
-import { datasetInput, netInput, num, type OpContext } from "../ops/context.js";
+import { datasetInput, netInput, num, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 import type { MethodRecord } from "./record.js";
 import { Random } from "../core/random.js";
@@ -296,3 +296,7 @@ function restrict(net: NetValue, i: number, set: readonly number[], live: number
   const layers = net.layers.map((l, k) => (k === i ? kept : k === i + 1 ? masked({ ...next, weight, mask }) : l));
   return { ...net, layers };
 }
+
+export const implementations: OpImplementations = {
+  greedy: { engine: true, run: onEngine((ctx, e) => ({ kind: "Net", net: greedy(ctx, e) })) },
+};

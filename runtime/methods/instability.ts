@@ -13,7 +13,7 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import { architectureMismatch, type Layer, type NetValue } from "../core/net.js";
 import type { DatasetValue } from "../core/dataset.js";
-import { datasetInput, netInput, num, type OpContext } from "../ops/context.js";
+import { datasetInput, netInput, num, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { checkData, EngineNet, features } from "../engine/model.js";
@@ -114,3 +114,7 @@ export function instability(ctx: OpContext, engine: Engine): number {
   const b = fit(engine, net, data, options(num(ctx, "seed_b"), "b"));
   return barrier(engine, a, b, data);
 }
+
+export const implementations: OpImplementations = {
+  instability: { engine: true, run: onEngine((ctx, e) => ({ kind: "Number", value: instability(ctx, e) })) },
+};

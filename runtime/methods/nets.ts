@@ -4,16 +4,14 @@
 
 import { layerShape, liveMask, requireSameArchitecture, withMasks, type Layer, type NetValue } from "../core/net.js";
 import { MASK_RECORDS } from "./records.js";
-import { planNet, type LayerPlan } from "../core/architectures.js";
+import { knownArch, planNet, type LayerPlan } from "../core/architectures.js";
 import { Random } from "../core/random.js";
 import { sha256 } from "../store/store.js";
-import { datasetInput, netInput, num, str, type OpContext } from "../ops/context.js";
+import { datasetInput, netInput, num, str, type OpContext, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 
 export type InitScheme = "glorot" | "he";
 
-/** Which architectures `init` can build: a message naming what is missing otherwise. */
-export { knownArch as unsupportedArch } from "../core/architectures.js";
 
 /** Glorot-uniform or He-normal weights for a layer with these fans. */
 function freshWeights(count: number, fanIn: number, fanOut: number, scheme: InitScheme, random: Random): Float32Array {
@@ -113,3 +111,15 @@ export function shuffleMask(ctx: OpContext): NetValue {
   });
   return { ...net, layers };
 }
+
+export const implementations: OpImplementations = {
+  init: {
+    engine: false,
+    // Which architectures `init` can build: a message naming what is missing otherwise.
+    validate: (stage) => knownArch(stage.params["arch"]),
+    run: (ctx) => ({ kind: "Net", net: init(ctx) }),
+  },
+  rewind: { engine: false, run: (ctx) => ({ kind: "Net", net: rewind(ctx) }) },
+  reinit: { engine: false, run: (ctx) => ({ kind: "Net", net: reinit(ctx) }) },
+  shuffle_mask: { engine: false, run: (ctx) => ({ kind: "Net", net: shuffleMask(ctx) }) },
+};

@@ -5,7 +5,7 @@
 import { withMasks, type NetValue } from "../core/net.js";
 import { Random } from "../core/random.js";
 import { lowest } from "../core/select.js";
-import { netInput, num, str, type OpContext } from "../ops/context.js";
+import { netInput, num, str, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 
 export type PruneScope = "layerwise" | "global";
 
@@ -78,3 +78,17 @@ export function prune(ctx: OpContext): NetValue {
   const seed = num(ctx, "seed");
   return removeByGroups(net, rate, outputRate, scope, (count, k, label) => new Random(seed, `prune/${label}`).permutation(count).subarray(0, k));
 }
+
+/** The criteria that score weights by gradients, so need the tensor engine (a worker). */
+const SALIENCY: ReadonlySet<string> = new Set(["snip", "grasp", "synflow"]);
+
+export const implementations: OpImplementations = {
+  prune: {
+    engine: (params) => SALIENCY.has(String(params["criterion"])),
+    run: (ctx, engine) =>
+      SALIENCY.has(str(ctx, "criterion"))
+        ? // saliency.ts builds on this module's removal, so it is loaded when first needed.
+          onEngine(async (c, e) => ({ kind: "Net", net: (await import("./saliency.js")).pruneBySaliency(c, e) }))(ctx, engine)
+        : { kind: "Net", net: prune(ctx) },
+  },
+};

@@ -30,7 +30,7 @@ import { highest } from "../core/select.js";
 import type { Engine } from "../engine/backend.js";
 import { fromEngine, toEngine } from "../engine/model.js";
 import { fit, measure, type FitOptions } from "../engine/train.js";
-import { datasetInput, netInput, num, type OpContext } from "../ops/context.js";
+import { datasetInput, netInput, num, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 import { trainingOptions } from "./training.js";
 
 type Tensor = TF.Tensor;
@@ -165,3 +165,7 @@ export function supermask(ctx: OpContext, engine: Engine): NetValue {
   const { lr, batch, optimizer, momentum, weightDecay, cosine, length, seed, stage, progress } = trainingOptions(ctx);
   return learnSupermask(engine, netInput(ctx, "net"), datasetInput(ctx, "data"), { rate: num(ctx, "rate"), lr, batch, optimizer, momentum, weightDecay, cosine, length, seed, stage, progress });
 }
+
+export const implementations: OpImplementations = {
+  supermask: { engine: true, run: onEngine((ctx, e) => ({ kind: "Net", net: supermask(ctx, e) })) },
+};

@@ -5,7 +5,7 @@ import type { MetricsValue } from "../core/dataset.js";
 import type { NetValue } from "../core/net.js";
 import type { Engine } from "../engine/backend.js";
 import { fit, testMetrics, type FitOptions } from "../engine/train.js";
-import { datasetInput, durationParam, netInput, num, str, type OpContext } from "../ops/context.js";
+import { datasetInput, durationParam, netInput, num, str, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 
 /**
  * The optimisation parameters every training op shares (`train`, `gmp`, `dpf`, `supermask`,
@@ -41,3 +41,8 @@ export function train(ctx: OpContext, engine: Engine): NetValue {
 export function evaluate(ctx: OpContext, engine: Engine): MetricsValue {
   return testMetrics(engine, netInput(ctx, "net"), datasetInput(ctx, "data"));
 }
+
+export const implementations: OpImplementations = {
+  train: { engine: true, run: onEngine((ctx, e) => ({ kind: "Net", net: train(ctx, e) })) },
+  evaluate: { engine: true, run: onEngine((ctx, e) => ({ kind: "Metrics", metrics: evaluate(ctx, e) })) },
+};

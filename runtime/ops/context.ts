@@ -1,13 +1,14 @@
 // What an op implementation sees: its normalised parameters, its input artifacts and
 // files, and a channel for progress. Nothing else, so a stage can run anywhere.
 
-import type { ParamValue } from "../../compiler/stage.js";
+import type { ParamValue, Stage } from "../../compiler/stage.js";
 import type { Artifact } from "../artifacts.js";
 import type { NetValue } from "../core/net.js";
 import type { DatasetValue } from "../core/dataset.js";
 import type { TrainingProgress } from "../engine/progress.js";
 import { DataFileError } from "../data/idx.js";
 import type { Duration } from "../core/duration.js";
+import type { Engine } from "../engine/backend.js";
 import { OpFailure } from "../core/errors.js";
 import { SafetensorsError } from "../store/safetensors.js";
 import { DamagedArtifact, StoreWriteError } from "../store/store.js";
@@ -22,6 +23,34 @@ export interface OpContext {
   progress(p: TrainingProgress): void;
 }
 
+
+/**
+ * How an op that computes something is run: what `plan` needs to know before (its engine,
+ * shipped data, files, impossible parameters) and the run itself. Each method module exports
+ * its ops' implementations (`implementations`); `ops/index.ts` gathers them with the data ops.
+ */
+export interface OpImpl {
+  /** Needs the tensor engine, so it runs in a worker process that has loaded one (for some ops, only with some parameters). */
+  readonly engine: boolean | ((params: Stage["params"]) => boolean);
+  /** Content digests of data the package ships that the op reads; part of the stage key. */
+  sources?(): Record<string, string>;
+  /** The files the op reads, by name, when a path parameter names a folder; their contents are in the key. */
+  reads?(stage: Stage): Record<string, string>;
+  /** A problem that makes the stage impossible, found before anything runs. */
+  validate?(stage: Stage): string | undefined;
+  run(ctx: OpContext, engine: Engine | undefined): Artifact | Promise<Artifact>;
+}
+
+/** A module's ops by name. */
+export type OpImplementations = Readonly<Record<string, OpImpl>>;
+
+/** The run of an op on the tensor engine: the engine the stage was given (a stage without one is a bug in the executor). */
+export function onEngine(run: (ctx: OpContext, engine: Engine) => Artifact | Promise<Artifact>): OpImpl["run"] {
+  return (ctx, engine) => {
+    if (!engine) throw new Error(`internal: ${ctx.stage} ran without a tensor engine`);
+    return run(ctx, engine);
+  };
+}
 
 /** Expected failures are their message alone; anything else is a bug, so keep where it came from. */
 export function failureMessage(e: unknown): string {

@@ -13,7 +13,7 @@ import type { ChildProcess } from "node:child_process";
 import { encodeArtifact } from "../../artifacts.js";
 import type { LoftRecord } from "./record.js";
 import { withMeasurement, withRecord, type HistoryPoint, type Layer, type NetValue } from "../../core/net.js";
-import { datasetInput, durationParam, netInput, num, type OpContext } from "../../ops/context.js";
+import { datasetInput, durationParam, netInput, num, type OpContext, onEngine, type OpImplementations } from "../../ops/context.js";
 import { OpFailure } from "../../core/errors.js";
 import { stepsPerEpoch, toSteps } from "../../core/duration.js";
 import { Random } from "../../core/random.js";
@@ -208,3 +208,7 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
   // The last sync always ends with an evaluation of these layers.
   return withMeasurement(withRecord({ ...net, layers, steps: net.steps + workerSteps, history }, "loft", record), history[history.length - 1]!);
 }
+
+export const implementations: OpImplementations = {
+  loft: { engine: true, run: onEngine(async (ctx, e) => ({ kind: "Net", net: await loft(ctx, e) })) },
+};
