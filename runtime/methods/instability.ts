@@ -22,6 +22,9 @@ import { trainingOptions } from "./training.js";
 
 type Tensor = TF.Tensor;
 
+/** Points of the α grid the barrier is measured on: 0, 0.04, …, 1 (Frankle et al. use about 30). */
+export const BARRIER_POINTS = 26;
+
 /** The grid of α: `points` evenly spaced values from 0 to 1. */
 export function alphas(points: number): number[] {
   if (!(Number.isInteger(points) && points >= 2)) throw new Error(`internal: an interpolation grid needs at least 2 points, not ${points}`);
@@ -100,7 +103,7 @@ export function interpolationErrors(engine: Engine, a: NetValue, b: NetValue, da
 }
 
 /** The error barrier max_α E(α) − (E(0) + E(1))/2 over `points` evenly spaced α (≥ 0; endpoints are on the grid). */
-export function barrier(engine: Engine, a: NetValue, b: NetValue, data: DatasetValue, points = 26): number {
+export function barrier(engine: Engine, a: NetValue, b: NetValue, data: DatasetValue, points = BARRIER_POINTS): number {
   const errors = interpolationErrors(engine, a, b, data, alphas(points));
   const value = Math.max(...errors) - (errors[0]! + errors[errors.length - 1]!) / 2;
   return Math.max(0, value) + 0;

@@ -12,6 +12,9 @@ import { OpFailure } from "../core/errors.js";
 
 export type InitScheme = "glorot" | "he";
 
+/** Batch norm's starting scale γ: network slimming's 0.5, which Early-Bird's code keeps. */
+export const INITIAL_GAMMA = 0.5;
+
 
 /** Glorot-uniform or He-normal weights for a layer with these fans. */
 function freshWeights(count: number, fanIn: number, fanOut: number, scheme: InitScheme, random: Random): Float32Array {
@@ -36,7 +39,7 @@ function fresh(l: LayerPlan | Layer, scheme: InitScheme, seed: number): Pick<Lay
   const norm = "batchnorm" in l ? l.batchnorm : l.norm !== undefined;
   if (!norm) return { weight, bias: new Float32Array(l.outputs) };
   const n = l.outputs;
-  return { weight, norm: { gamma: new Float32Array(n).fill(0.5), beta: new Float32Array(n), mean: new Float32Array(n), variance: new Float32Array(n).fill(1) } };
+  return { weight, norm: { gamma: new Float32Array(n).fill(INITIAL_GAMMA), beta: new Float32Array(n), mean: new Float32Array(n), variance: new Float32Array(n).fill(1) } };
 }
 
 /** The identity of an initialisation: the hash of its weights. */

@@ -29,7 +29,7 @@ import { OpFailure } from "../core/errors.js";
 import { lowest } from "../core/select.js";
 import { prune, pruneByScores, type PruneScope } from "./pruning.js";
 import type { Engine } from "../engine/backend.js";
-import { checkData, EngineNet, features, fromEngine } from "../engine/model.js";
+import { BATCH_NORM, checkData, EngineNet, features, fromEngine } from "../engine/model.js";
 import { crossEntropy } from "../engine/train.js";
 
 type Tensor = TF.Tensor;
@@ -224,7 +224,7 @@ function linearised(net: NetValue, masks: readonly Uint8Array[]): NetValue {
         weight[j] = w;
         sum += w;
       }
-      if (l.norm) sum *= Math.abs(l.norm.gamma[o]!) / Math.sqrt(Math.abs(l.norm.variance[o]!) + 1e-5);
+      if (l.norm) sum *= Math.abs(l.norm.gamma[o]!) / Math.sqrt(Math.abs(l.norm.variance[o]!) + BATCH_NORM.epsilon);
       largest = Math.max(largest, sum);
     }
     const c = powerOfTwoBelow(largest);
