@@ -42,7 +42,7 @@ export async function runStages(graph: StageGraph, stages: readonly Stage[], opt
     execution?.abort();
     reporter?.close();
     say(`stopped by ${signal}; finished stages stay cached`);
-    // Stopped either way: a lock left behind is taken over by the next run (its holder's pid is gone).
+    // A release that fails does not hold up the stop (`lth run` then exits, and the next run takes over a dead holder's lock).
     void release()
       .catch(() => undefined)
       .then(() => resolveStopped({ stopped: signal }));
