@@ -1,18 +1,31 @@
-// Chooses the tensor backend (runtime/README.md, "Backends"): tfjs-node-gpu, then tfjs-node, then
-// wasm, then the plain CPU backend; and says why, so every result can record it.
+// Chooses the tensor backend (runtime/README.md, "Backends"): tfjs-node-gpu, then tfjs-node,
+// then native (wasm with oneDNN's kernels), then wasm, then the plain CPU backend; and says
+// why, so every result can record it.
 
 import type * as TF from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { availableParallelism } from "node:os";
+import { loadNativeAddon, registerNativeKernels } from "./kernels/native.js";
 import { registerWasmKernels } from "./kernels/wasm.js";
 
-export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
-export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "wasm", "cpu"];
+export type BackendChoice = "auto" | "tensorflow" | "native" | "wasm" | "cpu";
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "tensorflow", "native", "wasm", "cpu"];
+
+export interface EngineOptions {
+  /**
+   * Threads a stage's kernels may use (oneDNN's OpenMP threads on native): the cores it was
+   * given, by default all of them. wasm and cpu run on one thread whatever this says.
+   */
+  readonly threads?: number;
+}
 
 export interface Engine {
   readonly tf: typeof TF;
-  /** The backend's name as recorded with results: "tensorflow" (with "-gpu" when CUDA), "wasm", "cpu". */
+  /** The backend's name as recorded with results: "tensorflow" (with "-gpu" when CUDA), "native", "wasm", "cpu". */
   readonly backend: string;
+  /** Threads its kernels use. */
+  readonly threads: number;
   /** Why this backend: what was tried before it and failed. */
   readonly why: string;
 }
@@ -41,7 +54,7 @@ async function tensorflow(tried: string[]): Promise<Engine | undefined> {
       const tf = await loadNative(pkg);
       await tf.setBackend("tensorflow");
       await tf.ready();
-      return { tf, backend: name, why: tried.length ? tried.join("; ") : `${pkg} loaded` };
+      return { tf, backend: name, threads: availableParallelism(), why: tried.length ? tried.join("; ") : `${pkg} loaded` };
     } catch (e) {
       tried.push(`${pkg}: ${reason(e)}`);
     }
@@ -49,34 +62,48 @@ async function tensorflow(tried: string[]): Promise<Engine | undefined> {
   return undefined;
 }
 
-async function portable(name: "wasm" | "cpu", tried: string[]): Promise<Engine | undefined> {
+async function portable(name: "native" | "wasm" | "cpu", tried: string[], threads: number): Promise<Engine | undefined> {
+  // Checked before TensorFlow.js loads: a process that cannot have native has nothing to undo.
+  const addon = name === "native" ? loadNativeAddon() : undefined;
+  if (typeof addon === "string") {
+    tried.push(`native: unavailable: ${addon}`);
+    return undefined;
+  }
   // The union package, not tfjs-core alone: its Node bundle is what registers the gradients
   // (tfjs-core's own registration module is ESM that Node cannot resolve).
   const tf = (await import("@tensorflow/tfjs")) as unknown as typeof TF;
   try {
-    if (name === "wasm") {
+    if (name === "wasm" || name === "native") {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
       wasm.setWasmPaths(join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/");
       registerWasmKernels(tf);
+      if (addon) {
+        addon.setThreads(threads);
+        registerNativeKernels(tf, addon);
+      }
     } else {
       await import("@tensorflow/tfjs-backend-cpu");
     }
     // PROD silences tfjs's console advice ("install our node backend"), which would interleave with lth's output.
     tf.env().set("PROD", true);
-    if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
+    // native is the wasm backend with oneDNN's kernels in place of its heavy ones.
+    const tfName = name === "native" ? "wasm" : name;
+    if (!(await tf.setBackend(tfName))) throw new Error(`the ${tfName} backend did not initialise`);
     await tf.ready();
-    return { tf, backend: name, why: tried.length ? tried.join("; ") : `${name} requested` };
+    const detail = addon ? `oneDNN ${addon.info().dnnl} on ${threads} thread${threads === 1 ? "" : "s"}; ` : "";
+    return { tf, backend: name, threads: addon ? threads : 1, why: detail + (tried.length ? tried.join("; ") : `${name} requested`) };
   } catch (e) {
     tried.push(`${name}: ${reason(e)}`);
     return undefined;
   }
 }
 
-export async function loadEngine(choice: BackendChoice): Promise<Engine> {
+export async function loadEngine(choice: BackendChoice, options: EngineOptions = {}): Promise<Engine> {
   const tried: string[] = [];
-  const order: ("tensorflow" | "wasm" | "cpu")[] = choice === "auto" ? ["tensorflow", "wasm", "cpu"] : [choice];
+  const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+  const order: ("tensorflow" | "native" | "wasm" | "cpu")[] = choice === "auto" ? ["tensorflow", "native", "wasm", "cpu"] : [choice];
   for (const name of order) {
-    const engine = name === "tensorflow" ? await tensorflow(tried) : await portable(name, tried);
+    const engine = name === "tensorflow" ? await tensorflow(tried) : await portable(name, tried, threads);
     if (engine) return engine;
   }
   throw new BackendUnavailable(`backend ${choice} is not available: ${tried.join("; ")}`);

@@ -4,6 +4,7 @@
 // tensor stage with its reason.
 
 import type { ChildProcess } from "node:child_process";
+import { availableParallelism } from "node:os";
 import type { BackendChoice } from "../engine/backend.js";
 import type { Store } from "../store/store.js";
 import type { Executor, ExecutorEvent, TaskHooks, TaskOutcome } from "./executor.js";
@@ -22,6 +23,8 @@ export interface LocalOptions {
 
 export class LocalExecutor implements Executor {
   readonly capacity: number;
+  /** Threads each worker's kernels use: the cores divided among the workers that may run at once. */
+  readonly threads: number;
   private readonly idle: ChildProcess[] = [];
   private readonly all = new Set<ChildProcess>();
   private readonly waiting: (() => void)[] = [];
@@ -31,10 +34,12 @@ export class LocalExecutor implements Executor {
 
   constructor(private readonly options: LocalOptions) {
     this.capacity = Math.max(1, options.jobs);
+    // Each worker's kernels get an equal share of the cores (native's oneDNN threads).
+    this.threads = Math.max(1, Math.floor(availableParallelism() / this.capacity));
   }
 
   private spawn(): Promise<ChildProcess | { unavailable: string }> {
-    const worker = forkWorker(new URL("./worker", import.meta.url), [this.options.backend], ["--expose-gc"]);
+    const worker = forkWorker(new URL("./worker", import.meta.url), [this.options.backend, String(this.threads)], ["--expose-gc"]);
     this.all.add(worker);
     // A send to a worker that just died fails here; its exit does the bookkeeping.
     worker.on("error", () => undefined);

@@ -31,7 +31,8 @@ const parent = process.ppid;
 installFaults({ parentPid: parent });
 
 try {
-  const engine = await loadEngine((process.argv[2] ?? "auto") as BackendChoice);
+  const threads = Number(process.argv[3]);
+  const engine = await loadEngine((process.argv[2] ?? "auto") as BackendChoice, Number.isInteger(threads) && threads > 0 ? { threads } : {});
   send({ type: "ready", backend: engine.backend, why: engine.why });
   process.on("message", (m: ToWorker) => {
     const started = performance.now();

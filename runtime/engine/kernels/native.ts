@@ -1,0 +1,248 @@
+// The `native` backend's kernels: TensorFlow.js's wasm backend with its heavy kernels
+// (convolution and both its gradients, max pooling and its gradient, matrix products with
+// an optional bias and ReLU) computed by oneDNN through lth's N-API addon
+// (kernels/native/addon.cc). The addon works on the wasm heap itself: each call passes the
+// heap's buffer and the byte offsets of its tensors, so nothing is copied in or out.
+// Everything else (element-wise ops, reductions, Adam's update) stays wasm's.
+//
+// The addon is built by `npm install` where a C++ compiler and oneDNN's headers are present
+// (kernels/native/build.mjs); where it was not, `native` is unavailable and says why.
+
+import type * as TF from "@tensorflow/tfjs-core";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** What the addon exports (kernels/native/addon.cc). Offsets are bytes into `heap`. */
+export interface NativeAddon {
+  matmul(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  conv2d(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  conv2dBackpropInput(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  conv2dBackpropFilter(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  maxPool(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  maxPoolGrad(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  setThreads(threads: number): void;
+  info(): { readonly dnnl: string; readonly threads: number; readonly isa: number };
+}
+
+/** The one line that makes `native` available on Debian or Ubuntu. */
+export const NATIVE_INSTALL = "apt-get install -y g++ libdnnl-dev, then npm run build:native (npm rebuild lth where lth is installed)";
+
+/** The folder of the addon's sources, its build and the note of why a build did not happen. */
+export function nativeFolder(): string {
+  // This file is runtime/engine/kernels/native.ts from source, dist/runtime/engine/kernels/native.js when built.
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "runtime/engine/kernels/native/addon.cc"))) return join(dir, "runtime/engine/kernels/native");
+  }
+  throw new Error("internal: lth's native kernel sources are not where the package keeps them");
+}
+
+/** The file `build.mjs` leaves when it could not build the addon, saying why. */
+export const SKIPPED_NOTE = "build/skipped.txt";
+
+let loaded: NativeAddon | string | undefined;
+
+/** The addon, or why it is not there (with what to install). Loaded once per process. */
+export function loadNativeAddon(): NativeAddon | string {
+  if (loaded !== undefined) return loaded;
+  const folder = nativeFolder();
+  const file = join(folder, "build/Release/lth_native.node");
+  if (!existsSync(file)) {
+    const note = join(folder, SKIPPED_NOTE);
+    const why = existsSync(note) ? readFileSync(note, "utf8").trim() : "the addon was not built";
+    return (loaded = `${why}; to enable it: ${NATIVE_INSTALL}`);
+  }
+  // OpenMP reads these when the addon loads it. Idle threads sleep instead of spinning: a
+  // spinning thread takes a core from the JavaScript thread (which runs the wasm kernels
+  // between oneDNN's) and from the other workers of the run.
+  process.env["OMP_WAIT_POLICY"] ??= "PASSIVE";
+  try {
+    loaded = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (e) {
+    loaded = `the addon did not load (${e instanceof Error ? e.message.split("\n")[0] : String(e)}); to rebuild it: ${NATIVE_INSTALL}`;
+  }
+  return loaded;
+}
+
+type Info = TF.TensorInfo;
+type Backend = TF.KernelBackend & {
+  wasm: { HEAPU8: Uint8Array };
+  getMemoryOffset(dataId: object): number;
+  makeOutput(shape: number[], dtype: TF.DataType): Info;
+};
+type Attrs = Record<string, unknown>;
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Replaces the wasm backend's heavy kernels with the addon's. Each falls back to the wasm
+ * kernel it replaces for what oneDNN is not given here (another dtype, NCHW, an activation
+ * other than ReLU), so every program that ran on wasm runs on native.
+ */
+export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
+  const replace = (kernelName: string, kernelFunc: (args: { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }, wasm: TF.KernelFunc) => Info | undefined) => {
+    const original = tf.getKernel(kernelName, "wasm");
+    if (!original) throw new Error(`internal: the wasm backend has no ${kernelName} kernel to replace`);
+    tf.unregisterKernel(kernelName, "wasm");
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+      ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+      kernelFunc: (args) =>
+        kernelFunc(args as unknown as { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }, original.kernelFunc) ?? (original.kernelFunc(args) as Info),
+    });
+  };
+  const offset = (backend: Backend, t: Info) => backend.getMemoryOffset(t.dataId);
+  const float = (...ts: (Info | undefined)[]) => ts.every((t) => t === undefined || t.dtype === "float32");
+
+  /** C = op(A)·op(B), batches broadcast from 1, then bias and ReLU if given. */
+  const matmul = (backend: Backend, a: Info, b: Info, attrs: Attrs, bias?: Info, relu = false): Info | undefined => {
+    const ta = attrs["transposeA"] === true;
+    const tb = attrs["transposeB"] === true;
+    if (!float(a, b, bias) || a.shape.length < 2 || b.shape.length < 2) return undefined;
+    const m = ta ? a.shape[a.shape.length - 1]! : a.shape[a.shape.length - 2]!;
+    const k = ta ? a.shape[a.shape.length - 2]! : a.shape[a.shape.length - 1]!;
+    const n = tb ? b.shape[b.shape.length - 2]! : b.shape[b.shape.length - 1]!;
+    const batchA = size(a.shape.slice(0, -2));
+    const batchB = size(b.shape.slice(0, -2));
+    if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+    if (bias && size(bias.shape) !== n) return undefined;
+    const outer = (batchA >= batchB ? a : b).shape.slice(0, -2);
+    const out = backend.makeOutput([...outer, m, n], "float32");
+    if (m * n * Math.max(batchA, batchB) === 0) return out;
+    if (k === 0) return undefined;
+    addon.matmul(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, a), offset(backend, b), offset(backend, out), bias ? offset(backend, bias) : -1], [
+      batchA,
+      batchB,
+      m,
+      n,
+      k,
+      ta ? 1 : 0,
+      tb ? 1 : 0,
+      bias ? 1 : 0,
+      relu ? 1 : 0,
+    ]);
+    return out;
+  };
+
+  replace("BatchMatMul", ({ inputs, backend, attrs }) => matmul(backend, inputs["a"]!, inputs["b"]!, attrs));
+  replace("_FusedMatMul", ({ inputs, backend, attrs }) => {
+    const activation = attrs["activation"] ?? "linear";
+    if (inputs["preluActivationWeights"] || (activation !== "linear" && activation !== "relu")) return undefined;
+    return matmul(backend, inputs["a"]!, inputs["b"]!, attrs, inputs["bias"], activation === "relu");
+  });
+
+  /** A convolution's numbers as the addon takes them, from TensorFlow's own shape arithmetic. */
+  const convDims = (xShape: number[], filterShape: number[], attrs: Attrs): number[] | undefined => {
+    if ((attrs["dataFormat"] ?? "NHWC") !== "NHWC") return undefined;
+    const info = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs["strides"] as [number, number],
+      (attrs["dilations"] ?? 1) as [number, number],
+      attrs["pad"] as "same",
+      attrs["dimRoundingMode"] as "floor" | undefined,
+      false,
+      "channelsLast",
+    );
+    const p = info.padInfo;
+    if (size([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels, info.outHeight, info.outWidth]) === 0) return undefined;
+    return [
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outChannels,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      p.top,
+      p.left,
+      p.bottom,
+      p.right,
+      info.outHeight,
+      info.outWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+    ];
+  };
+
+  replace("Conv2D", ({ inputs, backend, attrs }) => {
+    const { x, filter } = inputs as { x: Info; filter: Info };
+    const dims = float(x, filter) ? convDims(x.shape, filter.shape, attrs) : undefined;
+    if (!dims) return undefined;
+    const out = backend.makeOutput([dims[0]!, dims[13]!, dims[14]!, dims[4]!], "float32");
+    addon.conv2d(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, filter), offset(backend, out)], dims);
+    return out;
+  });
+
+  replace("Conv2DBackpropInput", ({ inputs, backend, attrs }) => {
+    const { dy, filter } = inputs as { dy: Info; filter: Info };
+    const inputShape = attrs["inputShape"] as number[];
+    const dims = float(dy, filter) ? convDims(inputShape, filter.shape, attrs) : undefined;
+    if (!dims) return undefined;
+    const out = backend.makeOutput([...inputShape], "float32");
+    addon.conv2dBackpropInput(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, dy), offset(backend, filter), offset(backend, out)], dims);
+    return out;
+  });
+
+  replace("Conv2DBackpropFilter", ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: Info; dy: Info };
+    const filterShape = attrs["filterShape"] as number[];
+    const dims = float(x, dy) ? convDims(x.shape, filterShape, attrs) : undefined;
+    if (!dims) return undefined;
+    const out = backend.makeOutput([...filterShape], "float32");
+    addon.conv2dBackpropFilter(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, dy), offset(backend, out)], dims);
+    return out;
+  });
+
+  const poolDims = (xShape: number[], attrs: Attrs): number[] | undefined => {
+    const info = tf.backend_util.computePool2DInfo(
+      xShape as [number, number, number, number],
+      attrs["filterSize"] as [number, number],
+      attrs["strides"] as [number, number],
+      1,
+      attrs["pad"] as "same",
+      attrs["dimRoundingMode"] as "floor" | undefined,
+    );
+    if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
+    if (size([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth]) === 0) return undefined;
+    const p = info.padInfo;
+    return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left, p.bottom, p.right, info.outHeight, info.outWidth];
+  };
+
+  replace("MaxPool", ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: Info };
+    const dims = float(x) ? poolDims(x.shape, attrs) : undefined;
+    if (!dims) return undefined;
+    const out = backend.makeOutput([dims[0]!, dims[12]!, dims[13]!, dims[3]!], "float32");
+    addon.maxPool(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, out)], dims);
+    return out;
+  });
+
+  // Registered by tfjs for wasm only where a program needs it; replaced (or added) here.
+  const hasPoolGrad = tf.getKernel("MaxPoolGrad", "wasm") !== undefined;
+  const poolGrad = ({ inputs, backend, attrs }: { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }): Info | undefined => {
+    const { dy, input } = inputs as { dy: Info; input: Info };
+    const dims = float(dy, input) ? poolDims(input.shape, attrs) : undefined;
+    if (!dims) return undefined;
+    const out = backend.makeOutput([...input.shape], "float32");
+    addon.maxPoolGrad(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, dy), offset(backend, input), offset(backend, out)], dims);
+    return out;
+  };
+  if (hasPoolGrad) replace("MaxPoolGrad", poolGrad);
+  else {
+    tf.registerKernel({
+      kernelName: "MaxPoolGrad",
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        const out = poolGrad(args as unknown as { inputs: Record<string, Info>; backend: Backend; attrs: Attrs });
+        if (!out) throw new Error("MaxPoolGrad on native supports float32 NHWC without dilation only");
+        return out;
+      },
+    });
+  }
+}

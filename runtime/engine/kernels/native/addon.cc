@@ -1,0 +1,373 @@
+// lth's native kernels: oneDNN primitives (the library PyTorch's CPU convolutions are) run on
+// the memory of the TensorFlow.js wasm backend they extend. Every call receives the wasm
+// heap (an ArrayBuffer) and byte offsets into it, so no tensor is copied on the way in or
+// out; oneDNN reads and writes the heap in place. Layouts are TensorFlow's: activations NHWC,
+// conv filters HWIO, matrices row-major (optionally transposed through their strides).
+//
+// Primitives (and, for convolutions, the reorders of filters between HWIO and the blocked
+// layout oneDNN's AVX-512 kernels want) are built once per shape and kept in a cache keyed
+// by every number that describes the call. The thread count is OpenMP's, set by setThreads.
+
+#include <napi.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dnnl.hpp"
+
+using dnnl::algorithm;
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace {
+
+dnnl::engine& cpu() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  static dnnl::stream s(cpu());
+  return s;
+}
+
+/** The heap's base address; offsets are bytes from it, checked against its length. */
+struct Heap {
+  uint8_t* base;
+  size_t length;
+  float* at(const Napi::Env& env, double offset, size_t floats) const {
+    if (offset < 0 || static_cast<size_t>(offset) + floats * sizeof(float) > length) {
+      throw Napi::RangeError::New(env, "lth native: a tensor lies outside the heap it was given");
+    }
+    return reinterpret_cast<float*>(base + static_cast<size_t>(offset));
+  }
+};
+
+Heap heapOf(const Napi::Value& v) {
+  Napi::ArrayBuffer buffer = v.As<Napi::ArrayBuffer>();
+  return Heap{static_cast<uint8_t*>(buffer.Data()), buffer.ByteLength()};
+}
+
+std::vector<int64_t> numbers(const Napi::Value& v) {
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out[i] = static_cast<int64_t>(a.Get(i).As<Napi::Number>().DoubleValue());
+  return out;
+}
+
+std::string keyOf(const char* kind, const std::vector<int64_t>& dims) {
+  std::ostringstream s;
+  s << kind;
+  for (int64_t d : dims) s << ',' << d;
+  return s.str();
+}
+
+// ---- matrix products ---------------------------------------------------------------------
+
+/** C[b] = op(A[b]) · op(B[b]) (+ bias, then ReLU), batches broadcast where one side has 1. */
+struct MatMul {
+  memory::desc a, b, c, bias;
+  dnnl::matmul prim;
+};
+
+std::unordered_map<std::string, std::unique_ptr<MatMul>> matmuls;
+
+// dims: batchA, batchB, m, n, k, transposeA, transposeB, bias (0/1), relu (0/1)
+MatMul& matmulFor(const std::vector<int64_t>& d) {
+  std::string key = keyOf("mm", d);
+  auto found = matmuls.find(key);
+  if (found != matmuls.end()) return *found->second;
+  const int64_t ba = d[0], bb = d[1], m = d[2], n = d[3], k = d[4];
+  const bool ta = d[5] != 0, tb = d[6] != 0, hasBias = d[7] != 0, relu = d[8] != 0;
+  auto out = std::make_unique<MatMul>();
+  // A is stored [batch, m, k], or [batch, k, m] when transposed: the strides say which.
+  out->a = memory::desc({ba, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
+  out->b = memory::desc({bb, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
+  out->c = memory::desc({std::max(ba, bb), m, n}, dt::f32, tag::abc);
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  if (hasBias) {
+    out->bias = memory::desc({1, 1, n}, dt::f32, tag::abc);
+    dnnl::matmul::desc desc(out->a, out->b, out->bias, out->c);
+    out->prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu()));
+  } else {
+    dnnl::matmul::desc desc(out->a, out->b, out->c);
+    out->prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu()));
+  }
+  return *matmuls.emplace(key, std::move(out)).first->second;
+}
+
+// matmul(heap, [aOffset, bOffset, cOffset, biasOffset], dims)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  MatMul& mm = matmulFor(d);
+  const int64_t ba = d[0], bb = d[1], m = d[2], n = d[3], k = d[4];
+  memory a(mm.a, cpu(), heap.at(env, at[0], ba * m * k));
+  memory b(mm.b, cpu(), heap.at(env, at[1], bb * k * n));
+  memory c(mm.c, cpu(), heap.at(env, at[2], std::max(ba, bb) * m * n));
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+  if (d[7] != 0) args.emplace(DNNL_ARG_BIAS, memory(mm.bias, cpu(), heap.at(env, at[3], n)));
+  mm.prim.execute(stream(), args);
+  stream().wait();
+  return env.Undefined();
+}
+
+// ---- convolutions ------------------------------------------------------------------------
+
+// dims: n, h, w, c, f, kh, kw, sh, sw, padTop, padLeft, padBottom, padRight, oh, ow, dh, dw
+struct ConvShape {
+  memory::dims src, weights, dst, strides, dilation, padL, padR;
+  explicit ConvShape(const std::vector<int64_t>& d)
+      : src{d[0], d[3], d[1], d[2]},
+        weights{d[4], d[3], d[5], d[6]},
+        dst{d[0], d[4], d[13], d[14]},
+        strides{d[7], d[8]},
+        // oneDNN counts dilation from 0 (none), TensorFlow from 1.
+        dilation{d[15] - 1, d[16] - 1},
+        padL{d[9], d[10]},
+        padR{d[11], d[12]} {}
+};
+
+/** A convolution's three primitives, and the reorders of the filter between HWIO and the layout each prefers. */
+struct Conv {
+  memory::desc src, dst, hwio;
+  dnnl::convolution_forward::primitive_desc fwdPd;
+  dnnl::convolution_forward fwd;
+  dnnl::reorder toFwd;
+  memory fwdWeights;
+  bool fwdReorder = false;
+  dnnl::convolution_backward_data::primitive_desc bwdDataPd;
+  dnnl::convolution_backward_data bwdData;
+  dnnl::reorder toBwdData;
+  memory bwdDataWeights;
+  bool bwdDataReorder = false;
+  dnnl::convolution_backward_weights::primitive_desc bwdWeightsPd;
+  dnnl::convolution_backward_weights bwdWeights;
+  dnnl::reorder fromBwdWeights;
+  memory bwdWeightsOut;
+  bool bwdWeightsReorder = false;
+};
+
+std::unordered_map<std::string, std::unique_ptr<Conv>> convs;
+
+Conv& convFor(const std::vector<int64_t>& d) {
+  std::string key = keyOf("conv", d);
+  auto found = convs.find(key);
+  if (found != convs.end()) return *found->second;
+  ConvShape s(d);
+  auto c = std::make_unique<Conv>();
+  c->src = memory::desc(s.src, dt::f32, tag::nhwc);
+  c->dst = memory::desc(s.dst, dt::f32, tag::nhwc);
+  c->hwio = memory::desc(s.weights, dt::f32, tag::hwio);
+  memory::desc anyWeights(s.weights, dt::f32, tag::any);
+  dnnl::convolution_forward::desc fwdDesc(dnnl::prop_kind::forward_training, algorithm::convolution_direct, c->src, anyWeights, c->dst, s.strides,
+                                          s.dilation, s.padL, s.padR);
+  c->fwdPd = dnnl::convolution_forward::primitive_desc(fwdDesc, cpu());
+  c->fwd = dnnl::convolution_forward(c->fwdPd);
+  if (c->fwdPd.weights_desc() != c->hwio) {
+    c->fwdReorder = true;
+    c->fwdWeights = memory(c->fwdPd.weights_desc(), cpu());
+    c->toFwd = dnnl::reorder(dnnl::reorder::primitive_desc(cpu(), c->hwio, cpu(), c->fwdPd.weights_desc()));
+  }
+  dnnl::convolution_backward_data::desc bdDesc(algorithm::convolution_direct, c->src, anyWeights, c->dst, s.strides, s.dilation, s.padL, s.padR);
+  c->bwdDataPd = dnnl::convolution_backward_data::primitive_desc(bdDesc, cpu(), c->fwdPd);
+  c->bwdData = dnnl::convolution_backward_data(c->bwdDataPd);
+  if (c->bwdDataPd.weights_desc() != c->hwio) {
+    c->bwdDataReorder = true;
+    c->bwdDataWeights = memory(c->bwdDataPd.weights_desc(), cpu());
+    c->toBwdData = dnnl::reorder(dnnl::reorder::primitive_desc(cpu(), c->hwio, cpu(), c->bwdDataPd.weights_desc()));
+  }
+  dnnl::convolution_backward_weights::desc bwDesc(algorithm::convolution_direct, c->src, anyWeights, c->dst, s.strides, s.dilation, s.padL, s.padR);
+  c->bwdWeightsPd = dnnl::convolution_backward_weights::primitive_desc(bwDesc, cpu(), c->fwdPd);
+  c->bwdWeights = dnnl::convolution_backward_weights(c->bwdWeightsPd);
+  if (c->bwdWeightsPd.diff_weights_desc() != c->hwio) {
+    c->bwdWeightsReorder = true;
+    c->bwdWeightsOut = memory(c->bwdWeightsPd.diff_weights_desc(), cpu());
+    c->fromBwdWeights = dnnl::reorder(dnnl::reorder::primitive_desc(cpu(), c->bwdWeightsPd.diff_weights_desc(), cpu(), c->hwio));
+  }
+  return *convs.emplace(key, std::move(c)).first->second;
+}
+
+size_t count(const memory::dims& dims) {
+  size_t n = 1;
+  for (auto d : dims) n *= static_cast<size_t>(d);
+  return n;
+}
+
+// conv2d(heap, [xOffset, filterOffset, yOffset], dims)
+Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  Conv& c = convFor(d);
+  ConvShape s(d);
+  memory x(c.src, cpu(), heap.at(env, at[0], count(s.src)));
+  memory w(c.hwio, cpu(), heap.at(env, at[1], count(s.weights)));
+  memory y(c.dst, cpu(), heap.at(env, at[2], count(s.dst)));
+  if (c.fwdReorder) c.toFwd.execute(stream(), w, c.fwdWeights);
+  c.fwd.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, c.fwdReorder ? c.fwdWeights : w}, {DNNL_ARG_DST, y}});
+  stream().wait();
+  return env.Undefined();
+}
+
+// conv2dBackpropInput(heap, [dyOffset, filterOffset, dxOffset], dims)
+Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  Conv& c = convFor(d);
+  ConvShape s(d);
+  memory dy(c.dst, cpu(), heap.at(env, at[0], count(s.dst)));
+  memory w(c.hwio, cpu(), heap.at(env, at[1], count(s.weights)));
+  memory dx(c.src, cpu(), heap.at(env, at[2], count(s.src)));
+  if (c.bwdDataReorder) c.toBwdData.execute(stream(), w, c.bwdDataWeights);
+  c.bwdData.execute(stream(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, c.bwdDataReorder ? c.bwdDataWeights : w}, {DNNL_ARG_DIFF_SRC, dx}});
+  stream().wait();
+  return env.Undefined();
+}
+
+// conv2dBackpropFilter(heap, [xOffset, dyOffset, dwOffset], dims)
+Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  Conv& c = convFor(d);
+  ConvShape s(d);
+  memory x(c.src, cpu(), heap.at(env, at[0], count(s.src)));
+  memory dy(c.dst, cpu(), heap.at(env, at[1], count(s.dst)));
+  memory dw(c.hwio, cpu(), heap.at(env, at[2], count(s.weights)));
+  c.bwdWeights.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, c.bwdWeightsReorder ? c.bwdWeightsOut : dw}});
+  if (c.bwdWeightsReorder) c.fromBwdWeights.execute(stream(), c.bwdWeightsOut, dw);
+  stream().wait();
+  return env.Undefined();
+}
+
+// ---- max pooling -------------------------------------------------------------------------
+
+// dims: n, h, w, c, kh, kw, sh, sw, padTop, padLeft, padBottom, padRight, oh, ow
+struct Pool {
+  memory::desc src, dst;
+  dnnl::pooling_forward::primitive_desc fwdPd;
+  dnnl::pooling_forward fwd;
+  dnnl::pooling_forward train;
+  dnnl::pooling_backward bwd;
+  memory workspace, scratchDst;
+};
+
+std::unordered_map<std::string, std::unique_ptr<Pool>> pools;
+
+Pool& poolFor(const std::vector<int64_t>& d) {
+  std::string key = keyOf("pool", d);
+  auto found = pools.find(key);
+  if (found != pools.end()) return *found->second;
+  auto p = std::make_unique<Pool>();
+  p->src = memory::desc({d[0], d[3], d[1], d[2]}, dt::f32, tag::nhwc);
+  p->dst = memory::desc({d[0], d[3], d[12], d[13]}, dt::f32, tag::nhwc);
+  memory::dims kernel{d[4], d[5]}, strides{d[6], d[7]}, padL{d[8], d[9]}, padR{d[10], d[11]};
+  // Inference for the forward op (no workspace); training to recompute the argmax for the gradient.
+  dnnl::pooling_forward::desc inferDesc(dnnl::prop_kind::forward_inference, algorithm::pooling_max, p->src, p->dst, strides, kernel, padL, padR);
+  p->fwd = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(inferDesc, cpu()));
+  dnnl::pooling_forward::desc trainDesc(dnnl::prop_kind::forward_training, algorithm::pooling_max, p->src, p->dst, strides, kernel, padL, padR);
+  p->fwdPd = dnnl::pooling_forward::primitive_desc(trainDesc, cpu());
+  p->train = dnnl::pooling_forward(p->fwdPd);
+  p->workspace = memory(p->fwdPd.workspace_desc(), cpu());
+  p->scratchDst = memory(p->dst, cpu());
+  dnnl::pooling_backward::desc bwdDesc(algorithm::pooling_max, p->src, p->dst, strides, kernel, padL, padR);
+  p->bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bwdDesc, cpu(), p->fwdPd));
+  return *pools.emplace(key, std::move(p)).first->second;
+}
+
+// maxPool(heap, [xOffset, yOffset], dims)
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  Pool& p = poolFor(d);
+  memory x(p.src, cpu(), heap.at(env, at[0], d[0] * d[1] * d[2] * d[3]));
+  memory y(p.dst, cpu(), heap.at(env, at[1], d[0] * d[12] * d[13] * d[3]));
+  p.fwd.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+  stream().wait();
+  return env.Undefined();
+}
+
+// maxPoolGrad(heap, [dyOffset, xOffset, dxOffset], dims): the forward pass again for the
+// argmax (oneDNN's workspace), then the gradient to it; ties go where oneDNN's forward puts them.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  Pool& p = poolFor(d);
+  memory dy(p.dst, cpu(), heap.at(env, at[0], d[0] * d[12] * d[13] * d[3]));
+  memory x(p.src, cpu(), heap.at(env, at[1], d[0] * d[1] * d[2] * d[3]));
+  memory dx(p.src, cpu(), heap.at(env, at[2], d[0] * d[1] * d[2] * d[3]));
+  p.train.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, p.scratchDst}, {DNNL_ARG_WORKSPACE, p.workspace}});
+  p.bwd.execute(stream(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_WORKSPACE, p.workspace}});
+  stream().wait();
+  return env.Undefined();
+}
+
+// ---- the library -------------------------------------------------------------------------
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "lth native: threads must be at least 1");
+  omp_set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const dnnl_version_t* v = dnnl_version();
+  Napi::Object out = Napi::Object::New(env);
+  std::ostringstream version;
+  version << v->major << '.' << v->minor << '.' << v->patch;
+  out.Set("dnnl", version.str());
+  out.Set("threads", omp_get_max_threads());
+  out.Set("isa", static_cast<int>(dnnl::get_effective_cpu_isa()));
+  return out;
+}
+
+/** Wraps a kernel so a oneDNN error reaches JavaScript as an Error naming the kernel. */
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(info.Env(), std::string("lth native (oneDNN): ") + e.what());
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, guarded<Matmul>));
+  exports.Set("conv2d", Napi::Function::New(env, guarded<Conv2D>));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, guarded<Conv2DBackpropInput>));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, guarded<Conv2DBackpropFilter>));
+  exports.Set("maxPool", Napi::Function::New(env, guarded<MaxPool>));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, guarded<MaxPoolGrad>));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("info", Napi::Function::New(env, Info));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(lth_native, Init)
