@@ -6,7 +6,8 @@ import type * as TF from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { availableParallelism } from "node:os";
-import { loadNativeAddon, registerNativeKernels } from "./kernels/native.js";
+import { loadNativeAddon, nativeUpdate, registerNativeKernels } from "./kernels/native.js";
+import type { FusedUpdate } from "./optimizer.js";
 import { registerWasmKernels } from "./kernels/wasm.js";
 
 export type BackendChoice = "auto" | "tensorflow" | "native" | "wasm" | "cpu";
@@ -26,6 +27,8 @@ export interface Engine {
   readonly backend: string;
   /** Threads its kernels use. */
   readonly threads: number;
+  /** The optimizer's update as one kernel per variable, where the backend has one (native). */
+  readonly fusedUpdate?: FusedUpdate;
   /** Why this backend: what was tried before it and failed. */
   readonly why: string;
 }
@@ -91,7 +94,8 @@ async function portable(name: "native" | "wasm" | "cpu", tried: string[], thread
     if (!(await tf.setBackend(tfName))) throw new Error(`the ${tfName} backend did not initialise`);
     await tf.ready();
     const detail = addon ? `oneDNN ${addon.info().dnnl} on ${threads} thread${threads === 1 ? "" : "s"}; ` : "";
-    return { tf, backend: name, threads: addon ? threads : 1, why: detail + (tried.length ? tried.join("; ") : `${name} requested`) };
+    const why = detail + (tried.length ? tried.join("; ") : `${name} requested`);
+    return addon ? { tf, backend: name, threads, why, fusedUpdate: nativeUpdate(tf, addon) } : { tf, backend: name, threads: 1, why };
   } catch (e) {
     tried.push(`${name}: ${reason(e)}`);
     return undefined;

@@ -12,6 +12,30 @@ export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
 
 export type OptimizerKind = "sgd" | "momentum" | "adam";
 
+/**
+ * A backend's update of one variable in place, all of `step`'s arithmetic in one call (native's
+ * addon); `state` is the optimizer's slots for the variable (momentum's buffer, Adam's m and v).
+ */
+export type FusedUpdate = (u: {
+  readonly variable: TF.Variable;
+  readonly grad: Tensor;
+  readonly state: readonly Tensor[];
+  readonly mask?: Tensor;
+  readonly kind: OptimizerKind;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly decay: number;
+  readonly l1: number;
+  /** A batch-norm scale, which takes the L1 term. */
+  readonly scale: boolean;
+  readonly beta1: number;
+  readonly beta2: number;
+  /** Adam's bias-corrected step, lr·√(1−β2^t)/(1−β1^t). */
+  readonly stepSize: number;
+  /** Adam's ε as added to √v: ε·√(1−β2^t). */
+  readonly epsilon: number;
+}) => void;
+
 export class Optimizer {
   private readonly state: Tensor[][];
   private t = 0;
@@ -22,6 +46,8 @@ export class Optimizer {
     private readonly decay: number,
     private readonly l1: number,
     private readonly trainables: readonly Trainable[],
+    /** The backend's fused update, where it has one. */
+    private readonly fused?: FusedUpdate,
   ) {
     const slots = kind === "adam" ? 2 : kind === "momentum" ? 1 : 0;
     this.state = trainables.map(({ variable }) => Array.from({ length: slots }, () => tf.keep(tf.zerosLike(variable))));
@@ -32,6 +58,14 @@ export class Optimizer {
     const tf = this.tf;
     const { beta1, beta2, epsilon } = ADAM;
     this.t++;
+    if (this.fused) {
+      const stepSize = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+      const eps = epsilon * Math.sqrt(1 - beta2 ** this.t);
+      this.trainables.forEach(({ variable, mask, scale }, i) =>
+        this.fused!({ variable, grad: grads[i]!, state: this.state[i]!, ...(mask ? { mask } : {}), kind: this.kind, lr, momentum: this.momentum, decay: this.decay, l1: this.l1, scale: scale === true, beta1, beta2, stepSize, epsilon: eps }),
+      );
+      return;
+    }
     this.trainables.forEach(({ variable: v, mask, scale }, i) => {
       const s = this.state[i]!;
       const next = tf.tidy(() => {

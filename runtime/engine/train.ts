@@ -174,7 +174,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   const model = new EngineNet(tf, net);
   const trainables = hooks.trainables ? hooks.trainables(model) : model.trainables(o.denseGradients);
   const variables = trainables.map((t) => t.variable);
-  const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, o.l1 ?? 0, trainables);
+  const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, o.l1 ?? 0, trainables, engine.fusedUpdate);
   const xTrain = features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
   const xTest = features(tf, data, data.test);

@@ -11,6 +11,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -325,6 +326,82 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- gathering rows ----------------------------------------------------------------------
+
+// gatherRows(heap, [xOffset, indicesOffset, outOffset], [rows, rowBytes, count]): out[i] = x[indices[i]],
+// a batch drawn from the resident training set. Returns the first index out of range, or -1.
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  const int64_t rows = d[0], rowBytes = d[1], n = d[2];
+  if (at[0] < 0 || static_cast<size_t>(at[0] + rows * rowBytes) > heap.length || at[1] < 0 || static_cast<size_t>(at[1] + n * 4) > heap.length ||
+      at[2] < 0 || static_cast<size_t>(at[2] + n * rowBytes) > heap.length) {
+    throw Napi::RangeError::New(env, "lth native: a tensor lies outside the heap it was given");
+  }
+  const uint8_t* x = heap.base + at[0];
+  const int32_t* indices = reinterpret_cast<const int32_t*>(heap.base + at[1]);
+  uint8_t* out = heap.base + at[2];
+  for (int64_t i = 0; i < n; i++) {
+    if (indices[i] < 0 || indices[i] >= rows) return Napi::Number::New(env, static_cast<double>(i));
+  }
+  for (int64_t i = 0; i < n; i++) std::memcpy(out + i * rowBytes, x + static_cast<int64_t>(indices[i]) * rowBytes, static_cast<size_t>(rowBytes));
+  return Napi::Number::New(env, -1);
+}
+
+// ---- the optimizer's update --------------------------------------------------------------
+
+// optimizerStep(heap, [v, g, s0, s1, mask], [n, kind, hasMask, scale], [lr, momentum, decay, l1, beta1, beta2, stepSize, epsilon]):
+// one variable's update in place, the same arithmetic as the engine's Optimizer (optimizer.ts)
+// in one pass instead of a dozen element-wise kernels: L2 decay and the L1 term on batch-norm
+// scales into the gradient, the mask on the gradient and on the state, then SGD, momentum or
+// Adam (kind 0, 1, 2). Offsets of absent tensors are ignored.
+Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  Napi::Array p = info[3].As<Napi::Array>();
+  auto param = [&](uint32_t i) { return static_cast<float>(p.Get(i).As<Napi::Number>().DoubleValue()); };
+  const int64_t n = d[0];
+  const int kind = static_cast<int>(d[1]);
+  const bool hasMask = d[2] != 0, scale = d[3] != 0;
+  const float lr = param(0), momentum = param(1), decay = param(2), l1 = param(3), beta1 = param(4), beta2 = param(5), stepSize = param(6), epsilon = param(7);
+  float* v = heap.at(env, at[0], n);
+  const float* g = heap.at(env, at[1], n);
+  float* s0 = kind >= 1 ? heap.at(env, at[2], n) : nullptr;
+  float* s1 = kind == 2 ? heap.at(env, at[3], n) : nullptr;
+  const float* mask = hasMask ? heap.at(env, at[4], n) : nullptr;
+  const float oneMinusBeta1 = 1.f - beta1, oneMinusBeta2 = 1.f - beta2;
+#pragma omp parallel for simd if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float grad = g[i];
+    if (decay > 0.f) grad = grad + v[i] * decay;
+    if (scale && l1 > 0.f) grad = grad + static_cast<float>((v[i] > 0.f) - (v[i] < 0.f)) * l1;
+    if (mask) grad = grad * mask[i];
+    if (kind == 0) {
+      v[i] = v[i] - grad * lr;
+    } else if (kind == 1) {
+      float buf = s0[i] * momentum + grad;
+      if (mask) buf = buf * mask[i];
+      s0[i] = buf;
+      v[i] = v[i] - buf * lr;
+    } else {
+      float m = s0[i] * beta1 + grad * oneMinusBeta1;
+      float u = s1[i] * beta2 + (grad * grad) * oneMinusBeta2;
+      if (mask) {
+        m = m * mask[i];
+        u = u * mask[i];
+      }
+      s0[i] = m;
+      s1[i] = u;
+      v[i] = v[i] - (m / (std::sqrt(u) + epsilon)) * stepSize;
+    }
+  }
+  return env.Undefined();
+}
+
 // ---- the library -------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -363,6 +440,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, guarded<Conv2DBackpropFilter>));
   exports.Set("maxPool", Napi::Function::New(env, guarded<MaxPool>));
   exports.Set("maxPoolGrad", Napi::Function::New(env, guarded<MaxPoolGrad>));
+  exports.Set("gatherRows", Napi::Function::New(env, guarded<GatherRows>));
+  exports.Set("optimizerStep", Napi::Function::New(env, guarded<OptimizerStep>));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
