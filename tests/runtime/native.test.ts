@@ -116,6 +116,14 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
     }
   });
 
+  it("sums over leading axes (bias gradients), with and without kept dimensions", async () => {
+    for (const [shape, axes, keep] of [[[4, 5, 6, 7], [0, 1, 2], false], [[60, 300], [0], false], [[3, 9], [0], true], [[2, 3, 4], [1, 0], false]] as const) {
+      const x = values(shape.reduce((a, b) => a * b, 1));
+      const worst = await compare(() => tf.sum(tf.tensor(x, [...shape]), [...axes], keep));
+      for (const d of worst) expect(d, `sum ${shape} over ${axes}`).toBeLessThan(1e-5);
+    }
+  });
+
   it("gathers a batch of rows, and leaves an index out of range to the wasm kernel's error", async () => {
     const x = values(50 * 12);
     const worst = await compare(() => tf.gather(tf.tensor2d(x, [50, 12]), tf.tensor1d([3, 49, 0, 3, 17], "int32")));

@@ -23,6 +23,7 @@ export interface NativeAddon {
   conv2dBackpropFilter(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
   maxPool(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
   maxPoolGrad(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  sumLeading(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
   gatherRows(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): number;
   optimizerStep(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[], params: readonly number[]): void;
   setThreads(threads: number): void;
@@ -199,6 +200,22 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
     if (!dims) return undefined;
     const out = backend.makeOutput([...filterShape], "float32");
     addon.conv2dBackpropFilter(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, dy), offset(backend, out)], dims);
+    return out;
+  });
+
+  // Sums over the leading axes (every bias gradient: over batch and space); other sums stay wasm's.
+  replace("Sum", ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: Info };
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(attrs["axis"] as number | number[], x.shape).sort((a, b) => a - b);
+    if (x.dtype !== "float32" || rank < 2 || axes.length === 0 || axes.length === rank || !axes.every((a, i) => a === i)) return undefined;
+    const outer = size(x.shape.slice(0, axes.length));
+    const kept = x.shape.slice(axes.length);
+    const inner = size(kept);
+    if (outer === 0 || inner === 0) return undefined;
+    const shape = attrs["keepDims"] === true ? [...axes.map(() => 1), ...kept] : kept;
+    const out = backend.makeOutput(shape, "float32");
+    addon.sumLeading(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, out)], [outer, inner]);
     return out;
   });
 
