@@ -72,8 +72,8 @@ program
   .description("bring the named bindings (default: all) up to date, rerunning only what changed")
   .argument("<file>", "the .lth pipeline")
   .argument("[names...]", "bindings to compute (default: all)")
-  .option("--backend <name>", "auto | tensorflow | wasm | cpu", "auto")
-  .option("--jobs <n>", "stages to run at once in worker processes (default: the number of cores)")
+  .option("--backend <name>", "auto | tensorflow | native | wasm | cpu (auto: the first that loads, in that order)", "auto")
+  .option("--jobs <n>", "stages to run at once in worker processes, each using cores ÷ jobs threads on native (default: 1 on native, whose kernels use every core; else the number of cores)")
   .option("--json", "one JSON object per line: stage events, then a summary")
   .option(storeOption, storeHelp)
   .action(async (file: string, names: string[], options: { json?: boolean; store?: string; backend?: string; jobs?: string }) => {

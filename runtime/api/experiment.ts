@@ -2,12 +2,12 @@
 // runs them, exactly as `lth run` would run the same `.lth` file (same stages, same keys,
 // same store layout), so either can pick up where the other stopped.
 
-import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { CompiledValue, StageGraph, StageId } from "../../compiler/stage.js";
 import { architecture, duration, StageBuilder, stageGraph, withDefaults, type CallSite } from "../../compiler/stages.js";
 import { lookupOp } from "../../dsl/ops.js";
 import type { BackendChoice } from "../engine/backend.js";
+import { defaultJobs } from "../execute/local.js";
 import { runStages } from "../execute/run.js";
 import type { Counts, RunEvent } from "../execute/scheduler.js";
 import { problems, selectStages } from "../plan.js";
@@ -80,7 +80,7 @@ export class Experiment extends Ops {
     if (bad.length) throw new ExperimentError(`cannot run: ${bad.map((p) => `${p.stage.id} (${p.stage.op}): ${p.message}`).join("; ")}`);
     const result = await runStages(graph, stages, {
       store: new Store(this.options.store ?? storeDir(this.file)),
-      jobs: this.options.jobs ?? availableParallelism(),
+      jobs: this.options.jobs ?? defaultJobs(this.options.backend ?? "auto"),
       backend: this.options.backend ?? "auto",
       show: this.options.quiet ? "quiet" : "lines",
       onEvent: this.options.onEvent,

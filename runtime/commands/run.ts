@@ -3,10 +3,10 @@
 // up to date, 1 when a stage failed, 2 on a usage or language error, 130 when stopped by
 // SIGINT or SIGTERM. The run itself is execute/run.ts, shared with the API.
 
-import { availableParallelism } from "node:os";
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { BACKEND_CHOICES, type BackendChoice } from "../engine/backend.js";
+import { defaultJobs } from "../execute/local.js";
 import { runStages } from "../execute/run.js";
 import { openStore, selectedStages } from "./pipeline.js";
 
@@ -23,7 +23,7 @@ export async function runCommand(file: string, names: readonly string[], options
     io.err(`lth run: unknown backend '${backend}'; use ${BACKEND_CHOICES.join(", ")}`);
     return EXIT.usage;
   }
-  const jobs = options.jobs === undefined ? availableParallelism() : Number(options.jobs);
+  const jobs = options.jobs === undefined ? defaultJobs(backend) : Number(options.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) {
     io.err(`lth run: --jobs must be a whole number of at least 1; found '${options.jobs}'`);
     return EXIT.usage;

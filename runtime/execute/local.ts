@@ -6,6 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import type { BackendChoice } from "../engine/backend.js";
+import { nativeBuilt } from "../engine/kernels/native.js";
 import type { Store } from "../store/store.js";
 import type { Executor, ExecutorEvent, TaskHooks, TaskOutcome } from "./executor.js";
 import { forkWorker } from "./fork.js";
@@ -19,6 +20,17 @@ export interface LocalOptions {
   readonly backend: BackendChoice;
   /** Hears the backend the first worker loaded. */
   readonly onEvent: (e: ExecutorEvent) => void;
+}
+
+/**
+ * Worker processes when the user does not say: one on native, whose kernels use every core
+ * (so its thread count, which its results depend on, is the machine's, whatever the run
+ * holds); one per core on the single-threaded backends. tfjs-node, which `auto` prefers when
+ * installed, counts as native here: it threads its own kernels.
+ */
+export function defaultJobs(backend: BackendChoice): number {
+  if (backend === "native" || backend === "tensorflow" || (backend === "auto" && nativeBuilt())) return 1;
+  return availableParallelism();
 }
 
 export class LocalExecutor implements Executor {

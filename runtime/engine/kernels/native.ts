@@ -47,6 +47,11 @@ export const SKIPPED_NOTE = "build/skipped.txt";
 
 let loaded: NativeAddon | string | undefined;
 
+/** Whether the addon was built (without loading it): what `auto` will pick when TensorFlow's own packages are absent. */
+export function nativeBuilt(): boolean {
+  return existsSync(join(nativeFolder(), "build/Release/lth_native.node"));
+}
+
 /** The addon, or why it is not there (with what to install). Loaded once per process. */
 export function loadNativeAddon(): NativeAddon | string {
   if (loaded !== undefined) return loaded;
