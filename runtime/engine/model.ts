@@ -15,6 +15,13 @@ type Tensor = TF.Tensor;
  */
 export const BATCH_NORM = { momentum: 0.1, epsilon: 1e-5 } as const;
 
+/**
+ * A kernel a backend may register for batch norm in training as one op (normalised output,
+ * batch mean, biased batch variance; with its gradient): native's, through oneDNN. Without it
+ * the forward pass uses `tf.moments` and `tf.batchNorm`, as on wasm and cpu.
+ */
+export const BATCH_NORM_TRAINING = "LthBatchNormTraining";
+
 /** Stored [out, in, k, k] (PyTorch) → [k, k, in, out] (TensorFlow); a dense layer is k = 1, i.e. [in, out]. */
 export function toEngine(src: Float32Array | Uint8Array, l: Pick<Layer, "outputs" | "inputs" | "kernel">): Float32Array {
   const { outputs: o, inputs: n, kernel: k } = l;
@@ -125,20 +132,25 @@ export class EngineNet {
         if (p.gamma && p.beta) {
           let mean = p.mean!;
           let variance = p.variance!;
-          if (training) {
+          // Batch norm in training as one kernel where the backend has one (native).
+          const fused = training && tf.getKernel(BATCH_NORM_TRAINING, tf.getBackend()) !== undefined;
+          let normalised: Tensor | undefined;
+          if (fused) {
+            [normalised, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING, { x: c, gamma: p.gamma, beta: p.beta }, { epsilon: BATCH_NORM.epsilon }) as unknown as Tensor[] as [Tensor, Tensor, Tensor];
+          } else if (training) {
             const moments = tf.moments(c, [0, 1, 2]);
             mean = moments.mean;
             variance = moments.variance;
-            if (updates) {
-              const { momentum } = BATCH_NORM;
-              const n = c.size / l.outputs;
-              updates.push({
-                mean: tf.keep(tf.add(tf.mul(p.mean!, 1 - momentum), tf.mul(mean, momentum))),
-                variance: tf.keep(tf.add(tf.mul(p.variance!, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(1, n - 1)))),
-              });
-            }
           }
-          c = tf.batchNorm(c, mean, variance, p.beta, p.gamma, BATCH_NORM.epsilon);
+          if (training && updates) {
+            const { momentum } = BATCH_NORM;
+            const n = c.size / l.outputs;
+            updates.push({
+              mean: tf.keep(tf.add(tf.mul(p.mean!, 1 - momentum), tf.mul(mean, momentum))),
+              variance: tf.keep(tf.add(tf.mul(p.variance!, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(1, n - 1)))),
+            });
+          }
+          c = normalised ?? tf.batchNorm(c, mean, variance, p.beta, p.gamma, BATCH_NORM.epsilon);
         } else if (p.bias) c = tf.add(c, p.bias);
         h = tf.relu(c);
         if (l.pool) h = tf.maxPool(h as TF.Tensor4D, 2, 2, "valid");

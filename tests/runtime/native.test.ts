@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Random } from "../../runtime/core/random.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { loadNativeAddon } from "../../runtime/engine/kernels/native.js";
+import { BATCH_NORM_TRAINING } from "../../runtime/engine/model.js";
 import { Optimizer, type OptimizerKind } from "../../runtime/engine/optimizer.js";
 import { Rig } from "./rig.js";
 
@@ -121,6 +122,36 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
       const x = values(shape.reduce((a, b) => a * b, 1));
       const worst = await compare(() => tf.sum(tf.tensor(x, [...shape]), [...axes], keep));
       for (const d of worst) expect(d, `sum ${shape} over ${axes}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("batch norm in training, as one kernel with its gradients, against moments and batchNorm on cpu", async () => {
+    for (const [n, h, w, c] of [[6, 5, 4, 3], [1, 3, 3, 7], [8, 2, 6, 16]] as const) {
+      const x = values(n * h * w * c);
+      const gamma = values(c);
+      const beta = values(c);
+      const dyValues = values(n * h * w * c);
+      const worst = await compare(() => {
+        const [xt, gt, bt, dy] = [tf.tensor4d(x, [n, h, w, c]), tf.tensor1d(gamma), tf.tensor1d(beta), tf.tensor4d(dyValues, [n, h, w, c])];
+        const fused = tf.getKernel(BATCH_NORM_TRAINING, tf.getBackend()) !== undefined;
+        const norm = (a: TF.Tensor, g: TF.Tensor, b: TF.Tensor): TF.Tensor[] => {
+          if (fused) return tf.engine().runKernel(BATCH_NORM_TRAINING, { x: a, gamma: g, beta: b }, { epsilon: 1e-5 }) as unknown as TF.Tensor[];
+          const { mean, variance } = tf.moments(a, [0, 1, 2]);
+          return [tf.batchNorm(a as TF.Tensor4D, mean, variance, b as TF.Tensor1D, g as TF.Tensor1D, 1e-5), mean, variance];
+        };
+        const [y, mean, variance] = norm(xt, gt, bt);
+        const grads = tf.grads((a: TF.Tensor, g: TF.Tensor, b: TF.Tensor) => tf.sum(tf.mul(norm(a, g, b)[0]!, dy)))([xt, gt, bt]);
+        return [y!, mean!, variance!, ...grads];
+      });
+      expect(worst).toHaveLength(6);
+      for (const d of worst) expect(d, `batch norm ${[n, h, w, c]}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it("tiles tensors of any rank, as batch norm's gradient spreads its statistics", async () => {
+    for (const [shape, reps] of [[[1, 1, 1, 5], [3, 4, 2, 1]], [[2, 3], [2, 2]], [[7], [3]], [[2, 1, 3, 1], [1, 4, 1, 2]]] as const) {
+      const x = values((shape as readonly number[]).reduce((a, b) => a * b, 1));
+      expect(await compare(() => tf.tile(tf.tensor(x, [...shape]), [...reps]))).toEqual([0]);
     }
   });
 
