@@ -29,8 +29,18 @@ export const MEASURE_CHUNK = { conv: 200, dense: 1000 } as const;
  */
 export const LOSS_READBACK_STEPS = 20;
 
+/**
+ * A kernel a backend may register for the mean softmax cross-entropy of logits [n, classes]
+ * against int32 labels [n], with its gradient (native's). Without it the loss is computed
+ * from TensorFlow.js's own ops, as on wasm and cpu.
+ */
+export const CROSS_ENTROPY = "LthSoftmaxCrossEntropy";
+
 /** Mean cross-entropy of softmax(logits) against integer labels. */
 export function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, classes: number): TF.Scalar {
+  if (tf.getKernel(CROSS_ENTROPY, tf.getBackend()) && logits.rank === 2 && labels.dtype === "int32") {
+    return tf.engine().runKernel(CROSS_ENTROPY, { logits, labels }, {}) as TF.Scalar;
+  }
   const onehot = tf.oneHot(labels as TF.Tensor1D, classes);
   return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as TF.Scalar;
 }

@@ -13,6 +13,7 @@ import { Random } from "../../runtime/core/random.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { loadNativeAddon } from "../../runtime/engine/kernels/native.js";
 import { BATCH_NORM_TRAINING } from "../../runtime/engine/model.js";
+import { crossEntropy } from "../../runtime/engine/train.js";
 import { Optimizer, type OptimizerKind } from "../../runtime/engine/optimizer.js";
 import { Rig } from "./rig.js";
 
@@ -145,6 +146,20 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
       });
       expect(worst).toHaveLength(6);
       for (const d of worst) expect(d, `batch norm ${[n, h, w, c]}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it("the softmax cross-entropy loss and its gradient", async () => {
+    for (const [n, k] of [[60, 10], [1, 3], [7, 100]] as const) {
+      const logits = Float32Array.from(values(n * k), (v) => 8 * v);
+      const labels = Int32Array.from({ length: n }, (_, i) => (i * 7) % k);
+      const worst = await compare(() => {
+        const z = tf.tensor2d(logits, [n, k]);
+        const y = tf.tensor1d(labels, "int32");
+        const loss = (a: TF.Tensor) => crossEntropy(tf, a, y, k);
+        return [loss(z), tf.grad(loss)(z)];
+      });
+      for (const d of worst) expect(d, `cross-entropy ${n}×${k}`).toBeLessThan(1e-5);
     }
   });
 

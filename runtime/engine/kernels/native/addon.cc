@@ -11,6 +11,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -456,6 +457,61 @@ Napi::Value BatchNormTrainGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- the loss ----------------------------------------------------------------------------
+
+// softmaxCrossEntropy(heap, [logits, labels, loss], [n, classes]): the mean over the batch of
+// −log softmax(logits)[label], labels int32; as TensorFlow.js computes it in a dozen kernels.
+Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  const int64_t n = d[0], k = d[1];
+  const float* logits = heap.at(env, at[0], n * k);
+  const int32_t* labels = reinterpret_cast<const int32_t*>(heap.at(env, at[1], n));
+  float* loss = heap.at(env, at[2], 1);
+  double total = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float* row = logits + i * k;
+    float top = row[0];
+    for (int64_t j = 1; j < k; j++) top = std::max(top, row[j]);
+    double sum = 0;
+    for (int64_t j = 0; j < k; j++) sum += std::exp(static_cast<double>(row[j] - top));
+    const int32_t label = labels[i];
+    // An index outside the classes gives no probability mass, as a one-hot row of zeros would.
+    const double picked = label >= 0 && label < k ? static_cast<double>(row[label] - top) : 0.0;
+    total += (label >= 0 && label < k ? std::log(sum) - picked : 0.0);
+  }
+  *loss = static_cast<float>(total / static_cast<double>(n));
+  return env.Undefined();
+}
+
+// softmaxCrossEntropyGrad(heap, [logits, labels, dy, dlogits], [n, classes]): (softmax − onehot)·dy/n.
+Napi::Value SoftmaxCrossEntropyGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap = heapOf(info[0]);
+  std::vector<int64_t> at = numbers(info[1]);
+  std::vector<int64_t> d = numbers(info[2]);
+  const int64_t n = d[0], k = d[1];
+  const float* logits = heap.at(env, at[0], n * k);
+  const int32_t* labels = reinterpret_cast<const int32_t*>(heap.at(env, at[1], n));
+  const float dy = *heap.at(env, at[2], 1);
+  float* out = heap.at(env, at[3], n * k);
+  const double scale = static_cast<double>(dy) / static_cast<double>(n);
+  for (int64_t i = 0; i < n; i++) {
+    const float* row = logits + i * k;
+    float top = row[0];
+    for (int64_t j = 1; j < k; j++) top = std::max(top, row[j]);
+    double sum = 0;
+    for (int64_t j = 0; j < k; j++) sum += std::exp(static_cast<double>(row[j] - top));
+    for (int64_t j = 0; j < k; j++) {
+      const double p = std::exp(static_cast<double>(row[j] - top)) / sum;
+      out[i * k + j] = static_cast<float>((p - (j == labels[i] ? 1.0 : 0.0)) * scale);
+    }
+  }
+  return env.Undefined();
+}
+
 // ---- tiling ------------------------------------------------------------------------------
 
 // tile(heap, [xOffset, outOffset], [bytesPerElement, rank, ...shape, ...reps]): the input
@@ -612,6 +668,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPoolGrad", Napi::Function::New(env, guarded<MaxPoolGrad>));
   exports.Set("batchNormTrain", Napi::Function::New(env, guarded<BatchNormTrain>));
   exports.Set("batchNormTrainGrad", Napi::Function::New(env, guarded<BatchNormTrainGrad>));
+  exports.Set("softmaxCrossEntropy", Napi::Function::New(env, guarded<SoftmaxCrossEntropy>));
+  exports.Set("softmaxCrossEntropyGrad", Napi::Function::New(env, guarded<SoftmaxCrossEntropyGrad>));
   exports.Set("tile", Napi::Function::New(env, guarded<Tile>));
   exports.Set("sumLeading", Napi::Function::New(env, guarded<SumLeading>));
   exports.Set("gatherRows", Napi::Function::New(env, guarded<GatherRows>));
