@@ -57,6 +57,19 @@ Heap heapOf(const Napi::Value& v) {
   return Heap{static_cast<uint8_t*>(buffer.Data()), buffer.ByteLength()};
 }
 
+std::vector<int64_t> numbers(const Napi::Value& v);
+
+/** A kernel call's arguments: (heap, byte offsets of its tensors, the numbers that describe it). */
+struct Call {
+  Napi::Env env;
+  Heap heap;
+  std::vector<int64_t> at;
+  std::vector<int64_t> d;
+  explicit Call(const Napi::CallbackInfo& info) : env(info.Env()), heap(heapOf(info[0])), at(numbers(info[1])), d(numbers(info[2])) {}
+  /** The i-th tensor of the call, `floats` long, checked to lie in the heap. */
+  float* tensor(int i, size_t floats) const { return heap.at(env, static_cast<double>(at[i]), floats); }
+};
+
 std::vector<int64_t> numbers(const Napi::Value& v) {
   Napi::Array a = v.As<Napi::Array>();
   std::vector<int64_t> out(a.Length());
@@ -112,20 +125,18 @@ MatMul& matmulFor(const std::vector<int64_t>& d) {
 
 // matmul(heap, [aOffset, bOffset, cOffset, biasOffset], dims)
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   MatMul& mm = matmulFor(d);
   const int64_t ba = d[0], bb = d[1], m = d[2], n = d[3], k = d[4];
-  memory a(mm.a, cpu(), heap.at(env, at[0], ba * m * k));
-  memory b(mm.b, cpu(), heap.at(env, at[1], bb * k * n));
-  memory c(mm.c, cpu(), heap.at(env, at[2], std::max(ba, bb) * m * n));
+  memory a(mm.a, cpu(), call.tensor(0, ba * m * k));
+  memory b(mm.b, cpu(), call.tensor(1, bb * k * n));
+  memory c(mm.c, cpu(), call.tensor(2, std::max(ba, bb) * m * n));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
-  if (d[7] != 0) args.emplace(DNNL_ARG_BIAS, memory(mm.bias, cpu(), heap.at(env, at[3], n)));
+  if (d[7] != 0) args.emplace(DNNL_ARG_BIAS, memory(mm.bias, cpu(), call.tensor(3, n)));
   mm.prim.execute(stream(), args);
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- convolutions ------------------------------------------------------------------------
@@ -212,53 +223,47 @@ size_t count(const memory::dims& dims) {
 
 // conv2d(heap, [xOffset, filterOffset, yOffset], dims)
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   Conv& c = convFor(d);
   ConvShape s(d);
-  memory x(c.src, cpu(), heap.at(env, at[0], count(s.src)));
-  memory w(c.hwio, cpu(), heap.at(env, at[1], count(s.weights)));
-  memory y(c.dst, cpu(), heap.at(env, at[2], count(s.dst)));
+  memory x(c.src, cpu(), call.tensor(0, count(s.src)));
+  memory w(c.hwio, cpu(), call.tensor(1, count(s.weights)));
+  memory y(c.dst, cpu(), call.tensor(2, count(s.dst)));
   if (c.fwdReorder) c.toFwd.execute(stream(), w, c.fwdWeights);
   c.fwd.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, c.fwdReorder ? c.fwdWeights : w}, {DNNL_ARG_DST, y}});
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // conv2dBackpropInput(heap, [dyOffset, filterOffset, dxOffset], dims)
 Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   Conv& c = convFor(d);
   ConvShape s(d);
-  memory dy(c.dst, cpu(), heap.at(env, at[0], count(s.dst)));
-  memory w(c.hwio, cpu(), heap.at(env, at[1], count(s.weights)));
-  memory dx(c.src, cpu(), heap.at(env, at[2], count(s.src)));
+  memory dy(c.dst, cpu(), call.tensor(0, count(s.dst)));
+  memory w(c.hwio, cpu(), call.tensor(1, count(s.weights)));
+  memory dx(c.src, cpu(), call.tensor(2, count(s.src)));
   if (c.bwdDataReorder) c.toBwdData.execute(stream(), w, c.bwdDataWeights);
   c.bwdData.execute(stream(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, c.bwdDataReorder ? c.bwdDataWeights : w}, {DNNL_ARG_DIFF_SRC, dx}});
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // conv2dBackpropFilter(heap, [xOffset, dyOffset, dwOffset], dims)
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   Conv& c = convFor(d);
   ConvShape s(d);
-  memory x(c.src, cpu(), heap.at(env, at[0], count(s.src)));
-  memory dy(c.dst, cpu(), heap.at(env, at[1], count(s.dst)));
-  memory dw(c.hwio, cpu(), heap.at(env, at[2], count(s.weights)));
+  memory x(c.src, cpu(), call.tensor(0, count(s.src)));
+  memory dy(c.dst, cpu(), call.tensor(1, count(s.dst)));
+  memory dw(c.hwio, cpu(), call.tensor(2, count(s.weights)));
   c.bwdWeights.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, c.bwdWeightsReorder ? c.bwdWeightsOut : dw}});
   if (c.bwdWeightsReorder) c.fromBwdWeights.execute(stream(), c.bwdWeightsOut, dw);
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- max pooling -------------------------------------------------------------------------
@@ -298,33 +303,29 @@ Pool& poolFor(const std::vector<int64_t>& d) {
 
 // maxPool(heap, [xOffset, yOffset], dims)
 Napi::Value MaxPool(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   Pool& p = poolFor(d);
-  memory x(p.src, cpu(), heap.at(env, at[0], d[0] * d[1] * d[2] * d[3]));
-  memory y(p.dst, cpu(), heap.at(env, at[1], d[0] * d[12] * d[13] * d[3]));
+  memory x(p.src, cpu(), call.tensor(0, d[0] * d[1] * d[2] * d[3]));
+  memory y(p.dst, cpu(), call.tensor(1, d[0] * d[12] * d[13] * d[3]));
   p.fwd.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // maxPoolGrad(heap, [dyOffset, xOffset, dxOffset], dims): the forward pass again for the
 // argmax (oneDNN's workspace), then the gradient to it; ties go where oneDNN's forward puts them.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   Pool& p = poolFor(d);
-  memory dy(p.dst, cpu(), heap.at(env, at[0], d[0] * d[12] * d[13] * d[3]));
-  memory x(p.src, cpu(), heap.at(env, at[1], d[0] * d[1] * d[2] * d[3]));
-  memory dx(p.src, cpu(), heap.at(env, at[2], d[0] * d[1] * d[2] * d[3]));
+  memory dy(p.dst, cpu(), call.tensor(0, d[0] * d[12] * d[13] * d[3]));
+  memory x(p.src, cpu(), call.tensor(1, d[0] * d[1] * d[2] * d[3]));
+  memory dx(p.src, cpu(), call.tensor(2, d[0] * d[1] * d[2] * d[3]));
   p.train.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, p.scratchDst}, {DNNL_ARG_WORKSPACE, p.workspace}});
   p.bwd.execute(stream(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_WORKSPACE, p.workspace}});
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- sums over leading axes --------------------------------------------------------------
@@ -341,10 +342,8 @@ struct SumLeadingPrim {
 std::unordered_map<std::string, std::unique_ptr<SumLeadingPrim>> sums;
 
 Napi::Value SumLeading(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const int64_t outer = d[0], inner = d[1];
   std::string key = keyOf("sum", d);
   auto found = sums.find(key);
@@ -360,11 +359,11 @@ Napi::Value SumLeading(const Napi::CallbackInfo& info) {
     found = sums.emplace(key, std::move(p)).first;
   }
   SumLeadingPrim& p = *found->second;
-  memory x(p.x, cpu(), heap.at(env, at[0], outer * inner));
-  memory y(p.y, cpu(), heap.at(env, at[1], inner));
+  memory x(p.x, cpu(), call.tensor(0, outer * inner));
+  memory y(p.y, cpu(), call.tensor(1, inner));
   p.prim.execute(stream(), {{DNNL_ARG_SRC, p.ones}, {DNNL_ARG_WEIGHTS, x}, {DNNL_ARG_DST, y}});
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- batch normalisation in training ------------------------------------------------------
@@ -409,38 +408,34 @@ BatchNorm& normFor(const std::vector<int64_t>& d, float epsilon) {
 // batchNormTrain(heap, [x, gamma, beta, y, mean, variance], [n, h, w, c], epsilon): y = γ(x − μ)/√(σ² + ε) + β
 // with the batch's μ and (biased) σ², which it also writes.
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const float epsilon = static_cast<float>(info[3].As<Napi::Number>().DoubleValue());
   BatchNorm& b = normFor(d, epsilon);
   const int64_t n = d[0] * d[1] * d[2] * d[3], c = d[3];
-  auto ch = [&](int i) { return memory(b.channel, cpu(), heap.at(env, at[i], c)); };
-  memory x(b.nhwc, cpu(), heap.at(env, at[0], n));
-  memory y(b.nhwc, cpu(), heap.at(env, at[3], n));
+  auto ch = [&](int i) { return memory(b.channel, cpu(), call.tensor(i, c)); };
+  memory x(b.nhwc, cpu(), call.tensor(0, n));
+  memory y(b.nhwc, cpu(), call.tensor(3, n));
   b.toBlocked.execute(stream(), x, b.x);
   b.fwd.execute(stream(), {{DNNL_ARG_SRC, b.x}, {DNNL_ARG_SCALE, ch(1)}, {DNNL_ARG_SHIFT, ch(2)}, {DNNL_ARG_DST, b.y}, {DNNL_ARG_MEAN, ch(4)}, {DNNL_ARG_VARIANCE, ch(5)}});
   b.toNhwc.execute(stream(), b.y, y);
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // batchNormTrainGrad(heap, [x, dy, mean, variance, gamma, beta, dx, dgamma, dbeta], [n, h, w, c], epsilon):
 // the gradients of batchNormTrain through the batch's statistics. (oneDNN 2.6 asks for β too,
 // though no gradient depends on it.)
 Napi::Value BatchNormTrainGrad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const float epsilon = static_cast<float>(info[3].As<Napi::Number>().DoubleValue());
   BatchNorm& b = normFor(d, epsilon);
   const int64_t n = d[0] * d[1] * d[2] * d[3], c = d[3];
-  auto ch = [&](int i) { return memory(b.channel, cpu(), heap.at(env, at[i], c)); };
-  memory x(b.nhwc, cpu(), heap.at(env, at[0], n));
-  memory dy(b.nhwc, cpu(), heap.at(env, at[1], n));
-  memory dx(b.nhwc, cpu(), heap.at(env, at[6], n));
+  auto ch = [&](int i) { return memory(b.channel, cpu(), call.tensor(i, c)); };
+  memory x(b.nhwc, cpu(), call.tensor(0, n));
+  memory dy(b.nhwc, cpu(), call.tensor(1, n));
+  memory dx(b.nhwc, cpu(), call.tensor(6, n));
   b.toBlocked.execute(stream(), x, b.x);
   b.toBlocked.execute(stream(), dy, b.dy);
   b.bwd.execute(stream(), {{DNNL_ARG_SRC, b.x},
@@ -454,7 +449,7 @@ Napi::Value BatchNormTrainGrad(const Napi::CallbackInfo& info) {
                            {DNNL_ARG_DIFF_SHIFT, ch(8)}});
   b.toNhwc.execute(stream(), b.dx, dx);
   stream().wait();
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- the loss ----------------------------------------------------------------------------
@@ -462,14 +457,12 @@ Napi::Value BatchNormTrainGrad(const Napi::CallbackInfo& info) {
 // softmaxCrossEntropy(heap, [logits, labels, loss], [n, classes]): the mean over the batch of
 // −log softmax(logits)[label], labels int32; as TensorFlow.js computes it in a dozen kernels.
 Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const int64_t n = d[0], k = d[1];
-  const float* logits = heap.at(env, at[0], n * k);
-  const int32_t* labels = reinterpret_cast<const int32_t*>(heap.at(env, at[1], n));
-  float* loss = heap.at(env, at[2], 1);
+  const float* logits = call.tensor(0, n * k);
+  const int32_t* labels = reinterpret_cast<const int32_t*>(call.tensor(1, n));
+  float* loss = call.tensor(2, 1);
   double total = 0;
   for (int64_t i = 0; i < n; i++) {
     const float* row = logits + i * k;
@@ -483,20 +476,18 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
     total += (label >= 0 && label < k ? std::log(sum) - picked : 0.0);
   }
   *loss = static_cast<float>(total / static_cast<double>(n));
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // softmaxCrossEntropyGrad(heap, [logits, labels, dy, dlogits], [n, classes]): (softmax − onehot)·dy/n.
 Napi::Value SoftmaxCrossEntropyGrad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const int64_t n = d[0], k = d[1];
-  const float* logits = heap.at(env, at[0], n * k);
-  const int32_t* labels = reinterpret_cast<const int32_t*>(heap.at(env, at[1], n));
-  const float dy = *heap.at(env, at[2], 1);
-  float* out = heap.at(env, at[3], n * k);
+  const float* logits = call.tensor(0, n * k);
+  const int32_t* labels = reinterpret_cast<const int32_t*>(call.tensor(1, n));
+  const float dy = *call.tensor(2, 1);
+  float* out = call.tensor(3, n * k);
   const double scale = static_cast<double>(dy) / static_cast<double>(n);
   for (int64_t i = 0; i < n; i++) {
     const float* row = logits + i * k;
@@ -509,7 +500,7 @@ Napi::Value SoftmaxCrossEntropyGrad(const Napi::CallbackInfo& info) {
       out[i * k + j] = static_cast<float>((p - (j == labels[i] ? 1.0 : 0.0)) * scale);
     }
   }
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- tiling ------------------------------------------------------------------------------
@@ -529,10 +520,8 @@ void tileAxis(const uint8_t* x, uint8_t* out, int d, int rank, const int64_t* sh
 }
 
 Napi::Value Tile(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const int64_t bytes = d[0];
   const int rank = static_cast<int>(d[1]);
   const int64_t* shape = d.data() + 2;
@@ -545,11 +534,11 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
     xs *= shape[k];
     os *= shape[k] * reps[k];
   }
-  if (at[0] < 0 || static_cast<size_t>(at[0] + xs) > heap.length || at[1] < 0 || static_cast<size_t>(at[1] + os) > heap.length) {
-    throw Napi::RangeError::New(env, "lth native: a tensor lies outside the heap it was given");
+  if (call.at[0] < 0 || static_cast<size_t>(call.at[0] + xs) > call.heap.length || call.at[1] < 0 || static_cast<size_t>(call.at[1] + os) > call.heap.length) {
+    throw Napi::RangeError::New(call.env, "lth native: a tensor lies outside the heap it was given");
   }
-  tileAxis(heap.base + at[0], heap.base + at[1], 0, rank, shape, reps, xStride.data(), outStride.data());
-  return env.Undefined();
+  tileAxis(call.heap.base + call.at[0], call.heap.base + call.at[1], 0, rank, shape, reps, xStride.data(), outStride.data());
+  return call.env.Undefined();
 }
 
 // ---- gathering rows ----------------------------------------------------------------------
@@ -557,23 +546,21 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
 // gatherRows(heap, [xOffset, indicesOffset, outOffset], [rows, rowBytes, count]): out[i] = x[indices[i]],
 // a batch drawn from the resident training set. Returns the first index out of range, or -1.
 Napi::Value GatherRows(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   const int64_t rows = d[0], rowBytes = d[1], n = d[2];
-  if (at[0] < 0 || static_cast<size_t>(at[0] + rows * rowBytes) > heap.length || at[1] < 0 || static_cast<size_t>(at[1] + n * 4) > heap.length ||
-      at[2] < 0 || static_cast<size_t>(at[2] + n * rowBytes) > heap.length) {
-    throw Napi::RangeError::New(env, "lth native: a tensor lies outside the heap it was given");
+  if (call.at[0] < 0 || static_cast<size_t>(call.at[0] + rows * rowBytes) > call.heap.length || call.at[1] < 0 || static_cast<size_t>(call.at[1] + n * 4) > call.heap.length ||
+      call.at[2] < 0 || static_cast<size_t>(call.at[2] + n * rowBytes) > call.heap.length) {
+    throw Napi::RangeError::New(call.env, "lth native: a tensor lies outside the heap it was given");
   }
-  const uint8_t* x = heap.base + at[0];
-  const int32_t* indices = reinterpret_cast<const int32_t*>(heap.base + at[1]);
-  uint8_t* out = heap.base + at[2];
+  const uint8_t* x = call.heap.base + call.at[0];
+  const int32_t* indices = reinterpret_cast<const int32_t*>(call.heap.base + call.at[1]);
+  uint8_t* out = call.heap.base + call.at[2];
   for (int64_t i = 0; i < n; i++) {
-    if (indices[i] < 0 || indices[i] >= rows) return Napi::Number::New(env, static_cast<double>(i));
+    if (indices[i] < 0 || indices[i] >= rows) return Napi::Number::New(call.env, static_cast<double>(i));
   }
   for (int64_t i = 0; i < n; i++) std::memcpy(out + i * rowBytes, x + static_cast<int64_t>(indices[i]) * rowBytes, static_cast<size_t>(rowBytes));
-  return Napi::Number::New(env, -1);
+  return Napi::Number::New(call.env, -1);
 }
 
 // ---- the optimizer's update --------------------------------------------------------------
@@ -584,21 +571,19 @@ Napi::Value GatherRows(const Napi::CallbackInfo& info) {
 // scales into the gradient, the mask on the gradient and on the state, then SGD, momentum or
 // Adam (kind 0, 1, 2). Offsets of absent tensors are ignored.
 Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap = heapOf(info[0]);
-  std::vector<int64_t> at = numbers(info[1]);
-  std::vector<int64_t> d = numbers(info[2]);
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
   Napi::Array p = info[3].As<Napi::Array>();
   auto param = [&](uint32_t i) { return static_cast<float>(p.Get(i).As<Napi::Number>().DoubleValue()); };
   const int64_t n = d[0];
   const int kind = static_cast<int>(d[1]);
   const bool hasMask = d[2] != 0, scale = d[3] != 0;
   const float lr = param(0), momentum = param(1), decay = param(2), l1 = param(3), beta1 = param(4), beta2 = param(5), stepSize = param(6), epsilon = param(7);
-  float* v = heap.at(env, at[0], n);
-  const float* g = heap.at(env, at[1], n);
-  float* s0 = kind >= 1 ? heap.at(env, at[2], n) : nullptr;
-  float* s1 = kind == 2 ? heap.at(env, at[3], n) : nullptr;
-  const float* mask = hasMask ? heap.at(env, at[4], n) : nullptr;
+  float* v = call.tensor(0, n);
+  const float* g = call.tensor(1, n);
+  float* s0 = kind >= 1 ? call.tensor(2, n) : nullptr;
+  float* s1 = kind == 2 ? call.tensor(3, n) : nullptr;
+  const float* mask = hasMask ? call.tensor(4, n) : nullptr;
   const float oneMinusBeta1 = 1.f - beta1, oneMinusBeta2 = 1.f - beta2;
 #pragma omp parallel for simd if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
@@ -625,7 +610,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
       v[i] = v[i] - (m / (std::sqrt(u) + epsilon)) * stepSize;
     }
   }
-  return env.Undefined();
+  return call.env.Undefined();
 }
 
 // ---- the library -------------------------------------------------------------------------
