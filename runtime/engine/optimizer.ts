@@ -58,9 +58,11 @@ export class Optimizer {
     const tf = this.tf;
     const { beta1, beta2, epsilon } = ADAM;
     this.t++;
+    // Adam's bias correction, once a step: the step size, and ε as PyTorch adds it, to sqrt(v̂),
+    // i.e. to sqrt(v)/sqrt(1-β2^t).
+    const stepSize = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
+    const eps = epsilon * Math.sqrt(1 - beta2 ** this.t);
     if (this.fused) {
-      const stepSize = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
-      const eps = epsilon * Math.sqrt(1 - beta2 ** this.t);
       this.trainables.forEach(({ variable, mask, scale }, i) =>
         this.fused!({ variable, grad: grads[i]!, state: this.state[i]!, ...(mask ? { mask } : {}), kind: this.kind, lr, momentum: this.momentum, decay: this.decay, l1: this.l1, scale: scale === true, beta1, beta2, stepSize, epsilon: eps }),
       );
@@ -83,9 +85,7 @@ export class Optimizer {
         }
         const m = held(tf.add(tf.mul(s[0]!, beta1), tf.mul(g, 1 - beta1)));
         const u = held(tf.add(tf.mul(s[1]!, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const stepSize = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
-        // ε as PyTorch adds it: to sqrt(v̂), i.e. to sqrt(v)/sqrt(1-β2^t).
-        const denom = tf.add(tf.sqrt(u), epsilon * Math.sqrt(1 - beta2 ** this.t));
+        const denom = tf.add(tf.sqrt(u), eps);
         return { v: tf.sub(v, tf.mul(tf.div(m, denom), stepSize)), s: [m, u] };
       });
       v.assign(next.v);

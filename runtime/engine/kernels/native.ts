@@ -125,10 +125,12 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
     const batchB = size(b.shape.slice(0, -2));
     if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
     if (bias && size(bias.shape) !== n) return undefined;
+    const empty = m * n * Math.max(batchA, batchB) === 0;
+    // Decided before the output is allocated: a fallback after it would leave it behind.
+    if (k === 0 && !empty) return undefined;
     const outer = (batchA >= batchB ? a : b).shape.slice(0, -2);
     const out = backend.makeOutput([...outer, m, n], "float32");
-    if (m * n * Math.max(batchA, batchB) === 0) return out;
-    if (k === 0) return undefined;
+    if (empty) return out;
     addon.matmul(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, a), offset(backend, b), offset(backend, out), bias ? offset(backend, bias) : -1], [
       batchA,
       batchB,
@@ -333,8 +335,10 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
     if ((x.dtype !== "float32" && x.dtype !== "int32") || indices.dtype !== "int32" || x.shape.length < 1) return undefined;
     const rows = x.shape[0]!;
     const count = size(indices.shape);
+    // Rows asked of an empty tensor: the wasm kernel's error, decided before anything is allocated.
+    if (count > 0 && size(x.shape) === 0) return undefined;
     const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
-    if (count === 0 || size(x.shape) === 0) return count === 0 ? out : undefined;
+    if (count === 0) return out;
     const bad = addon.gatherRows(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, indices), offset(backend, out)], [rows, (size(x.shape) / rows) * 4, count]);
     if (bad >= 0) {
       backend.disposeData(out.dataId);

@@ -4,7 +4,7 @@
 // install, and leaves that in build/skipped.txt, which `lth` repeats when it falls back to
 // wasm. LTH_NATIVE=0 skips the build.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -58,10 +58,10 @@ if (build.status !== 0) {
   skip(`node-gyp could not build it (${lines.join(" | ").slice(0, 300) || `exit ${build.status}`})`);
 }
 // A build that loads: an addon that cannot find libdnnl at run time is no better than none.
-const check = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(join(here, "build", "Release", "lth_native.node"))}).info()`], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+const addonFile = join(here, "build", "Release", "lth_native.node");
+const check = spawnSync(process.execPath, ["-p", `JSON.stringify(require(${JSON.stringify(addonFile)}).info())`], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
 if (check.status !== 0) {
-  rmSync(join(here, "build", "Release", "lth_native.node"), { force: true });
+  rmSync(addonFile, { force: true });
   skip(`the addon was built but does not load (${check.stderr.split("\n").find((l) => l.trim()) ?? `exit ${check.status}`})`);
 }
-const version = execFileSync(process.execPath, ["-p", `JSON.stringify(require(${JSON.stringify(join(here, "build", "Release", "lth_native.node"))}).info())`], { encoding: "utf8" }).trim();
-console.log(`lth: built the native backend (oneDNN ${JSON.parse(version).dnnl}).`);
+console.log(`lth: built the native backend (oneDNN ${JSON.parse(check.stdout.trim()).dnnl}).`);
