@@ -6,7 +6,11 @@
 //
 // Primitives (and, for convolutions, the reorders of filters between HWIO and the blocked
 // layout oneDNN's AVX-512 kernels want) are built once per shape and kept in a cache keyed
-// by every number that describes the call. The thread count is OpenMP's, set by setThreads.
+// by every number that describes the call, and the thread count they run with.
+//
+// Threads: setThreads gives the stage's cores; a primitive uses them all only when its work
+// pays for waking them (kParallelWork below), else one. The choice is a function of the call's
+// shape and that count, so a given key still computes the same bytes every time.
 
 #include <napi.h>
 #include <omp.h>
@@ -29,6 +33,33 @@ using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
 namespace {
+
+/** The stage's cores (setThreads). */
+int maxThreads = 1;
+
+/**
+ * Multiply-adds (or, for element-wise kernels, a weighted count of elements) below which a
+ * kernel runs on one thread. Measured here (2 cores, AVX-512): waking OpenMP's second thread
+ * costs about 80 µs, so a 60×100×10 product took 24 µs on one thread and 104 on two; a
+ * 60×784×300 one (14M multiply-adds) ran as fast on either; a 60×6272×128 one (48M) ran 1.3×
+ * faster on two and a 60×28×28×32→32 convolution (434M) 1.6×. LeNet-300-100's training
+ * (no product above 14M) ran 1.5× faster on one thread than on two.
+ */
+constexpr double kParallelWork = 16.0 * 1024 * 1024;
+
+/** Sets OpenMP's thread count for one kernel call (creation and execution), and restores it after. */
+struct Threads {
+  int n;
+  explicit Threads(double work) : n(work >= kParallelWork ? maxThreads : 1) { omp_set_num_threads(n); }
+  ~Threads() { omp_set_num_threads(maxThreads); }
+};
+
+/** The dims of a call with the thread count it runs with appended: primitives are cached per both. */
+std::vector<int64_t> withThreads(const std::vector<int64_t>& d, const Threads& t) {
+  std::vector<int64_t> k(d);
+  k.push_back(t.n);
+  return k;
+}
 
 dnnl::engine& cpu() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -95,8 +126,8 @@ struct MatMul {
 std::unordered_map<std::string, std::unique_ptr<MatMul>> matmuls;
 
 // dims: batchA, batchB, m, n, k, transposeA, transposeB, bias (0/1), relu (0/1)
-MatMul& matmulFor(const std::vector<int64_t>& d) {
-  std::string key = keyOf("mm", d);
+MatMul& matmulFor(const std::vector<int64_t>& d, const Threads& t) {
+  std::string key = keyOf("mm", withThreads(d, t));
   auto found = matmuls.find(key);
   if (found != matmuls.end()) return *found->second;
   const int64_t ba = d[0], bb = d[1], m = d[2], n = d[3], k = d[4];
@@ -127,8 +158,9 @@ MatMul& matmulFor(const std::vector<int64_t>& d) {
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
-  MatMul& mm = matmulFor(d);
   const int64_t ba = d[0], bb = d[1], m = d[2], n = d[3], k = d[4];
+  const Threads t(static_cast<double>(std::max(ba, bb)) * m * n * k);
+  MatMul& mm = matmulFor(d, t);
   memory a(mm.a, cpu(), call.tensor(0, ba * m * k));
   memory b(mm.b, cpu(), call.tensor(1, bb * k * n));
   memory c(mm.c, cpu(), call.tensor(2, std::max(ba, bb) * m * n));
@@ -177,8 +209,11 @@ struct Conv {
 
 std::unordered_map<std::string, std::unique_ptr<Conv>> convs;
 
-Conv& convFor(const std::vector<int64_t>& d) {
-  std::string key = keyOf("conv", d);
+/** A convolution's multiply-adds (each of its three directions does as many). */
+double convWork(const std::vector<int64_t>& d) { return static_cast<double>(d[0]) * d[13] * d[14] * d[4] * d[3] * d[5] * d[6]; }
+
+Conv& convFor(const std::vector<int64_t>& d, const Threads& t) {
+  std::string key = keyOf("conv", withThreads(d, t));
   auto found = convs.find(key);
   if (found != convs.end()) return *found->second;
   ConvShape s(d);
@@ -225,7 +260,8 @@ size_t count(const memory::dims& dims) {
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
-  Conv& c = convFor(d);
+  const Threads t(convWork(d));
+  Conv& c = convFor(d, t);
   ConvShape s(d);
   memory x(c.src, cpu(), call.tensor(0, count(s.src)));
   memory w(c.hwio, cpu(), call.tensor(1, count(s.weights)));
@@ -240,7 +276,8 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
 Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
-  Conv& c = convFor(d);
+  const Threads t(convWork(d));
+  Conv& c = convFor(d, t);
   ConvShape s(d);
   memory dy(c.dst, cpu(), call.tensor(0, count(s.dst)));
   memory w(c.hwio, cpu(), call.tensor(1, count(s.weights)));
@@ -255,7 +292,8 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
-  Conv& c = convFor(d);
+  const Threads t(convWork(d));
+  Conv& c = convFor(d, t);
   ConvShape s(d);
   memory x(c.src, cpu(), call.tensor(0, count(s.src)));
   memory dy(c.dst, cpu(), call.tensor(1, count(s.dst)));
@@ -280,8 +318,11 @@ struct Pool {
 
 std::unordered_map<std::string, std::unique_ptr<Pool>> pools;
 
-Pool& poolFor(const std::vector<int64_t>& d) {
-  std::string key = keyOf("pool", d);
+/** A pooling's comparisons, weighted as element-wise work (a 60×28×28×32 max pool ran no faster on two threads). */
+double poolWork(const std::vector<int64_t>& d) { return static_cast<double>(d[0]) * d[12] * d[13] * d[3] * d[4] * d[5]; }
+
+Pool& poolFor(const std::vector<int64_t>& d, const Threads& t) {
+  std::string key = keyOf("pool", withThreads(d, t));
   auto found = pools.find(key);
   if (found != pools.end()) return *found->second;
   auto p = std::make_unique<Pool>();
@@ -305,7 +346,8 @@ Pool& poolFor(const std::vector<int64_t>& d) {
 Napi::Value MaxPool(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
-  Pool& p = poolFor(d);
+  const Threads t(poolWork(d));
+  Pool& p = poolFor(d, t);
   memory x(p.src, cpu(), call.tensor(0, d[0] * d[1] * d[2] * d[3]));
   memory y(p.dst, cpu(), call.tensor(1, d[0] * d[12] * d[13] * d[3]));
   p.fwd.execute(stream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
@@ -318,7 +360,8 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
-  Pool& p = poolFor(d);
+  const Threads t(poolWork(d));
+  Pool& p = poolFor(d, t);
   memory dy(p.dst, cpu(), call.tensor(0, d[0] * d[12] * d[13] * d[3]));
   memory x(p.src, cpu(), call.tensor(1, d[0] * d[1] * d[2] * d[3]));
   memory dx(p.src, cpu(), call.tensor(2, d[0] * d[1] * d[2] * d[3]));
@@ -345,7 +388,8 @@ Napi::Value SumLeading(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
   const int64_t outer = d[0], inner = d[1];
-  std::string key = keyOf("sum", d);
+  const Threads t(static_cast<double>(outer) * inner);
+  std::string key = keyOf("sum", withThreads(d, t));
   auto found = sums.find(key);
   if (found == sums.end()) {
     auto p = std::make_unique<SumLeadingPrim>();
@@ -382,8 +426,11 @@ struct BatchNorm {
 
 std::unordered_map<std::string, std::unique_ptr<BatchNorm>> norms;
 
-BatchNorm& normFor(const std::vector<int64_t>& d, float epsilon) {
-  std::vector<int64_t> k(d);
+/** Batch norm's work: its passes over the activations (statistics, normalisation, two reorders; more backward), weighted as element-wise work. */
+double normWork(const std::vector<int64_t>& d) { return 8.0 * d[0] * d[1] * d[2] * d[3]; }
+
+BatchNorm& normFor(const std::vector<int64_t>& d, float epsilon, const Threads& t) {
+  std::vector<int64_t> k(withThreads(d, t));
   k.push_back(static_cast<int64_t>(epsilon * 1e12));
   std::string key = keyOf("bn", k);
   auto found = norms.find(key);
@@ -411,7 +458,8 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
   const float epsilon = static_cast<float>(info[3].As<Napi::Number>().DoubleValue());
-  BatchNorm& b = normFor(d, epsilon);
+  const Threads t(normWork(d));
+  BatchNorm& b = normFor(d, epsilon, t);
   const int64_t n = d[0] * d[1] * d[2] * d[3], c = d[3];
   auto ch = [&](int i) { return memory(b.channel, cpu(), call.tensor(i, c)); };
   memory x(b.nhwc, cpu(), call.tensor(0, n));
@@ -430,7 +478,8 @@ Napi::Value BatchNormTrainGrad(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
   const float epsilon = static_cast<float>(info[3].As<Napi::Number>().DoubleValue());
-  BatchNorm& b = normFor(d, epsilon);
+  const Threads t(normWork(d));
+  BatchNorm& b = normFor(d, epsilon, t);
   const int64_t n = d[0] * d[1] * d[2] * d[3], c = d[3];
   auto ch = [&](int i) { return memory(b.channel, cpu(), call.tensor(i, c)); };
   memory x(b.nhwc, cpu(), call.tensor(0, n));
@@ -570,6 +619,69 @@ Napi::Value GatherRows(const Napi::CallbackInfo& info) {
 // in one pass instead of a dozen element-wise kernels: L2 decay and the L1 term on batch-norm
 // scales into the gradient, the mask on the gradient and on the state, then SGD, momentum or
 // Adam (kind 0, 1, 2). Offsets of absent tensors are ignored.
+/** One update's numbers, and the arrays it reads and writes (state and mask null where absent). */
+struct Update {
+  float* v;
+  const float* g;
+  float* s0;
+  float* s1;
+  const float* mask;
+  float lr, momentum, decay, l1, beta1, beta2, stepSize, epsilon;
+};
+
+// The loop for one combination of kind and terms, with no test left inside it, so that the
+// compiler vectorises it (binding.gyp's -fno-math-errno lets std::sqrt vectorise: with errno
+// it was a call per element, 18× slower), in the widest vectors the machine has
+// (target_clones picks at load). The arithmetic is optimizer.ts's, in its order, element by
+// element, IEEE-exact in every width (-ffp-contract=off: no fused multiply-adds), so every
+// clone writes the same bytes.
+template <int Kind, bool Decay, bool L1, bool Mask>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void updateLoop(const Update& u, int64_t from, int64_t to) {
+  float* __restrict v = u.v;
+  const float* __restrict g = u.g;
+  float* __restrict s0 = u.s0;
+  float* __restrict s1 = u.s1;
+  const float* __restrict mask = u.mask;
+  const float lr = u.lr, momentum = u.momentum, decay = u.decay, l1 = u.l1, beta1 = u.beta1, beta2 = u.beta2, stepSize = u.stepSize, epsilon = u.epsilon;
+  const float oneMinusBeta1 = 1.f - beta1, oneMinusBeta2 = 1.f - beta2;
+#pragma omp simd
+  for (int64_t i = from; i < to; i++) {
+    float grad = g[i];
+    if constexpr (Decay) grad = grad + v[i] * decay;
+    if constexpr (L1) grad = grad + static_cast<float>((v[i] > 0.f) - (v[i] < 0.f)) * l1;
+    if constexpr (Mask) grad = grad * mask[i];
+    if constexpr (Kind == 0) {
+      v[i] = v[i] - grad * lr;
+    } else if constexpr (Kind == 1) {
+      float buf = s0[i] * momentum + grad;
+      if constexpr (Mask) buf = buf * mask[i];
+      s0[i] = buf;
+      v[i] = v[i] - buf * lr;
+    } else {
+      float m = s0[i] * beta1 + grad * oneMinusBeta1;
+      float w = s1[i] * beta2 + (grad * grad) * oneMinusBeta2;
+      if constexpr (Mask) {
+        m = m * mask[i];
+        w = w * mask[i];
+      }
+      s0[i] = m;
+      s1[i] = w;
+      v[i] = v[i] - (m / (std::sqrt(w) + epsilon)) * stepSize;
+    }
+  }
+}
+
+using UpdateLoop = void (*)(const Update&, int64_t, int64_t);
+
+template <int Kind>
+UpdateLoop pickLoop(bool decay, bool l1, bool mask) {
+  const int which = (decay ? 4 : 0) | (l1 ? 2 : 0) | (mask ? 1 : 0);
+  static const UpdateLoop loops[8] = {updateLoop<Kind, false, false, false>, updateLoop<Kind, false, false, true>, updateLoop<Kind, false, true, false>,
+                                      updateLoop<Kind, false, true, true>,   updateLoop<Kind, true, false, false>,  updateLoop<Kind, true, false, true>,
+                                      updateLoop<Kind, true, true, false>,   updateLoop<Kind, true, true, true>};
+  return loops[which];
+}
+
 Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   const Call call(info);
   const std::vector<int64_t>& d = call.d;
@@ -578,36 +690,29 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   const int64_t n = d[0];
   const int kind = static_cast<int>(d[1]);
   const bool hasMask = d[2] != 0, scale = d[3] != 0;
-  const float lr = param(0), momentum = param(1), decay = param(2), l1 = param(3), beta1 = param(4), beta2 = param(5), stepSize = param(6), epsilon = param(7);
-  float* v = call.tensor(0, n);
-  const float* g = call.tensor(1, n);
-  float* s0 = kind >= 1 ? call.tensor(2, n) : nullptr;
-  float* s1 = kind == 2 ? call.tensor(3, n) : nullptr;
-  const float* mask = hasMask ? call.tensor(4, n) : nullptr;
-  const float oneMinusBeta1 = 1.f - beta1, oneMinusBeta2 = 1.f - beta2;
-#pragma omp parallel for simd if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    float grad = g[i];
-    if (decay > 0.f) grad = grad + v[i] * decay;
-    if (scale && l1 > 0.f) grad = grad + static_cast<float>((v[i] > 0.f) - (v[i] < 0.f)) * l1;
-    if (mask) grad = grad * mask[i];
-    if (kind == 0) {
-      v[i] = v[i] - grad * lr;
-    } else if (kind == 1) {
-      float buf = s0[i] * momentum + grad;
-      if (mask) buf = buf * mask[i];
-      s0[i] = buf;
-      v[i] = v[i] - buf * lr;
-    } else {
-      float m = s0[i] * beta1 + grad * oneMinusBeta1;
-      float u = s1[i] * beta2 + (grad * grad) * oneMinusBeta2;
-      if (mask) {
-        m = m * mask[i];
-        u = u * mask[i];
-      }
-      s0[i] = m;
-      s1[i] = u;
-      v[i] = v[i] - (m / (std::sqrt(u) + epsilon)) * stepSize;
+  Update u{};
+  u.v = call.tensor(0, n);
+  u.g = call.tensor(1, n);
+  u.s0 = kind >= 1 ? call.tensor(2, n) : nullptr;
+  u.s1 = kind == 2 ? call.tensor(3, n) : nullptr;
+  u.mask = hasMask ? call.tensor(4, n) : nullptr;
+  u.lr = param(0), u.momentum = param(1), u.decay = param(2), u.l1 = param(3), u.beta1 = param(4), u.beta2 = param(5), u.stepSize = param(6), u.epsilon = param(7);
+  const bool decay = u.decay > 0.f, l1 = scale && u.l1 > 0.f;
+  const UpdateLoop loop = kind == 0 ? pickLoop<0>(decay, l1, hasMask) : kind == 1 ? pickLoop<1>(decay, l1, hasMask) : pickLoop<2>(decay, l1, hasMask);
+  // Weighted as 16 multiply-adds an element: 1,048,576 elements' Adam update took 626 µs on
+  // one thread and 371 on two; LeNet-300-100's 235,200-weight layer takes 107 µs on one.
+  // Each element's update is independent of the others, so the split changes no bytes.
+  const Threads t(16.0 * n);
+  if (t.n == 1) {
+    loop(u, 0, n);
+  } else {
+#pragma omp parallel num_threads(t.n)
+    {
+      const int64_t parts = omp_get_num_threads(), part = omp_get_thread_num();
+      // Chunks of 16 floats (a cache line), so no two threads write one line.
+      const int64_t lines = (n + 15) / 16, per = (lines + parts - 1) / parts;
+      const int64_t from = std::min(n, part * per * 16), to = std::min(n, (part + 1) * per * 16);
+      loop(u, from, to);
     }
   }
   return call.env.Undefined();
@@ -618,6 +723,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   const int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) throw Napi::RangeError::New(info.Env(), "lth native: threads must be at least 1");
+  maxThreads = n;
   omp_set_num_threads(n);
   return info.Env().Undefined();
 }
