@@ -22,6 +22,13 @@ export const BATCH_NORM = { momentum: 0.1, epsilon: 1e-5 } as const;
  */
 export const BATCH_NORM_TRAINING = "LthBatchNormTraining";
 
+/**
+ * A kernel a backend may register for relu(x + bias), the bias over the last axis, with its
+ * gradient (native's: one pass each way instead of Add, Relu, and Step, Multiply, Sum). Without
+ * it a layer adds its bias and applies ReLU as separate ops.
+ */
+export const BIAS_RELU = "LthBiasRelu";
+
 /** Stored [out, in, k, k] (PyTorch) → [k, k, in, out] (TensorFlow); a dense layer is k = 1, i.e. [in, out]. */
 export function toEngine(src: Float32Array | Uint8Array, l: Pick<Layer, "outputs" | "inputs" | "kernel">): Float32Array {
   const { outputs: o, inputs: n, kernel: k } = l;
@@ -151,8 +158,8 @@ export class EngineNet {
             });
           }
           c = normalised ?? tf.batchNorm(c, mean, variance, p.beta, p.gamma, BATCH_NORM.epsilon);
-        } else if (p.bias) c = tf.add(c, p.bias);
-        h = tf.relu(c);
+          h = tf.relu(c);
+        } else h = this.biasRelu(c, p.bias);
         if (l.pool) h = tf.maxPool(h as TF.Tensor4D, 2, 2, "valid");
         continue;
       }
@@ -161,9 +168,25 @@ export class EngineNet {
         h = this.net.head === "average" ? tf.mean(h, [1, 2]) : tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [batch, -1]);
         spatial = false;
       }
-      h = tf.fused.matMul({ a: h as TF.Tensor2D, b: weight as TF.Tensor2D, bias: p.bias!, activation: l.activation === "relu" ? "relu" : "linear" });
+      // In training, TensorFlow.js runs a fused product with ReLU unfused (to differentiate it); the backend's bias-ReLU kernel does that part in one.
+      h =
+        training && l.activation === "relu" && this.hasBiasRelu()
+          ? this.biasRelu(tf.matMul(h, weight), p.bias)
+          : tf.fused.matMul({ a: h as TF.Tensor2D, b: weight as TF.Tensor2D, bias: p.bias!, activation: l.activation === "relu" ? "relu" : "linear" });
     }
     return h;
+  }
+
+  private hasBiasRelu(): boolean {
+    return this.tf.getKernel(BIAS_RELU, this.tf.getBackend()) !== undefined;
+  }
+
+  /** relu(x + bias), or relu(x) without a bias; one kernel where the backend has one. */
+  private biasRelu(x: Tensor, bias: Tensor | undefined): Tensor {
+    const tf = this.tf;
+    if (!bias) return tf.relu(x);
+    if (this.hasBiasRelu()) return tf.engine().runKernel(BIAS_RELU, { x, bias }, {}) as Tensor;
+    return tf.relu(tf.add(x, bias));
   }
 
   /** Installs new running statistics (from `forward`'s `updates`), freeing the old. */
@@ -223,9 +246,16 @@ export function features(tf: typeof TF, data: DatasetValue, split: Split): Tenso
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   const channels = data.mean.length;
   const x = new Float32Array(split.n * width);
-  for (let i = 0; i < x.length; i++) {
-    const c = i % channels;
-    x[i] = (split.x[i]! * data.scale - data.mean[c]!) / data.std[c]!;
+  const standardise = (v: number, c: number) => (v * data.scale - data.mean[c]!) / data.std[c]!;
+  const src = split.x;
+  if (src instanceof Uint8Array) {
+    // Bytes take 256 values a channel: each standardised once, the same arithmetic, then looked up.
+    const table = new Float32Array(256 * channels);
+    for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = standardise(v, c);
+    if (channels === 1) for (let i = 0; i < x.length; i++) x[i] = table[src[i]!]!;
+    else for (let i = 0; i < x.length; i++) x[i] = table[(i % channels) * 256 + src[i]!]!;
+  } else {
+    for (let i = 0; i < x.length; i++) x[i] = standardise(src[i]!, i % channels);
   }
   return tf.tensor2d(x, [split.n, width]);
 }

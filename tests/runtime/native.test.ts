@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Random } from "../../runtime/core/random.js";
 import { loadEngine, type Engine } from "../../runtime/engine/backend.js";
 import { loadNativeAddon } from "../../runtime/engine/kernels/native.js";
-import { BATCH_NORM_TRAINING } from "../../runtime/engine/model.js";
+import { BATCH_NORM_TRAINING, BIAS_RELU } from "../../runtime/engine/model.js";
 import { crossEntropy } from "../../runtime/engine/train.js";
 import { Optimizer, type OptimizerKind } from "../../runtime/engine/optimizer.js";
 import { Rig } from "./rig.js";
@@ -178,16 +178,99 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
     expect(() => tf.gather(tf.tensor2d(x, [50, 12]), tf.tensor1d([50], "int32")).dataSync()).toThrow();
   });
 
+  it("element-wise sums, products, ReLU and step, with a bias repeated over the last axes", async () => {
+    const x = values(4 * 5 * 6 * 7);
+    const y = values(4 * 5 * 6 * 7);
+    const b = values(7);
+    const b2 = values(6 * 7);
+    const worst = await compare(() => {
+      const xt = tf.tensor4d(x, [4, 5, 6, 7]);
+      const yt = tf.tensor4d(y, [4, 5, 6, 7]);
+      const bt = tf.tensor1d(b);
+      return [
+        tf.add(xt, bt),
+        tf.add(bt, xt),
+        tf.add(xt, yt),
+        tf.add(xt, tf.tensor3d(b2, [1, 6, 7])),
+        tf.mul(xt, yt),
+        tf.mul(tf.reshape(bt, [1, 7]), xt),
+        tf.relu(xt),
+        tf.step(xt, 0.3),
+        // Broadcasts over a leading axis are wasm's own: still right.
+        tf.add(tf.tensor2d(x.subarray(0, 20), [4, 5]), tf.tensor2d(b.subarray(0, 4), [4, 1])),
+        tf.mul(tf.tensor1d(b.subarray(0, 3)), tf.tensor2d(x.subarray(0, 6), [2, 3])),
+      ];
+    });
+    expect(worst).toHaveLength(10);
+    // Single float operations, as on cpu: the same values exactly.
+    for (const [i, d] of worst.entries()) expect(d, `element-wise case ${i}`).toBe(0);
+  });
+
+  it("a layer's bias and ReLU as one kernel each way, against Add and Relu on cpu", async () => {
+    for (const shape of [[6, 5, 4, 3], [60, 300], [1, 1], [3, 17]] as const) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const c = shape[shape.length - 1]!;
+      const x = values(n);
+      const bias = values(c);
+      const dyValues = values(n);
+      const worst = await compare(() => {
+        const fused = tf.getKernel(BIAS_RELU, tf.getBackend()) !== undefined;
+        const layer = (a: TF.Tensor, b: TF.Tensor) => (fused ? (tf.engine().runKernel(BIAS_RELU, { x: a, bias: b }, {}) as TF.Tensor) : tf.relu(tf.add(a, b)));
+        const [xt, bt, dy] = [tf.tensor(x, [...shape]), tf.tensor1d(bias), tf.tensor(dyValues, [...shape])];
+        const [dx, db] = tf.grads((a: TF.Tensor, b: TF.Tensor) => tf.sum(tf.mul(layer(a, b), dy)))([xt, bt]);
+        return [layer(xt, bt), dx!, db!];
+      });
+      expect(worst).toHaveLength(3);
+      expect(worst[0], `relu(x + b) ${shape}`).toBe(0);
+      expect(worst[1], `its gradient to x ${shape}`).toBe(0);
+      expect(worst[2], `its gradient to the bias ${shape}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it("copies contiguous slices within the heap, and leaves other slices to wasm's kernel", async () => {
+    const x = values(50 * 12);
+    const ints = Int32Array.from({ length: 24 }, (_, i) => i * 3 - 7);
+    const worst = await compare(() => {
+      const xt = tf.tensor2d(x, [50, 12]);
+      return [tf.slice(xt, [10, 0], [25, -1]), tf.slice(xt, [0, 3], [50, 4]), tf.slice(xt, [49, 0], [1, 12]), tf.slice(xt, [7, 0], [0, 12]), tf.cast(tf.slice(tf.tensor3d(ints, [4, 3, 2]), [1, 0, 0], [2, 3, 2]), "float32")];
+    });
+    expect(worst).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it("shares memory for Identity and same-dtype Cast, and the in-place update leaves a sharer's values alone", async () => {
+    await tf.setBackend("wasm");
+    const start = values(64);
+    const v = tf.variable(tf.tensor1d(start));
+    const copy = tf.clone(v);
+    const cast = tf.cast(v, "float32");
+    const optimizer = new Optimizer(tf, "adam", 0, 0, 0, [{ variable: v }], engine.fusedUpdate);
+    tf.tidy(() => optimizer.step(0.1, [tf.ones([64])]));
+    expect(Array.from(copy.dataSync())).toEqual(Array.from(start));
+    expect(Array.from(cast.dataSync())).toEqual(Array.from(start));
+    // The variable moved, by Adam's first step of lr against a gradient of ones.
+    const moved = v.dataSync();
+    for (let i = 0; i < 64; i++) expect(moved[i]).toBeCloseTo(start[i]! - 0.1, 5);
+    optimizer.dispose();
+    tf.dispose([v, copy, cast]);
+  });
+
   it("updates a variable in one fused call as the optimizer's element-wise kernels do", async () => {
     await tf.setBackend("wasm");
-    for (const kind of ["sgd", "momentum", "adam"] as OptimizerKind[]) {
+    // With and without each term: the fused update has a loop for each combination.
+    const cases = (["sgd", "momentum", "adam"] as OptimizerKind[]).flatMap((kind) => [
+      { kind, decay: 1e-3, l1: 1e-2, masked: true },
+      { kind, decay: 0, l1: 0, masked: false },
+      { kind, decay: 1e-3, l1: 0, masked: false },
+      { kind, decay: 0, l1: 1e-2, masked: true },
+    ]);
+    for (const { kind, decay, l1, masked } of cases) {
       const start = values(1000);
-      const mask = Float32Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? 0 : 1));
+      const mask = Float32Array.from({ length: 1000 }, (_, i) => (masked && i % 3 === 0 ? 0 : 1));
       const grads = [values(1000), values(1000), values(1000)];
       const trained = (fused: boolean) => {
         const v = tf.variable(tf.tensor1d(start));
         const m = tf.tensor1d(mask);
-        const optimizer = new Optimizer(tf, kind, 0.9, 1e-3, 1e-2, [{ variable: v, mask: m, scale: true }], fused ? engine.fusedUpdate : undefined);
+        const optimizer = new Optimizer(tf, kind, 0.9, decay, l1, [{ variable: v, ...(masked ? { mask: m } : {}), scale: true }], fused ? engine.fusedUpdate : undefined);
         for (const g of grads) tf.tidy(() => optimizer.step(0.05, [tf.tensor1d(g)]));
         const out = Float32Array.from(v.dataSync());
         optimizer.dispose();
@@ -197,7 +280,7 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
       const fused = trained(true);
       const kernels = trained(false);
       for (let i = 0; i < fused.length; i++) {
-        expect(Math.abs(fused[i]! - kernels[i]!), `${kind} at ${i}`).toBeLessThan(1e-5);
+        expect(Math.abs(fused[i]! - kernels[i]!), `${kind} (decay ${decay}, l1 ${l1}, mask ${masked}) at ${i}`).toBeLessThan(1e-5);
         // A masked weight does not move.
         if (mask[i] === 0) expect(fused[i]).toBe(start[i]);
       }

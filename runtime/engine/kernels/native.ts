@@ -9,7 +9,7 @@
 // (kernels/native/build.mjs); where it was not, `native` is unavailable and says why.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import { BATCH_NORM_TRAINING } from "../model.js";
+import { BATCH_NORM_TRAINING, BIAS_RELU } from "../model.js";
 import { CROSS_ENTROPY } from "../train.js";
 import type { FusedUpdate } from "../optimizer.js";
 import { existsSync, readFileSync } from "node:fs";
@@ -32,6 +32,9 @@ export interface NativeAddon {
   tile(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
   sumLeading(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
   gatherRows(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): number;
+  biasRelu(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  biasReluGrad(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[]): void;
+  eltwise(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[], alpha: number): void;
   optimizerStep(heap: ArrayBuffer, offsets: readonly number[], dims: readonly number[], params: readonly number[]): void;
   setThreads(threads: number): void;
   info(): { readonly dnnl: string; readonly threads: number; readonly isa: number };
@@ -84,6 +87,7 @@ export function loadNativeAddon(): NativeAddon | string {
 type Info = TF.TensorInfo;
 type Backend = TF.KernelBackend & {
   wasm: { HEAPU8: Uint8Array };
+  refCount(dataId: object): number;
   getMemoryOffset(dataId: object): number;
   makeOutput(shape: number[], dtype: TF.DataType): Info;
 };
@@ -282,6 +286,53 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
     },
   });
 
+  // A layer's bias and ReLU as one kernel each way (model.ts's BIAS_RELU): float32 only, as
+  // everything the engine trains is; anything else is an error in the engine, not a fallback.
+  const BIAS_RELU_GRAD = `${BIAS_RELU}Grad`;
+  const rowsOf = (x: Info, c: number, kernel: string) => {
+    if (x.dtype !== "float32" || x.shape.length === 0 || x.shape[x.shape.length - 1] !== c) {
+      throw new Error(`internal: ${kernel} takes float32 tensors whose last axis is the bias's (${c}), not ${x.dtype} ${JSON.stringify(x.shape)}`);
+    }
+    return size(x.shape) / c;
+  };
+  tf.registerKernel({
+    kernelName: BIAS_RELU,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const { inputs, backend } = args as unknown as { inputs: Record<string, Info>; backend: Backend };
+      const { x, bias } = inputs as { x: Info; bias: Info };
+      const c = size(bias.shape);
+      const rows = rowsOf(x, c, BIAS_RELU);
+      const y = backend.makeOutput([...x.shape], "float32");
+      if (rows * c > 0) addon.biasRelu(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, bias), offset(backend, y)], [rows, c]);
+      return y;
+    },
+  });
+  tf.registerKernel({
+    kernelName: BIAS_RELU_GRAD,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const { inputs, backend } = args as unknown as { inputs: Record<string, Info>; backend: Backend };
+      const { dy, y } = inputs as { dy: Info; y: Info };
+      const c = y.shape[y.shape.length - 1] ?? 0;
+      const rows = rowsOf(y, c, BIAS_RELU_GRAD);
+      if (rowsOf(dy, c, BIAS_RELU_GRAD) !== rows) throw new Error(`internal: ${BIAS_RELU_GRAD} takes dy of y's shape`);
+      const dx = backend.makeOutput([...y.shape], "float32");
+      const db = backend.makeOutput([c], "float32");
+      addon.biasReluGrad(backend.wasm.HEAPU8.buffer as ArrayBuffer, [dy, y, dx, db].map((t) => offset(backend, t)), [rows, c]);
+      return [dx, db];
+    },
+  });
+  tf.registerGradient({
+    kernelName: BIAS_RELU,
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [y] = saved as TF.Tensor[];
+      const [dx, db] = tf.engine().runKernel(BIAS_RELU_GRAD, { dy: dy as TF.Tensor, y: y! }, {}) as TF.Tensor[];
+      return { x: () => dx!, bias: () => db! };
+    },
+  });
+
   // The loss and its gradient as one kernel each (about 25 of a LeNet step's 85 kernels otherwise).
   tf.registerKernel({
     kernelName: CROSS_ENTROPY,
@@ -393,6 +444,38 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
       },
     });
   }
+
+  // Element-wise kernels of a conv layer without batch norm and of its gradient: wasm's took a
+  // third of a Conv-2 step. Sums and products of float32 where one side is the other's shape
+  // or repeats over its last axes (a bias); other shapes, dtypes and broadcasts stay wasm's.
+  const ELTWISE = { Add: 0, Multiply: 1, Relu: 2, Step: 3 } as const;
+  for (const name of ["Add", "Multiply"] as const) {
+    replace(name, ({ inputs, backend }) => {
+      let { a, b } = inputs as { a: Info; b: Info };
+      if (!float(a, b)) return undefined;
+      // Both commute exactly in floating point, so the larger goes first.
+      if (size(b.shape) > size(a.shape)) [a, b] = [b, a];
+      const n = size(a.shape);
+      const period = size(b.shape);
+      const inner = b.shape.slice(b.shape.findIndex((d) => d !== 1) === -1 ? b.shape.length : b.shape.findIndex((d) => d !== 1));
+      const trailing = inner.length <= a.shape.length && inner.every((d, i) => d === a.shape[a.shape.length - inner.length + i]);
+      if (n === 0 || period === 0 || !trailing || b.shape.length > a.shape.length) return undefined;
+      const out = backend.makeOutput([...a.shape], "float32");
+      addon.eltwise(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, a), offset(backend, b), offset(backend, out)], [ELTWISE[name], n, period], 0);
+      return out;
+    });
+  }
+  for (const name of ["Relu", "Step"] as const) {
+    replace(name, ({ inputs, backend, attrs }) => {
+      const { x } = inputs as { x: Info };
+      const n = size(x.shape);
+      if (!float(x) || n === 0) return undefined;
+      const out = backend.makeOutput([...x.shape], "float32");
+      const alpha = name === "Step" ? Number(attrs["alpha"] ?? 0) : 0;
+      addon.eltwise(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), -1, offset(backend, out)], [ELTWISE[name], n, 1], alpha);
+      return out;
+    });
+  }
 }
 
 /**
@@ -408,6 +491,18 @@ export function nativeUpdate(tf: typeof TF, addon: NativeAddon): FusedUpdate {
     const at = (t: TF.Tensor | undefined) => (t ? backend.getMemoryOffset(t.dataId) : -1);
     for (const t of [u.variable, u.grad, ...u.state, ...(u.mask ? [u.mask] : [])]) {
       if (t.dtype !== "float32" || t.size !== u.variable.size) throw new Error("internal: the fused update takes float32 tensors of the variable's size");
+    }
+    // The update writes in place: memory another tensor shares (an Identity's or a Reshape's of
+    // the variable, kernels/wasm.ts) is copied for the variable first, so that tensor keeps its values.
+    for (const t of [u.variable, ...u.state]) {
+      if (backend.refCount(t.dataId) <= 1) continue;
+      if (t !== u.variable) throw new Error("internal: the optimizer's state is shared with another tensor");
+      const own = backend.makeOutput([...t.shape], "float32");
+      const from = at(t);
+      backend.wasm.HEAPU8.copyWithin(backend.getMemoryOffset(own.dataId), from, from + t.size * 4);
+      const copy = tf.engine().makeTensorFromTensorInfo(own);
+      u.variable.assign(copy);
+      copy.dispose();
     }
     addon.optimizerStep(
       backend.wasm.HEAPU8.buffer as ArrayBuffer,

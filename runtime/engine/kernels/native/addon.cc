@@ -718,6 +718,120 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   return call.env.Undefined();
 }
 
+// ---- element-wise kernels ---------------------------------------------------------------
+
+// The element-wise kernels of a conv layer without batch norm and of its gradient (the bias
+// added over the channels, ReLU, its gradient's step and product), which on wasm took a third
+// of a Conv-2 step: 1.5 ms for one bias add over a 60×28×28×32 batch. One vectorised pass each.
+enum class Eltwise { Add = 0, Multiply = 1, Relu = 2, Step = 3 };
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void biasReluLoop(const float* __restrict x, const float* __restrict bias, float* __restrict y, int64_t rows,
+                                                                               int64_t c) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * c;
+    float* yr = y + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++) {
+      const float t = xr[j] + bias[j];
+      yr[j] = t < 0.f ? 0.f : t;
+    }
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void biasReluGradLoop(const float* __restrict dy, const float* __restrict y, float* __restrict dx,
+                                                                                   float* __restrict db, int64_t rows, int64_t c) {
+  for (int64_t j = 0; j < c; j++) db[j] = 0.f;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy + r * c;
+    const float* yr = y + r * c;
+    float* dxr = dx + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++) {
+      const float g = dyr[j] * (yr[j] > 0.f ? 1.f : 0.f);
+      dxr[j] = g;
+      db[j] = db[j] + g;
+    }
+  }
+}
+
+template <Eltwise Op>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void eltwiseLoop(const float* __restrict a, const float* __restrict b, float* __restrict out,
+                                                                              int64_t n, int64_t period, float alpha) {
+  if constexpr (Op == Eltwise::Add) {
+    // b repeats every `period` elements (a bias over the last axis), or is as long as a.
+    for (int64_t base = 0; base < n; base += period) {
+      const int64_t end = std::min(n, base + period);
+#pragma omp simd
+      for (int64_t i = base; i < end; i++) out[i] = a[i] + b[i - base];
+    }
+  } else if constexpr (Op == Eltwise::Multiply) {
+    for (int64_t base = 0; base < n; base += period) {
+      const int64_t end = std::min(n, base + period);
+#pragma omp simd
+      for (int64_t i = base; i < end; i++) out[i] = a[i] * b[i - base];
+    }
+  } else if constexpr (Op == Eltwise::Relu) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] < 0.f ? 0.f : a[i];
+  } else {
+    // TensorFlow.js's step: 1 where x > 0, else alpha.
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] > 0.f ? 1.f : alpha;
+  }
+}
+
+// eltwise(heap, [a, b, out], [op, n, period], alpha): out = a + b, a · b (b of `period`
+// elements, repeated), relu(a) or step(a). b's offset is ignored by relu and step.
+Napi::Value EltwiseKernel(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const std::vector<int64_t>& d = call.d;
+  const int64_t n = d[1], period = d[2];
+  const float alpha = static_cast<float>(info[3].As<Napi::Number>().DoubleValue());
+  const Eltwise op = static_cast<Eltwise>(d[0]);
+  const bool binary = op == Eltwise::Add || op == Eltwise::Multiply;
+  if (n <= 0 || (binary && (period <= 0 || n % period != 0))) throw Napi::RangeError::New(call.env, "lth native: an element-wise kernel's shapes do not repeat evenly");
+  const float* a = call.tensor(0, n);
+  const float* b = binary ? call.tensor(1, period) : nullptr;
+  float* out = call.tensor(2, n);
+  switch (op) {
+    case Eltwise::Add: eltwiseLoop<Eltwise::Add>(a, b, out, n, period, alpha); break;
+    case Eltwise::Multiply: eltwiseLoop<Eltwise::Multiply>(a, b, out, n, period, alpha); break;
+    case Eltwise::Relu: eltwiseLoop<Eltwise::Relu>(a, b, out, n, period, alpha); break;
+    case Eltwise::Step: eltwiseLoop<Eltwise::Step>(a, b, out, n, period, alpha); break;
+    default: throw Napi::RangeError::New(call.env, "lth native: no such element-wise kernel");
+  }
+  return call.env.Undefined();
+}
+
+// ---- a layer's bias and ReLU -------------------------------------------------------------
+
+// biasRelu(heap, [x, bias, y], [rows, c]): y = relu(x + bias), the bias over the last axis;
+// what Add then Relu compute, in one pass instead of two.
+Napi::Value BiasRelu(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t rows = call.d[0], c = call.d[1];
+  const float* x = call.tensor(0, rows * c);
+  const float* bias = call.tensor(1, c);
+  float* y = call.tensor(2, rows * c);
+  biasReluLoop(x, bias, y, rows, c);
+  return call.env.Undefined();
+}
+
+// biasReluGrad(heap, [dy, y, dx, dbias], [rows, c]): through relu(x + bias) from its output y:
+// dx = dy · step(y) (TensorFlow.js's ReLU gradient, step(x + bias) being step(y)) and dbias its
+// sum over the rows, in row order, on one thread (the same bytes at any thread count). One
+// pass instead of Step, Multiply and Sum.
+Napi::Value BiasReluGrad(const Napi::CallbackInfo& info) {
+  const Call call(info);
+  const int64_t rows = call.d[0], c = call.d[1];
+  const float* dy = call.tensor(0, rows * c);
+  const float* y = call.tensor(1, rows * c);
+  float* dx = call.tensor(2, rows * c);
+  float* db = call.tensor(3, c);
+  biasReluGradLoop(dy, y, dx, db, rows, c);
+  return call.env.Undefined();
+}
+
 // ---- the library -------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -764,6 +878,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tile", Napi::Function::New(env, guarded<Tile>));
   exports.Set("sumLeading", Napi::Function::New(env, guarded<SumLeading>));
   exports.Set("gatherRows", Napi::Function::New(env, guarded<GatherRows>));
+  exports.Set("biasRelu", Napi::Function::New(env, guarded<BiasRelu>));
+  exports.Set("biasReluGrad", Napi::Function::New(env, guarded<BiasReluGrad>));
+  exports.Set("eltwise", Napi::Function::New(env, guarded<EltwiseKernel>));
   exports.Set("optimizerStep", Napi::Function::New(env, guarded<OptimizerStep>));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
