@@ -67,6 +67,21 @@ program
     process.exitCode = planCommand(file, names, options, processIO);
   });
 
+type RunCliOptions = {
+  json?: boolean;
+  store?: string;
+  backend?: string;
+  jobs?: string;
+  executor?: string;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  constraint?: string;
+  gres?: boolean;
+  sbatch?: string[];
+  cpus?: string;
+};
+
 program
   .command("run")
   .description("bring the named bindings (default: all) up to date, rerunning only what changed")
@@ -76,7 +91,15 @@ program
   .option("--jobs <n>", "stages to run at once in worker processes, each using cores ÷ jobs threads on native (default: 1 on native, whose kernels use every core; else the number of cores)")
   .option("--json", "one JSON object per line: stage events, then a summary")
   .option(storeOption, storeHelp)
-  .action(async (file: string, names: string[], options: { json?: boolean; store?: string; backend?: string; jobs?: string }) => {
+  .option("--executor <name>", "local (worker processes here) | slurm (each tensor stage a batch job; the store must be on a filesystem the nodes share)", "local")
+  .option("--partition <name>", "slurm: the partition to submit to")
+  .option("--account <name>", "slurm: the account to charge")
+  .option("--qos <name>", "slurm: the quality of service")
+  .option("--constraint <features>", "slurm: node features a job needs")
+  .option("--gres", "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
+  .option("--sbatch <arg>", "slurm: one more sbatch argument, as is (repeatable)", (arg: string, all: string[] = []) => [...all, arg])
+  .option("--cpus <n>", "slurm: CPUs each job asks for, and native's threads there (default: this machine's cores)")
+  .action(async (file: string, names: string[], options: RunCliOptions) => {
     const { runCommand } = await import("./runtime/commands/run.js");
     process.exitCode = await runCommand(file, names, options, processIO);
   });

@@ -20,6 +20,8 @@ export type TaskOutcome =
       readonly backend: string | null;
       /** A local worker's live tensors and resident memory afterwards, where there is one. */
       readonly health?: WorkerHealth;
+      /** The batch job that ran it, where one did (SLURM's job id). */
+      readonly job?: string;
     }
   | {
       readonly ok: false;
@@ -30,14 +32,14 @@ export type TaskOutcome =
       readonly repeats: boolean;
       /** The backend chosen so far, if any: the failure record names it. */
       readonly backend: string | null;
+      readonly job?: string;
     };
 
 /** What an executor says about the whole run, once: the backend its tasks will use, and why. */
-export interface ExecutorEvent {
-  readonly type: "backend";
-  readonly backend: string;
-  readonly why: string;
-}
+export type ExecutorEvent =
+  | { readonly type: "backend"; readonly backend: string; readonly why: string }
+  /** A batch job's state changed: submitted, attached (to a job an earlier run submitted), pending, running, resubmitted. */
+  | { readonly type: "job"; readonly id: string; readonly job: string; readonly state: string };
 
 /** What the scheduler hears about one task while it runs. */
 export interface TaskHooks {

@@ -1,5 +1,6 @@
 // The one way lth starts a worker process of its own: the runtime's stage workers
-// (execute/local.ts) and LoFT's training workers (methods/loft/loft.ts).
+// (execute/local.ts) and LoFT's training workers (methods/loft/loft.ts); and the command a
+// batch job runs (execute/slurm.ts).
 
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -20,4 +21,12 @@ export function forkWorker(module: URL, args: readonly string[] = [], nodeFlags:
     serialization: "advanced",
     stdio: ["ignore", 2, 2, "ipc"],
   });
+}
+
+/**
+ * The command line that runs the module `module` names (without its extension) as a program
+ * of its own: this Node, under tsx when lth runs from source. For a batch job's script.
+ */
+export function moduleCommand(module: URL): string[] {
+  return [process.execPath, ...(fromSource ? ["--import", "tsx"] : []), fileURLToPath(`${module.href}${fromSource ? ".ts" : ".js"}`)];
 }

@@ -10,11 +10,29 @@ import type { BackendChoice } from "../engine/backend.js";
 import type { Store } from "../store/store.js";
 import { createReporter } from "../ui/progress.js";
 import { showEvent } from "../ui/run-events.js";
+import { availableParallelism } from "node:os";
+import type { Executor } from "./executor.js";
 import { LocalExecutor } from "./local.js";
+import { SlurmExecutor, type SlurmSite } from "./slurm.js";
 import { execute, type Counts, type Execution, type RunEvent } from "./scheduler.js";
+
+/** Where tensor stages run: local worker processes (the default), or SLURM batch jobs. */
+export type ExecutorChoice =
+  | { readonly kind: "local" }
+  | {
+      readonly kind: "slurm";
+      readonly site: SlurmSite;
+      /** CPUs (and native's threads) each job asks for; default: this machine's cores, what one local worker would use. */
+      readonly cpus?: number;
+      /** Seconds between queue reads, first and at most (default 2 and 30). */
+      readonly poll?: { readonly first: number; readonly max: number };
+      /** Seconds a job may be gone from the queue without its exit marker before it is lost (default 30). */
+      readonly grace?: number;
+    };
 
 export interface RunOptions {
   readonly store: Store;
+  readonly executor?: ExecutorChoice;
   /** Worker processes at most. */
   readonly jobs: number;
   readonly backend: BackendChoice;
@@ -55,7 +73,19 @@ export async function runStages(graph: StageGraph, stages: readonly Stage[], opt
         if (e.type !== "progress" || e.final) show.json(JSON.stringify(e));
       } else if (reporter) showEvent(reporter, e);
     };
-    const executor = new LocalExecutor({ store, jobs: options.jobs, backend: options.backend, onEvent });
+    const choice = options.executor ?? { kind: "local" };
+    const executor: Executor =
+      choice.kind === "slurm"
+        ? new SlurmExecutor({
+            store,
+            backend: options.backend,
+            site: choice.site,
+            resources: () => ({ cpus: choice.cpus ?? availableParallelism() }),
+            onEvent,
+            ...(choice.poll ? { poll: choice.poll } : {}),
+            ...(choice.grace !== undefined ? { grace: choice.grace } : {}),
+          })
+        : new LocalExecutor({ store, jobs: options.jobs, backend: options.backend, onEvent });
     execution = execute(graph, stages, { store, executor, onEvent });
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);

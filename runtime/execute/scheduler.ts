@@ -30,6 +30,8 @@ export type RunEvent =
       readonly backend?: string | null;
       /** For a stage run in a worker: that worker's live tensors and resident memory afterwards. */
       readonly worker?: WorkerHealth;
+      /** For a stage run as a batch job: its job id. */
+      readonly job?: string;
       readonly message?: string;
     }
   /** Something went wrong that costs no result (the plan's memory of this run was not saved). */
@@ -110,11 +112,11 @@ export function execute(graph: StageGraph, stages: readonly Stage[], options: Ex
     }
     if (!outcome.ok) {
       recordFailure(stage, key, outcome.message, outcome.repeats, outcome.backend);
-      return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message });
+      return finish(stage, "failed", { key, seconds: outcome.seconds, message: outcome.message, ...(outcome.job ? { job: outcome.job } : {}) });
     }
     store.deleteFailure(key);
     decider.outputs.set(stage.id, outcome.ref);
-    finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend, ...(outcome.health ? { worker: outcome.health } : {}) });
+    finish(stage, "ran", { key, seconds: outcome.seconds, output: outcome.ref.digest, backend: outcome.backend, ...(outcome.health ? { worker: outcome.health } : {}), ...(outcome.job ? { job: outcome.job } : {}) });
   }
 
   const done = (async () => {

@@ -6,6 +6,7 @@
 //   failures/cd/<key>.json      the last failure of a key that has no output, for `plan` and `show`
 //   pipelines/<hash>.json       each pipeline's last run, for `plan`'s reasons
 //   tmp/                        where writes happen before they are renamed into place
+//   jobs/                       batch jobs' own temp folders and files (execute/slurm.ts)
 
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
@@ -151,7 +152,14 @@ export class StoreWriteError extends Error {
 }
 
 export class Store {
-  constructor(readonly root: string) {}
+  /**
+   * `temp`: the folder (relative to the root) this process writes through, instead of
+   * `tmp/`; a batch job's own, which a later run's `clearTemp` leaves alone while it runs.
+   */
+  constructor(
+    readonly root: string,
+    private readonly temp = "tmp",
+  ) {}
 
   objectPath(ref: { digest: Digest; ext: ArtifactExt }): string {
     return join(this.root, "objects", ref.digest.slice(0, 2), `${ref.digest}.${ref.ext}`);
@@ -163,7 +171,7 @@ export class Store {
 
   /** A fresh folder under tmp/ for one write; the caller renames out of it. */
   private tempDir(): string {
-    const dir = join(this.root, "tmp", `${process.pid}-${randomBytes(6).toString("hex")}`);
+    const dir = join(this.root, this.temp, `${process.pid}-${randomBytes(6).toString("hex")}`);
     mkdirSync(dir, { recursive: true });
     return dir;
   }

@@ -14,6 +14,8 @@ export function showEvent(reporter: Reporter, e: RunEvent): void {
       return reporter.progress(e);
     case "stage":
       return reporter.finished(e.id, e.op, e.blocked ? "blocked" : e.status, e.seconds, e.message);
+    case "job":
+      return reporter.info(`${e.id}: SLURM job ${e.job} ${e.state}`);
     case "warning":
       return reporter.info(`warning: ${e.message}`);
     case "summary":
