@@ -208,7 +208,7 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
 
   it("a layer's bias and ReLU as one kernel each way, against Add and Relu on cpu", async () => {
     for (const shape of [[6, 5, 4, 3], [60, 300], [1, 1], [3, 17]] as const) {
-      const n = shape.reduce((a, b) => a * b, 1);
+      const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
       const c = shape[shape.length - 1]!;
       const x = values(n);
       const bias = values(c);
