@@ -45,6 +45,13 @@ async function main(path: string): Promise<number> {
   }
 }
 
+// SLURM stops a job with SIGTERM (scancel, a time limit), then SIGKILL after its KillWait.
+// The store's lock library listens for SIGTERM (to release a lock on the way out), and a
+// listened-for signal waits for the event loop, which a training never yields to: the job
+// trained on after being cancelled. A job holds no lock, so the signals get their default,
+// immediate, action back.
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.removeAllListeners(signal);
+
 const file = process.argv[2];
 if (!file) {
   process.stderr.write("usage: oneshot JOBFILE (written by lth run --executor slurm)\n");

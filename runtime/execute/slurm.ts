@@ -64,6 +64,13 @@ export interface SlurmOptions {
 /** SLURM states of a job not yet ended. */
 const ACTIVE = new Set(["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"]);
 
+/**
+ * Reasons a pending job gives when it can never start as asked (more CPUs, memory or GPUs
+ * than any node of the partition has, a feature no node has): it is cancelled and its stage
+ * failed at once with SLURM's reason, instead of waiting forever.
+ */
+const NEVER = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "InvalidAccount", "InvalidQOS", "QOSMaxCpuPerJobLimit", "QOSMaxGRESPerJob", "QOSMaxMemoryPerJob", "QOSMaxWallDurationPerJobLimit", "AssocMaxCpuPerJobLimit", "AssocMaxWallDurationPerJobLimit"]);
+
 /** SLURM states after which a job is resubmitted rather than failed. */
 const RETRY = new Set(["NODE_FAIL", "BOOT_FAIL", "PREEMPTED"]);
 
@@ -244,6 +251,12 @@ export class SlurmExecutor implements Executor {
     return undefined;
   }
 
+  /** What a task's job asked for, for messages. */
+  private describe(task: StageTask): string {
+    const r = this.options.resources(task);
+    return [`${r.cpus} CPU${r.cpus === 1 ? "" : "s"}`, r.gpus ? `${r.gpus} GPU${r.gpus === 1 ? "" : "s"}` : "", r.memMiB ? `${r.memMiB} MiB` : "", r.minutes ? `${r.minutes} min` : "", this.options.site.partition ? `partition ${this.options.site.partition}` : ""].filter(Boolean).join(", ");
+  }
+
   private fromMarker(m: JobMarker, job: string, log: string): TaskOutcome {
     if (m.ok) return { ok: true, ref: m.ref, seconds: m.seconds, backend: m.backend, job };
     return { ok: false, message: `${m.message} (SLURM job ${job} on ${m.host}; its log: ${log})`, seconds: m.seconds, repeats: m.repeats, backend: m.backend, job };
@@ -265,12 +278,14 @@ export class SlurmExecutor implements Executor {
     try {
       const jobs = [...this.watched.values()];
       // One call for every job of this user (a list of ids is refused whole once one has left the queue).
-      const r = await command("squeue", ["--noheader", "--me", "--states=all", "--format=%i %T"]);
+      const r = await command("squeue", ["--noheader", "--me", "--states=all", "--format=%i %T %r"]);
       const queueRead = r.code === 0;
       const states = new Map<string, string>();
+      const reasons = new Map<string, string>();
       if (queueRead) for (const line of r.stdout.split("\n")) {
-        const [id, state] = line.trim().split(/\s+/);
+        const [id, state, reason] = line.trim().split(/\s+/);
         if (id && state) states.set(id, state);
+        if (id && reason) reasons.set(id, reason.replace(/^\(|\)$/g, ""));
       }
       for (const w of jobs) {
         if (this.closed) return;
@@ -282,6 +297,20 @@ export class SlurmExecutor implements Executor {
         }
         this.readProgress(w);
         const state = states.get(w.job);
+        const reason = reasons.get(w.job) ?? "";
+        if (state === "PENDING" && NEVER.has(reason)) {
+          changed = true;
+          await command("scancel", [w.job]);
+          this.finish(w, {
+            ok: false,
+            message: `SLURM cannot place job ${w.job}: ${reason} (it asks for more than the partition's nodes or limits allow: ${this.describe(w.task)}); it was cancelled`,
+            seconds: (performance.now() - w.started) / 1000,
+            repeats: false,
+            backend: null,
+            job: w.job,
+          });
+          continue;
+        }
         if (state && ACTIVE.has(state)) {
           w.missingSince = undefined;
           if (state !== w.state) {
@@ -308,11 +337,11 @@ export class SlurmExecutor implements Executor {
           if (failure) this.finish(w, failure);
           continue;
         }
-        const reason = ended.state ? `${ended.state}${ended.exit ? ` (exit ${ended.exit})` : ""}${ended.reason && ended.reason !== "None" ? `, ${ended.reason}` : ""}` : "left the queue without finishing";
+        const account = ended.state ? `${ended.state}${ended.exit ? ` (exit ${ended.exit})` : ""}${ended.reason && ended.reason !== "None" ? `, ${ended.reason}` : ""}` : "left the queue without finishing";
         const last = tail(w.paths.log);
         this.finish(w, {
           ok: false,
-          message: `SLURM job ${w.job} ended ${reason}; its log: ${w.paths.log}${last ? ` (last lines: ${last})` : ""}`,
+          message: `SLURM job ${w.job} ended ${account}; its log: ${w.paths.log}${last ? ` (last lines: ${last})` : ""}`,
           seconds: (performance.now() - w.started) / 1000,
           repeats: false,
           backend: null,
