@@ -24,7 +24,7 @@ export type ExecutorChoice =
       readonly site: SlurmSite;
       /** CPUs (and native's threads) each job asks for; default: this machine's cores, what one local worker would use. */
       readonly cpus?: number;
-      /** Seconds between queue reads, first and at most (default 2 and 30). */
+      /** Seconds between queue reads, first and at most (default 1 and 30). */
       readonly poll?: { readonly first: number; readonly max: number };
       /** Seconds a job may be gone from the queue without its exit marker before it is lost (default 30). */
       readonly grace?: number;

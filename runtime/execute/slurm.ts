@@ -146,7 +146,7 @@ export class SlurmExecutor implements Executor {
   }
 
   private get pollSeconds() {
-    return this.options.poll ?? { first: 2, max: 30 };
+    return this.options.poll ?? { first: 1, max: 30 };
   }
 
   /** The files of the job for a stage key, in the store. */
