@@ -17,4 +17,6 @@ export { Experiment, ExperimentError, type ExperimentOptions } from "./runtime/a
 export { epochs, percent, steps, type Arch, type Dataset, type Duration, type Metrics, type Net, type Num, type Percent } from "./runtime/api/values.js";
 export * from "./runtime/api/ops.generated.js";
 export type { Counts, RunEvent } from "./runtime/execute/scheduler.js";
+export type { ExecutorChoice } from "./runtime/execute/run.js";
+export type { SlurmSite } from "./runtime/execute/slurm.js";
 export { codegen } from "./compiler/codegen/script.js";

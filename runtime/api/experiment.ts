@@ -8,7 +8,7 @@ import { architecture, duration, StageBuilder, stageGraph, withDefaults, type Ca
 import { lookupOp } from "../../dsl/ops.js";
 import type { BackendChoice } from "../engine/backend.js";
 import { defaultJobs } from "../execute/local.js";
-import { runStages } from "../execute/run.js";
+import { runStages, type ExecutorChoice } from "../execute/run.js";
 import type { Counts, RunEvent } from "../execute/scheduler.js";
 import { problems, selectStages } from "../plan.js";
 import { Store, storeDir } from "../store/store.js";
@@ -26,6 +26,8 @@ export interface ExperimentOptions {
   readonly backend?: BackendChoice;
   /** Worker processes; default the number of cores. */
   readonly jobs?: number;
+  /** Where tensor stages run: local workers (default), or SLURM batch jobs (`{ kind: "slurm", site: { partition: "gpu" } }`), as `lth run --executor slurm`. */
+  readonly executor?: ExecutorChoice;
   /** Print stage lines and progress (default) or nothing; `onEvent` sees every event either way. */
   readonly quiet?: boolean;
   readonly onEvent?: (e: RunEvent) => void;
@@ -82,6 +84,7 @@ export class Experiment extends Ops {
       store: new Store(this.options.store ?? storeDir(this.file)),
       jobs: this.options.jobs ?? defaultJobs(this.options.backend ?? "auto"),
       backend: this.options.backend ?? "auto",
+      ...(this.options.executor ? { executor: this.options.executor } : {}),
       show: this.options.quiet ? "quiet" : "lines",
       onEvent: this.options.onEvent,
       say: (message) => process.stderr.write(`lth: ${message}\n`),

@@ -7,6 +7,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { Experiment, epochs, type RunEvent } from "../../index.js";
 import { parseRun, Rig, untilEvent } from "./rig.js";
 
 function slurmUnavailable(): string | undefined {
@@ -153,5 +156,19 @@ describe.skipIf(why !== undefined)(`the SLURM executor${why ? ` (skipped: ${why}
     // Refused by sbatch, or (where the partition does not enforce its limits at submission) left pending as PartitionConfig and cancelled.
     expect(dense.message).toMatch(/^(sbatch refused the job: .*(CPU|node|Requested)|SLURM cannot place job \d+: PartitionConfig .*4096 CPUs.*cancelled)/i);
     expect(r.stages.find((s) => s.id === "ticket")?.blocked).toBe(true);
+  });
+
+  it("takes the executor in the TypeScript API too", async () => {
+    const events: RunEvent[] = [];
+    const base = mkdtempSync(join(tmpdir(), "lth-slurm-api-"));
+    const ex = new Experiment({ base, quiet: true, executor: { kind: "slurm", site: {}, poll: { first: 0.2, max: 1 }, grace: 1 }, onEvent: (e) => events.push(e) });
+    const data = ex.mnist({ train: 300, test: 100, seed: 2 });
+    ex.train(ex.init(ex.lenet_300_100(), data, { seed: 3 }), data, epochs(1));
+    const counts = await ex.run();
+    const jobs = events.filter((e): e is Extract<RunEvent, { type: "job" }> => e.type === "job");
+    jobsSeen.push(...jobs.map((j) => j.job));
+    expect(counts).toMatchObject({ ran: 3, failed: 0 });
+    expect(jobs.filter((j) => j.state === "submitted")).toHaveLength(1);
+    rmSync(base, { recursive: true, force: true });
   });
 });
