@@ -62,7 +62,15 @@ program
   .argument("[names...]", "bindings to plan for (default: all)")
   .option("--json", "as JSON")
   .option(storeOption, storeHelp)
-  .action(async (file: string, names: string[], options: { json?: boolean; store?: string }) => {
+  .option("--executor <name>", "local | slurm: with slurm, also what each tensor stage would be submitted as", "local")
+  .option("--partition <name>", "slurm: the partition to submit to")
+  .option("--account <name>", "slurm: the account to charge")
+  .option("--qos <name>", "slurm: the quality of service")
+  .option("--constraint <features>", "slurm: node features a job needs")
+  .option("--gres", "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
+  .option("--sbatch <arg>", "slurm: one more sbatch argument, as is (repeatable)", (arg: string, all: string[] = []) => [...all, arg])
+  .option("--cpus <n>", "slurm: CPUs each job asks for (default: this machine's cores)")
+  .action(async (file: string, names: string[], options: RunCliOptions) => {
     const { planCommand } = await import("./runtime/commands/plan.js");
     process.exitCode = planCommand(file, names, options, processIO);
   });

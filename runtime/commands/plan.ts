@@ -2,19 +2,28 @@
 
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
+import { jobResources } from "../execute/run.js";
+import { sbatchArgs } from "../execute/slurm.js";
+import { needsEngine } from "../ops/index.js";
 import { describeReason, plan } from "../plan.js";
 import { openStore, selectedStages } from "./pipeline.js";
+import { executorChoice, type RunOptions } from "./run.js";
 
-export interface PlanOptions {
-  readonly json?: boolean;
-  readonly store?: string;
-}
+export type PlanOptions = Pick<RunOptions, "json" | "store" | "executor" | "partition" | "account" | "qos" | "constraint" | "gres" | "sbatch" | "cpus">;
 
 export function planCommand(file: string, names: readonly string[], options: PlanOptions, io: CommandIO): number {
+  const executor = executorChoice(file, options);
+  if ("problem" in executor) {
+    io.err(`lth plan: ${executor.problem}`);
+    return EXIT.usage;
+  }
   const selected = selectedStages("plan", file, names, io, options.json ? "array" : undefined);
   if (!selected) return EXIT.usage;
   const { graph, stages } = selected;
   const planned = plan(graph, openStore(graph, options.store, io.cwd), stages);
+  // With --executor slurm, what each tensor stage to run would be submitted as (its key may not be known yet: an input runs first).
+  const submission = (p: (typeof planned)[number]): string[] | undefined =>
+    executor.kind === "slurm" && p.decision.status === "run" && needsEngine(p.stage) ? sbatchArgs({ id: p.stage.id, key: p.decision.key ?? "(known once its inputs have run)" }, jobResources(executor), executor.site) : undefined;
   if (options.json) {
     io.out(
       JSON.stringify(
@@ -24,6 +33,7 @@ export function planCommand(file: string, names: readonly string[], options: Pla
           status: decision.status,
           key: decision.key ?? null,
           ...(decision.status === "run" ? { reason: { ...decision.reason, text: describeReason(decision.reason, stage.op) } } : {}),
+          ...(submission({ stage, decision }) ? { sbatch: submission({ stage, decision }) } : {}),
           names: stage.names,
         })),
         null,
@@ -33,12 +43,17 @@ export function planCommand(file: string, names: readonly string[], options: Pla
     return EXIT.ok;
   }
   const width = Math.max(...planned.map((p) => p.stage.id.length), 5);
-  for (const { stage, decision } of planned) {
+  for (const p of planned) {
+    const { stage, decision } = p;
     const tail = decision.status === "run" ? describeReason(decision.reason, stage.op) : "";
     io.out(`${decision.status.padEnd(7)} ${stage.id.padEnd(width)}  ${stage.op.padEnd(13)} ${tail}`.trimEnd());
+    const args = submission(p);
+    // The job's comment names the stage, shown already: the rest is what it asks for.
+    if (args) io.out(`${" ".repeat(9 + width)}SLURM job: sbatch ${args.filter((a) => !a.startsWith("--comment=")).join(" ")}`);
   }
   const toRun = planned.filter((p) => p.decision.status === "run").length;
-  io.out(`${toRun} to run, ${planned.length - toRun} cached`);
+  const jobs = planned.filter((p) => submission(p)).length;
+  io.out(`${toRun} to run${executor.kind === "slurm" ? ` (${jobs} as SLURM jobs)` : ""}, ${planned.length - toRun} cached`);
   return EXIT.ok;
 }
 

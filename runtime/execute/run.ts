@@ -13,7 +13,7 @@ import { showEvent } from "../ui/run-events.js";
 import { availableParallelism } from "node:os";
 import type { Executor } from "./executor.js";
 import { LocalExecutor } from "./local.js";
-import { SlurmExecutor, type SlurmSite } from "./slurm.js";
+import { SlurmExecutor, type JobResources, type SlurmSite } from "./slurm.js";
 import { execute, type Counts, type Execution, type RunEvent } from "./scheduler.js";
 
 /** Where tensor stages run: local worker processes (the default), or SLURM batch jobs. */
@@ -29,6 +29,11 @@ export type ExecutorChoice =
       /** Seconds a job may be gone from the queue without its exit marker before it is lost (default 30). */
       readonly grace?: number;
     };
+
+/** What each of a SLURM run's jobs asks for: its CPUs (native's threads there); the site's defaults for the rest. */
+export function jobResources(choice: Extract<ExecutorChoice, { kind: "slurm" }>): JobResources {
+  return { cpus: choice.cpus ?? availableParallelism() };
+}
 
 export interface RunOptions {
   readonly store: Store;
@@ -80,7 +85,7 @@ export async function runStages(graph: StageGraph, stages: readonly Stage[], opt
             store,
             backend: options.backend,
             site: choice.site,
-            resources: () => ({ cpus: choice.cpus ?? availableParallelism() }),
+            resources: () => jobResources(choice),
             onEvent,
             ...(choice.poll ? { poll: choice.poll } : {}),
             ...(choice.grace !== undefined ? { grace: choice.grace } : {}),

@@ -74,6 +74,27 @@ const NEVER = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit"
 /** SLURM states after which a job is resubmitted rather than failed. */
 const RETRY = new Set(["NODE_FAIL", "BOOT_FAIL", "PREEMPTED"]);
 
+/**
+ * The sbatch arguments that describe a stage's job (all but its name, log and lth's own
+ * flags): the stage and key as its comment, what it asks for, and the site's settings.
+ * `lth plan --executor slurm` shows them.
+ */
+export function sbatchArgs(task: { readonly id: string; readonly key: string }, resources: JobResources, site: SlurmSite): string[] {
+  return [
+    `--comment=lth stage ${task.id} key ${task.key}`,
+    "--ntasks=1",
+    `--cpus-per-task=${resources.cpus}`,
+    ...(resources.memMiB ? [`--mem=${resources.memMiB}M`] : []),
+    ...(resources.minutes ? [`--time=${resources.minutes}`] : []),
+    ...(resources.gpus ? [site.gpuFlag === "gres" ? `--gres=gpu:${resources.gpus}` : `--gpus=${resources.gpus}`] : []),
+    ...(site.partition ? [`--partition=${site.partition}`] : []),
+    ...(site.account ? [`--account=${site.account}`] : []),
+    ...(site.qos ? [`--qos=${site.qos}`] : []),
+    ...(site.constraint ? [`--constraint=${site.constraint}`] : []),
+    ...(site.extra ?? []),
+  ];
+}
+
 interface CommandResult {
   readonly code: number;
   readonly stdout: string;
@@ -217,26 +238,9 @@ export class SlurmExecutor implements Executor {
     const resources = this.options.resources(task);
     const job: JobFile = { task, store: this.options.store.root, backend: this.options.backend, threads: resources.cpus, marker: paths.marker, progress: paths.progress, temp: paths.temp };
     writeWhole(paths.job, job);
-    const site = this.options.site;
-    const args = [
-      "--parsable",
-      `--job-name=lth-${this.runId}-${++this.submitted}`,
-      `--comment=lth stage ${task.id} key ${task.key}`,
-      `--output=${paths.log}`,
-      `--open-mode=append`,
-      `--cpus-per-task=${resources.cpus}`,
-      "--ntasks=1",
-      ...(resources.memMiB ? [`--mem=${resources.memMiB}M`] : []),
-      ...(resources.minutes ? [`--time=${resources.minutes}`] : []),
-      ...(resources.gpus ? [site.gpuFlag === "gres" ? `--gres=gpu:${resources.gpus}` : `--gpus=${resources.gpus}`] : []),
-      ...(site.partition ? [`--partition=${site.partition}`] : []),
-      ...(site.account ? [`--account=${site.account}`] : []),
-      ...(site.qos ? [`--qos=${site.qos}`] : []),
-      ...(site.constraint ? [`--constraint=${site.constraint}`] : []),
-      ...(site.extra ?? []),
-    ];
+    const args = [`--job-name=lth-${this.runId}-${++this.submitted}`, `--output=${paths.log}`, ...sbatchArgs(task, resources, this.options.site)];
     const script = ["#!/bin/sh", `# lth: stage ${task.id}, key ${task.key}`, `exec ${moduleCommand(new URL("./oneshot", import.meta.url)).map(quote).join(" ")} ${quote(paths.job)}`, ""].join("\n");
-    const r = await command("sbatch", args, script);
+    const r = await command("sbatch", ["--parsable", "--open-mode=append", ...args], script);
     const id = r.stdout.trim().split(";")[0]!.trim();
     if (r.code !== 0 || !/^\d+(_\d+)?$/.test(id)) {
       const why = (r.stderr || r.stdout).trim().replace(/\s+/g, " ") || `status ${r.code}`;
