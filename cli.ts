@@ -55,25 +55,31 @@ program
 const storeOption = "--store <dir>";
 const storeHelp = "the store folder (default: $LTH_STORE, else .lth/ beside the pipeline)";
 
-program
-  .command("plan")
-  .description("say, for every stage, whether a run would use the cache or run it, and why")
-  .argument("<file>", "the .lth pipeline")
-  .argument("[names...]", "bindings to plan for (default: all)")
-  .option("--json", "as JSON")
-  .option(storeOption, storeHelp)
-  .option("--executor <name>", "local | slurm: with slurm, also what each tensor stage would be submitted as", "local")
-  .option("--partition <name>", "slurm: the partition to submit to")
-  .option("--account <name>", "slurm: the account to charge")
-  .option("--qos <name>", "slurm: the quality of service")
-  .option("--constraint <features>", "slurm: node features a job needs")
-  .option("--gres", "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
-  .option("--sbatch <arg>", "slurm: one more sbatch argument, as is (repeatable)", (arg: string, all: string[] = []) => [...all, arg])
-  .option("--cpus <n>", "slurm: CPUs each job asks for (default: this machine's cores)")
-  .action(async (file: string, names: string[], options: RunCliOptions) => {
-    const { planCommand } = await import("./runtime/commands/plan.js");
-    process.exitCode = planCommand(file, names, options, processIO);
-  });
+/** SLURM's site settings, the same for `run` and `plan` (slurm.json beside the pipeline gives defaults). */
+function withSlurmOptions(command: Command): Command {
+  return command
+    .option("--partition <name>", "slurm: the partition to submit to")
+    .option("--account <name>", "slurm: the account to charge")
+    .option("--qos <name>", "slurm: the quality of service")
+    .option("--constraint <features>", "slurm: node features a job needs")
+    .option("--gres", "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
+    .option("--sbatch <arg>", "slurm: one more sbatch argument, as is (repeatable)", (arg: string, all: string[] = []) => [...all, arg])
+    .option("--cpus <n>", "slurm: CPUs each job asks for, and native's threads there (default: this machine's cores)");
+}
+
+withSlurmOptions(
+  program
+    .command("plan")
+    .description("say, for every stage, whether a run would use the cache or run it, and why")
+    .argument("<file>", "the .lth pipeline")
+    .argument("[names...]", "bindings to plan for (default: all)")
+    .option("--json", "as JSON")
+    .option(storeOption, storeHelp)
+    .option("--executor <name>", "local | slurm: with slurm, also what each tensor stage would be submitted as", "local"),
+).action(async (file: string, names: string[], options: RunCliOptions) => {
+  const { planCommand } = await import("./runtime/commands/plan.js");
+  process.exitCode = planCommand(file, names, options, processIO);
+});
 
 type RunCliOptions = {
   json?: boolean;
@@ -90,27 +96,21 @@ type RunCliOptions = {
   cpus?: string;
 };
 
-program
-  .command("run")
-  .description("bring the named bindings (default: all) up to date, rerunning only what changed")
-  .argument("<file>", "the .lth pipeline")
-  .argument("[names...]", "bindings to compute (default: all)")
-  .option("--backend <name>", "auto | tensorflow | native | wasm | cpu (auto: the first that loads, in that order)", "auto")
-  .option("--jobs <n>", "stages to run at once in worker processes, each using cores ÷ jobs threads on native (default: 1 on native, whose kernels use every core; else the number of cores)")
-  .option("--json", "one JSON object per line: stage events, then a summary")
-  .option(storeOption, storeHelp)
-  .option("--executor <name>", "local (worker processes here) | slurm (each tensor stage a batch job; the store must be on a filesystem the nodes share)", "local")
-  .option("--partition <name>", "slurm: the partition to submit to")
-  .option("--account <name>", "slurm: the account to charge")
-  .option("--qos <name>", "slurm: the quality of service")
-  .option("--constraint <features>", "slurm: node features a job needs")
-  .option("--gres", "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
-  .option("--sbatch <arg>", "slurm: one more sbatch argument, as is (repeatable)", (arg: string, all: string[] = []) => [...all, arg])
-  .option("--cpus <n>", "slurm: CPUs each job asks for, and native's threads there (default: this machine's cores)")
-  .action(async (file: string, names: string[], options: RunCliOptions) => {
-    const { runCommand } = await import("./runtime/commands/run.js");
-    process.exitCode = await runCommand(file, names, options, processIO);
-  });
+withSlurmOptions(
+  program
+    .command("run")
+    .description("bring the named bindings (default: all) up to date, rerunning only what changed")
+    .argument("<file>", "the .lth pipeline")
+    .argument("[names...]", "bindings to compute (default: all)")
+    .option("--backend <name>", "auto | tensorflow | native | wasm | cpu (auto: the first that loads, in that order)", "auto")
+    .option("--jobs <n>", "stages to run at once in worker processes, each using cores ÷ jobs threads on native (default: 1 on native, whose kernels use every core; else the number of cores)")
+    .option("--json", "one JSON object per line: stage events, then a summary")
+    .option(storeOption, storeHelp)
+    .option("--executor <name>", "local (worker processes here) | slurm (each tensor stage a batch job; the store must be on a filesystem the nodes share)", "local"),
+).action(async (file: string, names: string[], options: RunCliOptions) => {
+  const { runCommand } = await import("./runtime/commands/run.js");
+  process.exitCode = await runCommand(file, names, options, processIO);
+});
 
 program
   .command("show")

@@ -116,6 +116,9 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
   };
   const offset = (backend: Backend, t: Info) => backend.getMemoryOffset(t.dataId);
   const float = (...ts: (Info | undefined)[]) => ts.every((t) => t === undefined || t.dtype === "float32");
+  /** Registers a kernel of lth's own (no wasm kernel to fall back to) on the wasm backend. */
+  const register = (kernelName: string, kernelFunc: (a: { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }) => Info | Info[]) =>
+    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: (args) => kernelFunc(args as unknown as { inputs: Record<string, Info>; backend: Backend; attrs: Attrs }) });
 
   /** C = op(A)·op(B), batches broadcast from 1, then bias and ReLU if given. */
   const matmul = (backend: Backend, a: Info, b: Info, attrs: Attrs, bias?: Info, relu = false): Info | undefined => {
@@ -240,38 +243,28 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
   // Batch norm in training as one kernel each way (oneDNN's batch normalization): the moments,
   // the normalisation and their gradients took 500 of a VGG-11 step's 800 kernels on wasm.
   const GRAD = `${BATCH_NORM_TRAINING}Grad`;
-  tf.registerKernel({
-    kernelName: BATCH_NORM_TRAINING,
-    backendName: "wasm",
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args as unknown as { inputs: Record<string, Info>; backend: Backend; attrs: Attrs };
-      const { x, gamma, beta } = inputs as { x: Info; gamma: Info; beta: Info };
-      const [n, h, w, c] = x.shape as [number, number, number, number];
-      const y = backend.makeOutput([...x.shape], "float32");
-      const mean = backend.makeOutput([c], "float32");
-      const variance = backend.makeOutput([c], "float32");
-      addon.batchNormTrain(backend.wasm.HEAPU8.buffer as ArrayBuffer, [x, gamma, beta, y, mean, variance].map((t) => offset(backend, t)), [n, h, w, c], attrs["epsilon"] as number);
-      return [y, mean, variance];
-    },
+  register(BATCH_NORM_TRAINING, ({ inputs, backend, attrs }) => {
+    const { x, gamma, beta } = inputs as { x: Info; gamma: Info; beta: Info };
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const y = backend.makeOutput([...x.shape], "float32");
+    const mean = backend.makeOutput([c], "float32");
+    const variance = backend.makeOutput([c], "float32");
+    addon.batchNormTrain(backend.wasm.HEAPU8.buffer as ArrayBuffer, [x, gamma, beta, y, mean, variance].map((t) => offset(backend, t)), [n, h, w, c], attrs["epsilon"] as number);
+    return [y, mean, variance];
   });
-  tf.registerKernel({
-    kernelName: GRAD,
-    backendName: "wasm",
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args as unknown as { inputs: Record<string, Info>; backend: Backend; attrs: Attrs };
-      const { x, dy, mean, variance, gamma, beta } = inputs as Record<string, Info>;
-      const [n, h, w, c] = x!.shape as [number, number, number, number];
-      const dx = backend.makeOutput([...x!.shape], "float32");
-      const dgamma = backend.makeOutput([c], "float32");
-      const dbeta = backend.makeOutput([c], "float32");
-      addon.batchNormTrainGrad(
-        backend.wasm.HEAPU8.buffer as ArrayBuffer,
-        [x!, dy!, mean!, variance!, gamma!, beta!, dx, dgamma, dbeta].map((t) => offset(backend, t)),
-        [n, h, w, c],
-        attrs["epsilon"] as number,
-      );
-      return [dx, dgamma, dbeta];
-    },
+  register(GRAD, ({ inputs, backend, attrs }) => {
+    const { x, dy, mean, variance, gamma, beta } = inputs as Record<string, Info>;
+    const [n, h, w, c] = x!.shape as [number, number, number, number];
+    const dx = backend.makeOutput([...x!.shape], "float32");
+    const dgamma = backend.makeOutput([c], "float32");
+    const dbeta = backend.makeOutput([c], "float32");
+    addon.batchNormTrainGrad(
+      backend.wasm.HEAPU8.buffer as ArrayBuffer,
+      [x!, dy!, mean!, variance!, gamma!, beta!, dx, dgamma, dbeta].map((t) => offset(backend, t)),
+      [n, h, w, c],
+      attrs["epsilon"] as number,
+    );
+    return [dx, dgamma, dbeta];
   });
   tf.registerGradient({
     kernelName: BATCH_NORM_TRAINING,
@@ -295,33 +288,23 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
     }
     return size(x.shape) / c;
   };
-  tf.registerKernel({
-    kernelName: BIAS_RELU,
-    backendName: "wasm",
-    kernelFunc: (args) => {
-      const { inputs, backend } = args as unknown as { inputs: Record<string, Info>; backend: Backend };
-      const { x, bias } = inputs as { x: Info; bias: Info };
-      const c = size(bias.shape);
-      const rows = rowsOf(x, c, BIAS_RELU);
-      const y = backend.makeOutput([...x.shape], "float32");
-      if (rows * c > 0) addon.biasRelu(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, bias), offset(backend, y)], [rows, c]);
-      return y;
-    },
+  register(BIAS_RELU, ({ inputs, backend }) => {
+    const { x, bias } = inputs as { x: Info; bias: Info };
+    const c = size(bias.shape);
+    const rows = rowsOf(x, c, BIAS_RELU);
+    const y = backend.makeOutput([...x.shape], "float32");
+    if (rows * c > 0) addon.biasRelu(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, x), offset(backend, bias), offset(backend, y)], [rows, c]);
+    return y;
   });
-  tf.registerKernel({
-    kernelName: BIAS_RELU_GRAD,
-    backendName: "wasm",
-    kernelFunc: (args) => {
-      const { inputs, backend } = args as unknown as { inputs: Record<string, Info>; backend: Backend };
-      const { dy, y } = inputs as { dy: Info; y: Info };
-      const c = y.shape[y.shape.length - 1] ?? 0;
-      const rows = rowsOf(y, c, BIAS_RELU_GRAD);
-      if (rowsOf(dy, c, BIAS_RELU_GRAD) !== rows) throw new Error(`internal: ${BIAS_RELU_GRAD} takes dy of y's shape`);
-      const dx = backend.makeOutput([...y.shape], "float32");
-      const db = backend.makeOutput([c], "float32");
-      addon.biasReluGrad(backend.wasm.HEAPU8.buffer as ArrayBuffer, [dy, y, dx, db].map((t) => offset(backend, t)), [rows, c]);
-      return [dx, db];
-    },
+  register(BIAS_RELU_GRAD, ({ inputs, backend }) => {
+    const { dy, y } = inputs as { dy: Info; y: Info };
+    const c = y.shape[y.shape.length - 1] ?? 0;
+    const rows = rowsOf(y, c, BIAS_RELU_GRAD);
+    if (rowsOf(dy, c, BIAS_RELU_GRAD) !== rows) throw new Error(`internal: ${BIAS_RELU_GRAD} takes dy of y's shape`);
+    const dx = backend.makeOutput([...y.shape], "float32");
+    const db = backend.makeOutput([c], "float32");
+    addon.biasReluGrad(backend.wasm.HEAPU8.buffer as ArrayBuffer, [dy, y, dx, db].map((t) => offset(backend, t)), [rows, c]);
+    return [dx, db];
   });
   tf.registerGradient({
     kernelName: BIAS_RELU,
@@ -334,27 +317,17 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
   });
 
   // The loss and its gradient as one kernel each (about 25 of a LeNet step's 85 kernels otherwise).
-  tf.registerKernel({
-    kernelName: CROSS_ENTROPY,
-    backendName: "wasm",
-    kernelFunc: (args) => {
-      const { inputs, backend } = args as unknown as { inputs: Record<string, Info>; backend: Backend };
-      const { logits, labels } = inputs as { logits: Info; labels: Info };
-      const loss = backend.makeOutput([], "float32");
-      addon.softmaxCrossEntropy(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, logits), offset(backend, labels), offset(backend, loss)], [logits.shape[0]!, logits.shape[1]!]);
-      return loss;
-    },
+  register(CROSS_ENTROPY, ({ inputs, backend }) => {
+    const { logits, labels } = inputs as { logits: Info; labels: Info };
+    const loss = backend.makeOutput([], "float32");
+    addon.softmaxCrossEntropy(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, logits), offset(backend, labels), offset(backend, loss)], [logits.shape[0]!, logits.shape[1]!]);
+    return loss;
   });
-  tf.registerKernel({
-    kernelName: `${CROSS_ENTROPY}Grad`,
-    backendName: "wasm",
-    kernelFunc: (args) => {
-      const { inputs, backend } = args as unknown as { inputs: Record<string, Info>; backend: Backend };
-      const { logits, labels, dy } = inputs as { logits: Info; labels: Info; dy: Info };
-      const out = backend.makeOutput([...logits.shape], "float32");
-      addon.softmaxCrossEntropyGrad(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, logits), offset(backend, labels), offset(backend, dy), offset(backend, out)], [logits.shape[0]!, logits.shape[1]!]);
-      return out;
-    },
+  register(`${CROSS_ENTROPY}Grad`, ({ inputs, backend }) => {
+    const { logits, labels, dy } = inputs as { logits: Info; labels: Info; dy: Info };
+    const out = backend.makeOutput([...logits.shape], "float32");
+    addon.softmaxCrossEntropyGrad(backend.wasm.HEAPU8.buffer as ArrayBuffer, [offset(backend, logits), offset(backend, labels), offset(backend, dy), offset(backend, out)], [logits.shape[0]!, logits.shape[1]!]);
+    return out;
   });
   tf.registerGradient({
     kernelName: CROSS_ENTROPY,
