@@ -218,9 +218,16 @@ describe.skipIf(typeof addon === "string")("native kernels against the cpu backe
         const layer = (a: TF.Tensor, b: TF.Tensor) => (fused ? (tf.engine().runKernel(BIAS_RELU, { x: a, bias: b }, {}) as TF.Tensor) : tf.relu(tf.add(a, b)));
         const [xt, bt, dy] = [tf.tensor(x, [...shape]), tf.tensor1d(bias), tf.tensor(dyValues, [...shape])];
         const [dx, db] = tf.grads((a: TF.Tensor, b: TF.Tensor) => tf.sum(tf.mul(layer(a, b), dy)))([xt, bt]);
-        return [layer(xt, bt), dx!, db!];
+        // Second order, as GraSP takes it: the gradient of a product of the layer's gradient with a fixed direction.
+        const w = tf.tensor(dyValues.map((v) => v * 0.5 + 0.25), [...shape]);
+        const [ddy] = tf.grads((g: TF.Tensor) => {
+          const [inner] = tf.grads((a: TF.Tensor) => tf.sum(tf.mul(layer(a, bt), g)))([xt]);
+          return tf.sum(tf.mul(inner!, w));
+        })([dy]);
+        return [layer(xt, bt), dx!, db!, ddy!];
       });
-      expect(worst).toHaveLength(3);
+      expect(worst).toHaveLength(4);
+      expect(worst[3], `second order ${shape}`).toBe(0);
       expect(worst[0], `relu(x + b) ${shape}`).toBe(0);
       expect(worst[1], `its gradient to x ${shape}`).toBe(0);
       expect(worst[2], `its gradient to the bias ${shape}`).toBeLessThan(1e-5);

@@ -315,6 +315,24 @@ export function registerNativeKernels(tf: typeof TF, addon: NativeAddon): void {
       return { x: () => dx!, bias: () => db! };
     },
   });
+  // Second order (GraSP differentiates a gradient): dx = dy·step(y) and dbias = Σ dx are linear
+  // in dy, and step(y) is flat wherever it has a derivative, so y gets none.
+  tf.registerGradient({
+    kernelName: BIAS_RELU_GRAD,
+    inputsToSave: ["y"],
+    gradFunc: (dys, saved) => {
+      const [y] = saved as TF.Tensor[];
+      const [ddx, ddb] = (Array.isArray(dys) ? dys : [dys]) as (TF.Tensor | null | undefined)[];
+      return {
+        dy: () => {
+          let g: TF.Tensor = ddx ?? tf.zerosLike(y!);
+          if (ddb) g = tf.add(g, ddb);
+          return tf.mul(g, tf.step(y!));
+        },
+        y: () => tf.zerosLike(y!),
+      };
+    },
+  });
 
   // The loss and its gradient as one kernel each (about 25 of a LeNet step's 85 kernels otherwise).
   register(CROSS_ENTROPY, ({ inputs, backend }) => {
