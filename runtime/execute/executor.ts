@@ -39,7 +39,14 @@ export type TaskOutcome =
 export type ExecutorEvent =
   | { readonly type: "backend"; readonly backend: string; readonly why: string }
   /** A batch job's state changed: submitted, attached (to a job an earlier run submitted), pending, running, resubmitted. */
-  | { readonly type: "job"; readonly id: string; readonly job: string; readonly state: string };
+  | {
+      readonly type: "job";
+      readonly id: string;
+      readonly job: string;
+      readonly state: string;
+      /** The run's jobs at this moment: waiting in the queue, running, and finished (either way). */
+      readonly jobs: { readonly queued: number; readonly running: number; readonly done: number };
+    };
 
 /** What the scheduler hears about one task while it runs. */
 export interface TaskHooks {

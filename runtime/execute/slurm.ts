@@ -210,16 +210,20 @@ export class SlurmExecutor implements Executor {
     return new Promise<TaskOutcome>((resolve) => {
       const w: Watched = { task, hooks, paths, job: "", attempt: 0, state: "", started, settle: resolve };
       void (async () => {
+        // Watched from now, so the counts include it; a cycle passes it by until it has a job id.
+        this.watched.set(task.key, w);
         if (previous && !marker && (await this.inQueue(previous.job))) {
           w.job = previous.job;
           w.attempt = previous.attempt;
           w.state = "ATTACHED";
-          this.options.onEvent({ type: "job", id: task.id, job: w.job, state: "attached" });
+          this.jobEvent(task.id, w.job, "attached");
         } else {
           const failure = await this.submit(w);
-          if (failure) return resolve(failure);
+          if (failure) {
+            this.watched.delete(task.key);
+            return resolve(failure);
+          }
         }
-        this.watched.set(task.key, w);
         this.schedule(0);
       })();
     });
@@ -251,8 +255,21 @@ export class SlurmExecutor implements Executor {
     w.state = "SUBMITTED";
     w.missingSince = undefined;
     writeWhole(paths.submitted, { job: id, attempt: w.attempt, run: this.runId, submittedAt: new Date().toISOString() });
-    this.options.onEvent({ type: "job", id: task.id, job: id, state: "submitted" });
+    this.jobEvent(task.id, id, "submitted");
     return undefined;
+  }
+
+  /** Jobs that ended (their stage ran or failed) in this run. */
+  private ended = 0;
+
+  private jobEvent(id: string, job: string, state: string): void {
+    let queued = 0;
+    let running = 0;
+    for (const w of this.watched.values()) {
+      if (w.state === "RUNNING" || w.state === "COMPLETING") running++;
+      else queued++;
+    }
+    this.options.onEvent({ type: "job", id, job, state, jobs: { queued, running, done: this.ended } });
   }
 
   /** What a task's job asked for, for messages. */
@@ -293,6 +310,7 @@ export class SlurmExecutor implements Executor {
       }
       for (const w of jobs) {
         if (this.closed) return;
+        if (!w.job) continue;
         const marker = readJson<JobMarker>(w.paths.marker);
         if (marker) {
           this.finish(w, this.fromMarker(marker, w.job, w.paths.log));
@@ -320,7 +338,7 @@ export class SlurmExecutor implements Executor {
           if (state !== w.state) {
             w.state = state;
             changed = true;
-            this.options.onEvent({ type: "job", id: w.task.id, job: w.job, state: state.toLowerCase() });
+            this.jobEvent(w.task.id, w.job, state.toLowerCase());
           }
           continue;
         }
@@ -336,7 +354,7 @@ export class SlurmExecutor implements Executor {
         }
         changed = true;
         if (RETRY.has(ended.state) && w.attempt <= (this.options.retries ?? 2)) {
-          this.options.onEvent({ type: "job", id: w.task.id, job: w.job, state: `resubmitted after ${ended.state}` });
+          this.jobEvent(w.task.id, w.job, `resubmitted after ${ended.state}`);
           const failure = await this.submit(w);
           if (failure) this.finish(w, failure);
           continue;
@@ -392,6 +410,7 @@ export class SlurmExecutor implements Executor {
 
   private finish(w: Watched, outcome: TaskOutcome): void {
     if (!this.watched.delete(w.task.key)) return;
+    this.ended++;
     // The job's own temp folder: what a killed job left there is no one's now.
     rmSync(join(this.options.store.root, w.paths.temp), { recursive: true, force: true });
     w.settle(outcome);

@@ -15,7 +15,7 @@ export function showEvent(reporter: Reporter, e: RunEvent): void {
     case "stage":
       return reporter.finished(e.id, e.op, e.blocked ? "blocked" : e.status, e.seconds, e.message);
     case "job":
-      return reporter.info(`${e.id}: SLURM job ${e.job} ${e.state}`);
+      return reporter.info(`${e.id}: SLURM job ${e.job} ${e.state} (the run's jobs: ${e.jobs.queued} queued, ${e.jobs.running} running, ${e.jobs.done} done)`);
     case "warning":
       return reporter.info(`warning: ${e.message}`);
     case "summary":
