@@ -53,7 +53,7 @@ class Compiler {
       ...(r.title ? { title: r.title.value } : {}),
       names: r.names.map((n) => n.name),
     }));
-    return stageGraph(this.stages, this.program.root.source.path, bindings, reports);
+    return stageGraph(this.stages, this.program.root.source.path, bindings, reports, this.program.resources);
   }
 
   private letValue(binding: LetBinding, from: Frame): CompiledValue {
@@ -88,6 +88,9 @@ class Compiler {
       case "String":
       case "Bool":
         return { kind: "static", value: literal(e) };
+      case "Quantity":
+        // The checker allows these in resources blocks only, which are not stages.
+        throw new CompileError(module.source.path, e.range, "a memory size or a time is written only in a resources block");
       case "Negate": {
         const operand = this.expr(e.operand, frame, module, undefined, context);
         if (operand.kind !== "static" || typeof operand.value !== "number") {
@@ -205,7 +208,7 @@ class Compiler {
 
 }
 
-function literal(e: A.Literal): ParamValue {
+function literal(e: Exclude<A.Literal, A.QuantityLiteral>): ParamValue {
   switch (e.kind) {
     case "Number":
     case "String":

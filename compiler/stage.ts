@@ -1,6 +1,7 @@
 // The compiler's output: stages (one op call each, with normalised parameters) in a
 // graphology DAG, and what each binding of the file denotes in terms of stages.
 
+import type { OpResources } from "../dsl/check/resources.js";
 import type { DirectedGraph } from "graphology";
 import type { Range } from "../dsl/source.js";
 
@@ -60,6 +61,8 @@ export interface StageGraph {
   /** The root file's top-level bindings. */
   readonly bindings: ReadonlyMap<string, CompiledValue>;
   readonly reports: readonly ReportSpec[];
+  /** The root file's `resources` blocks by op (what SLURM jobs ask for); never part of a key. */
+  readonly resources: ReadonlyMap<string, OpResources>;
 }
 
 export function stage(graph: StageGraph, id: StageId): Stage {

@@ -2,6 +2,7 @@
 // normalised (every default applied, units normalised), inputs by stage, path parameters
 // resolved, identical calls made one stage. Both therefore produce the same stage keys.
 
+import type { OpResources } from "../dsl/check/resources.js";
 import { DirectedGraph } from "graphology";
 import { dirname, resolve as resolvePath } from "node:path";
 import type { DurationUnit } from "../dsl/ast.js";
@@ -153,7 +154,8 @@ export function stageGraph(
   file: string,
   bindings: ReadonlyMap<string, CompiledValue> = new Map(),
   reports: readonly ReportSpec[] = [],
+  resources: ReadonlyMap<string, OpResources> = new Map(),
 ): StageGraph {
   // The brand exists only in types: this is the one place that grants it.
-  return { file, graph: stages.graph, bindings, reports } as StageGraph;
+  return { file, graph: stages.graph, bindings, reports, resources } as StageGraph;
 }

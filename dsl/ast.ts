@@ -46,6 +46,18 @@ export interface DurationLiteral extends NodeBase {
   readonly text: string;
 }
 
+/** Units of a `resources` entry: memory sizes (decimal, as SLURM reads them) and times. */
+export type QuantityUnit = "KB" | "MB" | "GB" | "TB" | "s" | "min" | "h" | "d";
+
+/** `16 GB`, `2 h`: a memory size or a time, written only in `resources` blocks. */
+export interface QuantityLiteral extends NodeBase {
+  readonly kind: "Quantity";
+  readonly value: number;
+  readonly unit: QuantityUnit;
+  /** The number as written. */
+  readonly text: string;
+}
+
 export interface StringLiteral extends NodeBase {
   readonly kind: "String";
   readonly value: string;
@@ -132,7 +144,7 @@ export interface MissingExpr extends NodeBase {
   readonly kind: "Missing";
 }
 
-export type Literal = NumberLiteral | PercentLiteral | DurationLiteral | StringLiteral | BoolLiteral;
+export type Literal = NumberLiteral | PercentLiteral | DurationLiteral | QuantityLiteral | StringLiteral | BoolLiteral;
 
 export type Expr =
   | Literal
@@ -160,6 +172,13 @@ export interface DefaultsItem extends NodeBase {
   readonly args: readonly Arg[];
 }
 
+/** `resources op { cpus: 4, mem: 16 GB }`: what each batch job of the op asks for; never part of a key. */
+export interface ResourcesItem extends NodeBase {
+  readonly kind: "Resources";
+  readonly op: Identifier;
+  readonly args: readonly Arg[];
+}
+
 export interface LetItem extends NodeBase {
   readonly kind: "Let";
   readonly name: Identifier;
@@ -172,7 +191,7 @@ export interface ReportItem extends NodeBase {
   readonly names: readonly Identifier[];
 }
 
-export type Item = ImportItem | DefaultsItem | LetItem | ReportItem;
+export type Item = ImportItem | DefaultsItem | ResourcesItem | LetItem | ReportItem;
 
 export interface FileNode extends NodeBase {
   readonly kind: "File";

@@ -52,6 +52,8 @@ export class AstBuilder {
     if (importItem) return this.importItem(importItem);
     const defaultsItem = first(c.defaultsItem);
     if (defaultsItem) return this.defaultsItem(defaultsItem);
+    const resourcesItem = first(c.resourcesItem);
+    if (resourcesItem) return this.resourcesItem(resourcesItem);
     const letItem = first(c.letItem);
     if (letItem) return this.letItem(letItem);
     const reportItem = first(c.reportItem);
@@ -74,6 +76,17 @@ export class AstBuilder {
       range,
       op: this.identifier(first(node.children.Identifier), range.end),
       args: args ? this.args(args, "defaults") : [],
+    };
+  }
+
+  private resourcesItem(node: C.ResourcesItemCstNode): A.ResourcesItem {
+    const range = this.range(node);
+    const args = first(node.children.args);
+    return {
+      kind: "Resources",
+      range,
+      op: this.identifier(first(node.children.Identifier), range.end),
+      args: args ? this.args(args, "resources") : [],
     };
   }
 
@@ -166,7 +179,7 @@ export class AstBuilder {
    * Arguments, positional ones first (LANGUAGE.md, Grammar); every entry of a `defaults`
    * block is named. The grammar's comments say so, so breaking either is a syntax error.
    */
-  private args(node: C.ArgsCstNode, owner: "call" | "defaults"): A.Arg[] {
+  private args(node: C.ArgsCstNode, owner: "call" | "defaults" | "resources"): A.Arg[] {
     let named = false;
     return (node.children.arg ?? []).map((argNode) => {
       const range = this.range(argNode);
@@ -176,7 +189,7 @@ export class AstBuilder {
         named = true;
         return { kind: "Arg", range, name: this.identifier(nameToken, range.start), value };
       }
-      if (owner === "defaults") this.problems.push({ range, message: "a defaults entry needs a parameter name: write `name: value`" });
+      if (owner !== "call") this.problems.push({ range, message: `a ${owner} entry needs a ${owner === "defaults" ? "parameter " : ""}name: write \`name: value\`` });
       else if (named) this.problems.push({ range, message: "a positional argument cannot follow a named one" });
       return { kind: "Arg", range, value };
     });
@@ -275,6 +288,11 @@ export class AstBuilder {
         unit: unit.startsWith("epoch") ? "epochs" : "steps",
         text,
       };
+    }
+    const quantity = first(c.QuantityLiteral);
+    if (present(quantity)) {
+      const [, text = "", unit = ""] = /^(\S+?)[ \t]*(KB|MB|GB|TB|min|h|s|d)$/.exec(quantity.image) ?? [];
+      return { kind: "Quantity", range: this.see(quantity), value: Number(text), unit: unit as A.QuantityUnit, text };
     }
     const string = first(c.StringLiteral);
     if (present(string)) return this.string(string, string.startOffset);

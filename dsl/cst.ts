@@ -20,6 +20,7 @@ export interface ItemCstNode extends CstNode {
 export type ItemCstChildren = {
   importItem?: ImportItemCstNode[];
   defaultsItem?: DefaultsItemCstNode[];
+  resourcesItem?: ResourcesItemCstNode[];
   letItem?: LetItemCstNode[];
   reportItem?: ReportItemCstNode[];
 };
@@ -41,6 +42,19 @@ export interface DefaultsItemCstNode extends CstNode {
 
 export type DefaultsItemCstChildren = {
   Defaults: IToken[];
+  Identifier: IToken[];
+  LCurly: IToken[];
+  args?: ArgsCstNode[];
+  RCurly: IToken[];
+};
+
+export interface ResourcesItemCstNode extends CstNode {
+  name: "resourcesItem";
+  children: ResourcesItemCstChildren;
+}
+
+export type ResourcesItemCstChildren = {
+  Resources: IToken[];
   Identifier: IToken[];
   LCurly: IToken[];
   args?: ArgsCstNode[];
@@ -238,6 +252,7 @@ export type LiteralCstChildren = {
   NumberLiteral?: IToken[];
   PercentLiteral?: IToken[];
   DurationLiteral?: IToken[];
+  QuantityLiteral?: IToken[];
   StringLiteral?: IToken[];
   True?: IToken[];
   False?: IToken[];
@@ -248,6 +263,7 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   item(children: ItemCstChildren, param?: IN): OUT;
   importItem(children: ImportItemCstChildren, param?: IN): OUT;
   defaultsItem(children: DefaultsItemCstChildren, param?: IN): OUT;
+  resourcesItem(children: ResourcesItemCstChildren, param?: IN): OUT;
   letItem(children: LetItemCstChildren, param?: IN): OUT;
   reportItem(children: ReportItemCstChildren, param?: IN): OUT;
   expression(children: ExpressionCstChildren, param?: IN): OUT;

@@ -25,10 +25,11 @@ export const Yield = keyword("yield");
 export const For = keyword("for");
 export const In = keyword("in");
 export const Report = keyword("report");
+export const Resources = keyword("resources");
 export const True = keyword("true");
 export const False = keyword("false");
 
-export const KEYWORDS = [Let, Import, Defaults, Repeat, From, As, Yield, For, In, Report, True, False];
+export const KEYWORDS = [Let, Import, Defaults, Resources, Repeat, From, As, Yield, For, In, Report, True, False];
 
 const number = String.raw`\d+(?:\.\d+)?(?:[eE][+-]?\d+)?`;
 
@@ -46,6 +47,18 @@ export const DurationLiteral = createToken({
   start_chars_hint: [..."0123456789"],
   line_breaks: true,
   label: "a duration",
+});
+
+/**
+ * `16 GB`, `512 MB`; `2 h`, `30 min`, `90 s`, `1 d`: a memory size or a time, for `resources`
+ * blocks. The unit follows on the same line (a space or none), so a number at the end of a
+ * line never takes the next line's first word for its unit.
+ */
+export const QuantityLiteral = createToken({
+  name: "QuantityLiteral",
+  pattern: new RegExp(`${number}[ \\t]*(?:KB|MB|GB|TB|h|min|s|d)(?![A-Za-z0-9_])`),
+  start_chars_hint: [..."0123456789"],
+  label: "a memory size or a time",
 });
 
 export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: new RegExp(number), label: "a number" });
@@ -102,6 +115,7 @@ export const allTokens: TokenType[] = [
   Identifier,
   PercentLiteral,
   DurationLiteral,
+  QuantityLiteral,
   NumberLiteral,
   StringLiteral,
   UnterminatedString,

@@ -26,10 +26,12 @@ import {
   NumberLiteral,
   PercentLiteral,
   Pipe,
+  QuantityLiteral,
   RBracket,
   RCurly,
   Repeat,
   Report,
+  Resources,
   RParen,
   StringLiteral,
   True,
@@ -46,14 +48,14 @@ function label(type: TokenType): string {
   return String(type.LABEL ?? type.name);
 }
 
-const STATEMENT_KEYWORDS: readonly TokenType[] = [Let, Import, Defaults, Report, Yield];
+const STATEMENT_KEYWORDS: readonly TokenType[] = [Let, Import, Defaults, Resources, Report, Yield];
 
-const ITEM_STARTS = "an item starts with 'let', 'import', 'defaults' or 'report'";
+const ITEM_STARTS = "an item starts with 'let', 'import', 'defaults', 'resources' or 'report'";
 
 /** What a person would call the thing that was expected, by grammar rule. */
 const RULE_EXPECTATION: Record<string, string> = {
-  file: "'let', 'import', 'defaults' or 'report'",
-  item: "'let', 'import', 'defaults' or 'report'",
+  file: "'let', 'import', 'defaults', 'resources' or 'report'",
+  item: "'let', 'import', 'defaults', 'resources' or 'report'",
   expression: "an expression",
   unary: "an expression",
   postfix: "an expression",
@@ -119,11 +121,12 @@ class LthParser extends CstParser {
     this.MANY(() => this.SUBRULE(this.item));
   });
 
-  // item := import | defaults | let | report
+  // item := import | defaults | resources | let | report
   item = this.RULE("item", () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.importItem) },
       { ALT: () => this.SUBRULE(this.defaultsItem) },
+      { ALT: () => this.SUBRULE(this.resourcesItem) },
       { ALT: () => this.SUBRULE(this.letItem) },
       { ALT: () => this.SUBRULE(this.reportItem) },
     ]);
@@ -138,6 +141,15 @@ class LthParser extends CstParser {
   // defaults := "defaults" IDENT "{" args? "}"
   defaultsItem = this.RULE("defaultsItem", () => {
     this.CONSUME(Defaults);
+    this.CONSUME(Identifier);
+    this.CONSUME(LCurly);
+    this.OPTION(() => this.SUBRULE(this.args));
+    this.CONSUME(RCurly);
+  });
+
+  // resources := "resources" IDENT "{" args? "}"   (what each job of the op asks a cluster for)
+  resourcesItem = this.RULE("resourcesItem", () => {
+    this.CONSUME(Resources);
     this.CONSUME(Identifier);
     this.CONSUME(LCurly);
     this.OPTION(() => this.SUBRULE(this.args));
@@ -303,6 +315,7 @@ class LthParser extends CstParser {
       { ALT: () => this.CONSUME(NumberLiteral) },
       { ALT: () => this.CONSUME(PercentLiteral) },
       { ALT: () => this.CONSUME(DurationLiteral) },
+      { ALT: () => this.CONSUME(QuantityLiteral) },
       { ALT: () => this.CONSUME(StringLiteral) },
       { ALT: () => this.CONSUME(True) },
       { ALT: () => this.CONSUME(False) },

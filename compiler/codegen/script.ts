@@ -190,6 +190,8 @@ class ScriptWriter {
       case "Duration":
         this.values.add(e.unit);
         return `${e.unit}(${e.text})`;
+      case "Quantity":
+        throw new Error(`internal: ${e.text} ${e.unit} outside a resources block reached codegen`);
       case "String":
         return jsString(e.value);
       case "Bool":

@@ -1,6 +1,7 @@
 // The checker's entry: a file and its imports in, diagnostics out, and, only when there
 // is no error, the checked program that the compiler accepts.
 
+import { checkResources, type OpResources } from "./resources.js";
 import { resolve as resolvePath } from "node:path";
 import type { Expr, ReportItem } from "../ast.js";
 import { error, hasErrors, sortDiagnostics, type Diagnostic } from "../diagnostics.js";
@@ -24,6 +25,8 @@ export interface CheckedProgram {
   readonly resolution: Resolution;
   /** Type and static value of every expression. */
   readonly info: ReadonlyMap<Expr, ExprInfo>;
+  /** The root file's `resources` blocks, by op: what each of its batch jobs asks for. */
+  readonly resources: ReadonlyMap<string, OpResources>;
 }
 
 export type CheckResult =
@@ -53,12 +56,14 @@ export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoad
     const resolution = resolveModules(loaded.modules, diagnostics);
     const types = new TypeChecker(resolution, diagnostics, options.dataFiles);
     types.run(loaded.modules);
-    return { resolution, types };
+    // Each file's resources blocks are checked; the root file's are the run's.
+    const resources = new Map(loaded.modules.map((m) => [m, checkResources(m.source, m.ast.items, diagnostics)] as const));
+    return { resolution, types, resources: resources.get(loaded.root)! };
   });
   if (!checked) diagnostics.push(error(loaded.root.source, { start: 0, end: 0 }, "syntax", TOO_DEEP));
   const sorted = sortDiagnostics(diagnostics);
   if (!checked || hasErrors(sorted)) return { ok: false, diagnostics: sorted };
-  const { resolution, types } = checked;
+  const { resolution, types, resources } = checked;
   const program = {
     root: loaded.root,
     modules: loaded.modules,
@@ -66,6 +71,7 @@ export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoad
     reports: loaded.root.ast.items.filter((i): i is ReportItem => i.kind === "Report"),
     resolution,
     info: types.info,
+    resources,
   } as unknown as CheckedProgram;
   return { ok: true, program, diagnostics: sorted };
 }
@@ -82,6 +88,7 @@ export function memoryHost(files: Readonly<Record<string, string>>): SourceHost 
 }
 
 export { ModuleLoader, diskHost, type Module, type SourceHost } from "./program.js";
+export type { OpResources } from "./resources.js";
 export { diskDataFiles, type DataEntry, type DataFileHost } from "./data-files.js";
 export type { Binding, LetBinding, LoopBinding, ArgSource, ResolvedCall, Resolution } from "./resolve.js";
 export type { ExprInfo } from "./typecheck.js";

@@ -2,6 +2,7 @@
 // before anything runs. Each expression is typed once; a value already reported as wrong
 // types as Unknown, so one mistake is one diagnostic.
 
+import { MEMORY_UNITS } from "./resources.js";
 import type * as A from "../ast.js";
 import { error, type Diagnostic } from "../diagnostics.js";
 import { lookupOp, type Bounds, type OpDecl, type ParamDecl } from "../ops.js";
@@ -155,6 +156,9 @@ export class TypeChecker {
         return { type: { kind: "String" }, value: { kind: "String", value: e.value } };
       case "Bool":
         return { type: { kind: "Bool" }, value: { kind: "Bool", value: e.value } };
+      case "Quantity":
+        this.report(e.range, "type-mismatch", `${e.text} ${e.unit} is ${MEMORY_UNITS.has(e.unit) ? "a memory size" : "a time"}, written only in a resources block`);
+        return UNKNOWN;
       case "Name": {
         const enumValue = this.resolution.enumArgs.get(e);
         if (enumValue !== undefined) return { type: enumOf(enumValue), value: { kind: "Enum", value: enumValue } };

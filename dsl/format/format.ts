@@ -14,6 +14,7 @@ type Container =
   | A.Block
   | A.CallExpr
   | A.DefaultsItem
+  | A.ResourcesItem
   | A.ReportItem
   | A.ListExpr
   | A.PipeExpr;
@@ -177,6 +178,8 @@ class Formatter {
         return this.letItem(item);
       case "Defaults":
         return ["defaults ", item.op.name, " ", this.commaList(item, "{", item.args.map((a) => [a, this.arg(a)] as const))];
+      case "Resources":
+        return ["resources ", item.op.name, " ", this.commaList(item, "{", item.args.map((a) => [a, this.arg(a)] as const))];
       case "Report": {
         const names = item.names.map((n) => [n, n.name] as const);
         return ["report ", item.title ? [this.string(item.title), " "] : "", this.commaList(item, "{", names)];
@@ -216,6 +219,8 @@ class Formatter {
         return `${e.text}%`;
       case "Duration":
         return `${e.text} ${e.count === 1 ? e.unit.slice(0, -1) : e.unit}`;
+      case "Quantity":
+        return `${e.text} ${e.unit}`;
       case "String":
         return this.string(e);
       case "Bool":
@@ -313,6 +318,7 @@ function slotsOf(container: Container): readonly Slot[] {
       return [...container.lets, container.result];
     case "Call":
     case "Defaults":
+    case "Resources":
       return container.args;
     case "Report":
       return container.names;
@@ -336,6 +342,7 @@ function isContainer(node: A.Node): node is Container {
     case "Block":
     case "Call":
     case "Defaults":
+    case "Resources":
     case "Report":
     case "List":
     case "Pipe":

@@ -23,7 +23,7 @@ export function planCommand(file: string, names: readonly string[], options: Pla
   const planned = plan(graph, openStore(graph, options.store, io.cwd), stages);
   // With --executor slurm, what each tensor stage to run would be submitted as (its key may not be known yet: an input runs first).
   const submission = (p: (typeof planned)[number]): string[] | undefined =>
-    executor.kind === "slurm" && p.decision.status === "run" && needsEngine(p.stage) ? sbatchArgs({ id: p.stage.id, key: p.decision.key ?? "(known once its inputs have run)" }, jobResources(executor), executor.site) : undefined;
+    executor.kind === "slurm" && p.decision.status === "run" && needsEngine(p.stage) ? sbatchArgs({ id: p.stage.id, key: p.decision.key ?? "(known once its inputs have run)" }, jobResources(executor, graph.resources.get(p.stage.op)), executor.site) : undefined;
   if (options.json) {
     io.out(
       JSON.stringify(

@@ -6,6 +6,7 @@
 // caller decides from what this returns.
 
 import type { Stage, StageGraph } from "../../compiler/stage.js";
+import type { OpResources } from "../../dsl/check/resources.js";
 import type { BackendChoice } from "../engine/backend.js";
 import type { Store } from "../store/store.js";
 import { createReporter } from "../ui/progress.js";
@@ -30,9 +31,19 @@ export type ExecutorChoice =
       readonly grace?: number;
     };
 
-/** What each of a SLURM run's jobs asks for: its CPUs (native's threads there); the site's defaults for the rest. */
-export function jobResources(choice: Extract<ExecutorChoice, { kind: "slurm" }>): JobResources {
-  return { cpus: choice.cpus ?? availableParallelism() };
+/**
+ * What a SLURM job for an op asks for: the file's `resources` block for the op, else the
+ * run's `--cpus` (else this machine's cores, what one local worker would use: native's
+ * threads there); GPUs, memory and time only where the block gives them (else the site's
+ * defaults).
+ */
+export function jobResources(choice: Extract<ExecutorChoice, { kind: "slurm" }>, block: OpResources | undefined): JobResources {
+  return {
+    cpus: block?.cpus ?? choice.cpus ?? availableParallelism(),
+    ...(block?.gpus ? { gpus: block.gpus } : {}),
+    ...(block?.memMiB ? { memMiB: block.memMiB } : {}),
+    ...(block?.minutes ? { minutes: block.minutes } : {}),
+  };
 }
 
 export interface RunOptions {
@@ -85,7 +96,7 @@ export async function runStages(graph: StageGraph, stages: readonly Stage[], opt
             store,
             backend: options.backend,
             site: choice.site,
-            resources: () => jobResources(choice),
+            resources: (task) => jobResources(choice, graph.resources.get(task.op)),
             onEvent,
             ...(choice.poll ? { poll: choice.poll } : {}),
             ...(choice.grace !== undefined ? { grace: choice.grace } : {}),

@@ -84,6 +84,12 @@ defaults train {
   /* inline */ optimizer: adam,
 }
 
+resources train {
+  cpus: 4, // per job
+  mem: 16 GB,
+  /* on the cluster */ time: 2 h,
+}
+
 let net0 = init(
   // after a paren
   lenet_300_100(),

@@ -90,6 +90,24 @@ describe.skipIf(why !== undefined)(`the SLURM executor${why ? ` (skipped: ${why}
     expect(jobEvents(again.lines)).toEqual([]);
   });
 
+  it("gives each job its op's resources block, and a changed block reruns nothing", async () => {
+    const rig = new Rig(`resources train { cpus: 1, mem: 1 GB, time: 30 min }\n${PIPELINE}`);
+    const r = await rig.run(SLURM, ENV);
+    const jobs = jobEvents(r.lines);
+    jobsSeen.push(...jobs.map((j) => j.job));
+    expect(r.exitCode, r.stderr).toBe(0);
+    const dense = r.stages.find((s) => s.id === "dense") as unknown as { job: string };
+    const job = scontrol(dense.job);
+    expect(job["NumCPUs"]).toBe("1");
+    expect(job["MinMemoryNode"]).toBe("1G");
+    expect(job["TimeLimit"]).toBe("00:30:00");
+    // Resources are not part of a stage's key.
+    rig.write(`resources train { cpus: 2, mem: 2 GB, time: 1 h }\n${PIPELINE}`);
+    const again = await rig.run(SLURM, ENV);
+    expect(again.summary).toMatchObject({ ran: 0, cached: 6 });
+    expect(jobEvents(again.lines)).toEqual([]);
+  });
+
   it("fails a stage whose job is cancelled, as CANCELLED with its log's path, and gives the job the CPUs asked for", async () => {
     const rig = new Rig(LONG);
     const run = rig.start([...SLURM, "--cpus", "1"], ENV);
