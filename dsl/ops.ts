@@ -124,6 +124,17 @@ function sumAtMost(a: string, b: string, limit: number, what: string): Constrain
   };
 }
 
+/** `milestones` belong to the step schedule, and only there. */
+const MILESTONES_WITH_STEP: Constraint = {
+  doc: "milestones only with schedule: step",
+  params: ["milestones", "schedule"],
+  violated(values) {
+    const schedule = values.get("schedule");
+    if (!values.has("milestones") || schedule?.kind !== "Enum" || schedule.value === "step") return undefined;
+    return `milestones apply to schedule: step only; this call's schedule is ${schedule.value}`;
+  },
+};
+
 const net = (doc = "the network"): ParamDecl => ({ name: "net", type: Net, doc });
 /** The data ops' label noise (for double descent), added after their first release. */
 const LABEL_NOISE: ParamDecl = {
@@ -161,9 +172,19 @@ const TRAINING: readonly ParamDecl[] = [
   { name: "optimizer", type: enumOf("sgd", "momentum", "adam"), doc: "update rule", default: choice("sgd") },
   { name: "momentum", type: Num, doc: "momentum coefficient (momentum optimizer)", bounds: { min: 0, max: 1, maxExclusive: true }, default: num(0.9) },
   { name: "weight_decay", type: Num, doc: "L2 weight decay", bounds: NON_NEGATIVE, default: num(0) },
-  { name: "schedule", type: enumOf("constant", "cosine"), doc: "learning-rate schedule after warmup", default: choice("constant") },
+  { name: "schedule", type: enumOf("constant", "cosine", "step"), doc: "learning-rate schedule after warmup (step: multiplied by gamma at each milestone)", default: choice("constant") },
   { name: "warmup", type: Duration, doc: "linear learning-rate warmup", unit: "epochs|steps", bounds: NON_NEGATIVE, default: steps(0) },
   seed("seed of the data order", 0),
+  {
+    name: "milestones",
+    type: listOf(Duration),
+    doc: "where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160)",
+    unit: "epochs|steps",
+    optional: true,
+    requiredWhen: { param: "schedule", values: ["step"] },
+  },
+  { name: "gamma", type: Num, doc: "the step schedule's factor at each milestone", bounds: POSITIVE, default: num(0.1), addedLater: true },
+  { name: "nesterov", type: Bool, doc: "Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True)", default: bool(false), addedLater: true },
 ];
 
 /**
@@ -311,6 +332,7 @@ const declarations: readonly OpDecl[] = [
     // 2: the result records the test measurement of its own weights (show never inherits one); the wasm matrix-product change altered its bytes under version 1
     version: 2,
     category: "training",
+    constraints: [MILESTONES_WITH_STEP],
     doc: "trains with the net's mask held fixed (pruned weights stay exactly zero); records test accuracy and loss",
     params: [
       net(),
@@ -421,6 +443,7 @@ const declarations: readonly OpDecl[] = [
     // 2: records the measurement of its result; a pruned weight no longer coasts back on momentum or Adam state
     version: 2,
     category: "pruning",
+    constraints: [MILESTONES_WITH_STEP],
     doc: "gradual magnitude pruning (Zhu & Gupta, 2017): trains while removing the smallest weights on a cubic schedule from 0 to final sparsity",
     params: [
       net(),
@@ -443,6 +466,7 @@ const declarations: readonly OpDecl[] = [
     // 2: records the measurement of its result; refreshes the mask along the ramp only
     version: 2,
     category: "pruning",
+    constraints: [MILESTONES_WITH_STEP],
     doc: "dynamic pruning with feedback (Lin et al., 2020): the gradient of the masked net updates the dense weights; the magnitude mask is refreshed on the cubic schedule",
     params: [
       net(),
@@ -495,6 +519,7 @@ const declarations: readonly OpDecl[] = [
     name: "instability",
     version: 1,
     category: "analysis",
+    constraints: [MILESTONES_WITH_STEP],
     doc: "linear mode connectivity (Frankle et al., 2020): trains two copies with different data orders and returns the test-error barrier along the line between them (26 points)",
     params: [
       net(),

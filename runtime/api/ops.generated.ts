@@ -99,12 +99,18 @@ export interface TrainOptions {
   readonly momentum?: number | Num;
   /** L2 weight decay; default 0 */
   readonly weight_decay?: number | Num;
-  /** learning-rate schedule after warmup; default constant */
-  readonly schedule?: "constant" | "cosine";
+  /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
+  readonly schedule?: "constant" | "cosine" | "step";
   /** linear learning-rate warmup; default 0 steps */
   readonly warmup?: Duration;
   /** seed of the data order; default 0 */
   readonly seed?: number;
+  /** where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160); required when schedule is step */
+  readonly milestones?: readonly Duration[];
+  /** the step schedule's factor at each milestone; default 0.1 */
+  readonly gamma?: number | Num;
+  /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
+  readonly nesterov?: boolean;
   /** the step of the schedule and data order to begin at (weight and learning-rate rewinding resume there); default 0 steps */
   readonly start?: Duration;
   /** the step to stop at (the first k steps of a longer schedule); default: the value of `length` */
@@ -159,12 +165,18 @@ export interface GmpOptions {
   readonly momentum?: number | Num;
   /** L2 weight decay; default 0 */
   readonly weight_decay?: number | Num;
-  /** learning-rate schedule after warmup; default constant */
-  readonly schedule?: "constant" | "cosine";
+  /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
+  readonly schedule?: "constant" | "cosine" | "step";
   /** linear learning-rate warmup; default 0 steps */
   readonly warmup?: Duration;
   /** seed of the data order; default 0 */
   readonly seed?: number;
+  /** where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160); required when schedule is step */
+  readonly milestones?: readonly Duration[];
+  /** the step schedule's factor at each milestone; default 0.1 */
+  readonly gamma?: number | Num;
+  /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
+  readonly nesterov?: boolean;
 }
 
 /** The optional parameters of `dpf`. */
@@ -187,12 +199,18 @@ export interface DpfOptions {
   readonly momentum?: number | Num;
   /** L2 weight decay; default 0 */
   readonly weight_decay?: number | Num;
-  /** learning-rate schedule after warmup; default constant */
-  readonly schedule?: "constant" | "cosine";
+  /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
+  readonly schedule?: "constant" | "cosine" | "step";
   /** linear learning-rate warmup; default 0 steps */
   readonly warmup?: Duration;
   /** seed of the data order; default 0 */
   readonly seed?: number;
+  /** where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160); required when schedule is step */
+  readonly milestones?: readonly Duration[];
+  /** the step schedule's factor at each milestone; default 0.1 */
+  readonly gamma?: number | Num;
+  /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
+  readonly nesterov?: boolean;
 }
 
 /** The optional parameters of `supermask`. */
@@ -243,10 +261,16 @@ export interface InstabilityOptions {
   readonly momentum?: number | Num;
   /** L2 weight decay; default 0 */
   readonly weight_decay?: number | Num;
-  /** learning-rate schedule after warmup; default constant */
-  readonly schedule?: "constant" | "cosine";
+  /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
+  readonly schedule?: "constant" | "cosine" | "step";
   /** linear learning-rate warmup; default 0 steps */
   readonly warmup?: Duration;
+  /** where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160); required when schedule is step */
+  readonly milestones?: readonly Duration[];
+  /** the step schedule's factor at each milestone; default 0.1 */
+  readonly gamma?: number | Num;
+  /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
+  readonly nesterov?: boolean;
 }
 
 /** The optional parameters of `loft`. */

@@ -46,8 +46,10 @@ export class Optimizer {
     private readonly decay: number,
     private readonly l1: number,
     private readonly trainables: readonly Trainable[],
-    /** The backend's fused update, where it has one. */
+    /** The backend's fused update, where it has one (not for Nesterov momentum, which the kernels below compute). */
     private readonly fused?: FusedUpdate,
+    /** Nesterov momentum, as PyTorch's SGD(nesterov=True): the step is g + momentum·buf instead of buf. */
+    private readonly nesterov = false,
   ) {
     const slots = kind === "adam" ? 2 : kind === "momentum" ? 1 : 0;
     this.state = trainables.map(({ variable }) => Array.from({ length: slots }, () => tf.keep(tf.zerosLike(variable))));
@@ -62,7 +64,7 @@ export class Optimizer {
     // i.e. to sqrt(v)/sqrt(1-β2^t).
     const stepSize = (lr * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);
     const eps = epsilon * Math.sqrt(1 - beta2 ** this.t);
-    if (this.fused) {
+    if (this.fused && !(this.nesterov && this.kind === "momentum")) {
       this.trainables.forEach(({ variable, mask, scale }, i) =>
         this.fused!({ variable, grad: grads[i]!, state: this.state[i]!, ...(mask ? { mask } : {}), kind: this.kind, lr, momentum: this.momentum, decay: this.decay, l1: this.l1, scale: scale === true, beta1, beta2, stepSize, epsilon: eps }),
       );
@@ -81,7 +83,8 @@ export class Optimizer {
         const held = (t: Tensor) => (mask ? tf.mul(t, mask) : t);
         if (this.kind === "momentum") {
           const buf = held(tf.add(tf.mul(s[0]!, this.momentum), g));
-          return { v: tf.sub(v, tf.mul(buf, lr)), s: [buf] };
+          const step = this.nesterov ? tf.add(g, tf.mul(buf, this.momentum)) : buf;
+          return { v: tf.sub(v, tf.mul(step, lr)), s: [buf] };
         }
         const m = held(tf.add(tf.mul(s[0]!, beta1), tf.mul(g, 1 - beta1)));
         const u = held(tf.add(tf.mul(s[1]!, beta2), tf.mul(tf.square(g), 1 - beta2)));

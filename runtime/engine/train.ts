@@ -125,6 +125,10 @@ export interface FitOptions {
   readonly momentum: number;
   readonly weightDecay: number;
   readonly cosine: boolean;
+  /** The step schedule: the learning rate times `gamma` for each milestone passed (with warmup, as OpenLTH multiplies them). */
+  readonly step?: { readonly milestones: readonly Duration[]; readonly gamma: number };
+  /** Nesterov momentum (the momentum optimizer). */
+  readonly nesterov?: boolean;
   /** Length and warmup, each in epochs or steps. */
   readonly length: Duration;
   readonly warmup: Duration;
@@ -160,6 +164,25 @@ export interface FitHooks {
   readonly result?: (model: EngineNet) => Layer[];
 }
 
+/**
+ * The learning rate at each step `t` of a schedule of `total` steps: a linear warmup from
+ * lr/warmup to lr, then constant or a cosine decay to 0 over the steps left; or the step
+ * schedule, lr·gamma^(milestones passed), with the warmup's ramp applied to it (OpenLTH
+ * multiplies the two).
+ */
+export function learningRate(o: Pick<FitOptions, "lr" | "cosine" | "step" | "warmup">, perEpoch: number, total: number): (t: number) => number {
+  const warmup = toSteps(o.warmup, perEpoch);
+  const milestones = (o.step?.milestones ?? []).map((m) => toSteps(m, perEpoch));
+  return (t: number) => {
+    if (o.step) {
+      const base = o.lr * o.step.gamma ** milestones.filter((m) => t >= m).length;
+      return t < warmup ? (base * (t + 1)) / warmup : base;
+    }
+    if (t < warmup) return (o.lr * (t + 1)) / warmup;
+    return o.cosine ? o.lr * 0.5 * (1 + Math.cos((Math.PI * (t - warmup)) / Math.max(1, total - warmup))) : o.lr;
+  };
+}
+
 /** Trains a copy of `net` on `data`; returns the trained net with its history extended and its measurement. */
 export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOptions): NetValue {
   const { tf } = engine;
@@ -169,12 +192,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   const batch = Math.min(o.batch, n);
   const perEpoch = stepsPerEpoch(n, batch);
   const total = Math.max(1, toSteps(o.length, perEpoch));
-  const warmup = toSteps(o.warmup, perEpoch);
-  // Linear warmup from lr/warmup to lr, then constant or a cosine decay to 0 over the steps left.
-  const lrAt = (t: number) => {
-    if (t < warmup) return (o.lr * (t + 1)) / warmup;
-    return o.cosine ? o.lr * 0.5 * (1 + Math.cos((Math.PI * (t - warmup)) / Math.max(1, total - warmup))) : o.lr;
-  };
+  const lrAt = learningRate(o, perEpoch, total);
 
   const first = o.start ? toSteps(o.start, perEpoch) : 0;
   const last = o.stop ? toSteps(o.stop, perEpoch) : total;
@@ -184,7 +202,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   const model = new EngineNet(tf, net);
   const trainables = hooks.trainables ? hooks.trainables(model) : model.trainables(o.denseGradients);
   const variables = trainables.map((t) => t.variable);
-  const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, o.l1 ?? 0, trainables, engine.fusedUpdate);
+  const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, o.l1 ?? 0, trainables, engine.fusedUpdate, o.nesterov ?? false);
   const xTrain = features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
   const xTest = features(tf, data, data.test);

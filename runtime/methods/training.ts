@@ -2,6 +2,7 @@
 // optimisation parameters every training op shares, read from a stage's context.
 
 import type { MetricsValue } from "../core/dataset.js";
+import type { Duration } from "../core/duration.js";
 import type { NetValue } from "../core/net.js";
 import type { Engine } from "../engine/backend.js";
 import { fit, testMetrics, type FitOptions } from "../engine/train.js";
@@ -12,6 +13,13 @@ import { datasetInput, durationParam, netInput, num, str, type OpContext, onEngi
  * `instability`), read from a stage's context. `seed` is the op's own unless given (each of
  * instability's two copies has its own).
  */
+/** A list-of-durations parameter (the step schedule's milestones). */
+function durationList(ctx: OpContext, name: string): Duration[] {
+  const v = ctx.params[name];
+  if (!Array.isArray(v)) throw new Error(`internal: parameter '${name}' of ${ctx.stage} is not a list`);
+  return v.map((d, i) => durationParam({ ...ctx, params: { [`${name}[${i}]`]: d } }, `${name}[${i}]`));
+}
+
 export function trainingOptions(ctx: OpContext, seed: number = num(ctx, "seed")): FitOptions {
   return {
     lr: num(ctx, "lr"),
@@ -20,6 +28,9 @@ export function trainingOptions(ctx: OpContext, seed: number = num(ctx, "seed"))
     momentum: num(ctx, "momentum"),
     weightDecay: num(ctx, "weight_decay"),
     cosine: str(ctx, "schedule") === "cosine",
+    // Parameters added later: absent from older stages, which read them at their defaults.
+    ...(str(ctx, "schedule") === "step" ? { step: { milestones: durationList(ctx, "milestones"), gamma: ctx.params["gamma"] !== undefined ? num(ctx, "gamma") : 0.1 } } : {}),
+    ...(ctx.params["nesterov"] === true ? { nesterov: true } : {}),
     length: durationParam(ctx, "length"),
     // An op without a warmup parameter (supermask: the scores start at once) has none.
     warmup: ctx.params["warmup"] !== undefined ? durationParam(ctx, "warmup") : { steps: 0 },
