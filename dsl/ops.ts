@@ -146,6 +146,28 @@ const LABEL_NOISE: ParamDecl = {
   addedLater: true,
 };
 const data = (doc = "the dataset"): ParamDecl => ({ name: "data", type: Dataset, doc });
+/** The data ops' validation split (issue 19): training examples held out, seeded. */
+const VALIDATION: ParamDecl = {
+  name: "validation",
+  type: Int,
+  doc: "training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point",
+  unit: "examples",
+  bounds: { min: 0 },
+  default: int(0),
+  addedLater: true,
+};
+
+/** The validation split comes out of the training examples and leaves at least one to train on. */
+const VALIDATION_WITHIN_TRAIN: Constraint = {
+  doc: "validation < train",
+  params: ["validation", "train"],
+  violated(values) {
+    const v = values.get("validation");
+    const t = values.get("train");
+    if (v?.kind !== "Int" || t?.kind !== "Int" || v.value < t.value) return undefined;
+    return `validation holds out training examples and must leave some to train on: validation must be below train; found validation ${v.value} with train ${t.value}`;
+  },
+};
 const convWidth: ParamDecl = {
   name: "width",
   type: Num,
@@ -185,6 +207,22 @@ const TRAINING: readonly ParamDecl[] = [
   },
   { name: "gamma", type: Num, doc: "the step schedule's factor at each milestone", bounds: POSITIVE, default: num(0.1), addedLater: true },
   { name: "nesterov", type: Bool, doc: "Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True)", default: bool(false), addedLater: true },
+  {
+    name: "augment",
+    type: enumOf("none", "crop_flip"),
+    doc: "on-the-fly augmentation of each training batch: crop_flip is a random crop after 4-pixel zero padding and a random horizontal flip, drawn per example per epoch from seed",
+    default: choice("none"),
+    addedLater: true,
+  },
+  {
+    name: "eval_every",
+    type: Duration,
+    doc: "how often test (and validation) loss and accuracy are measured; also at the end",
+    unit: "epochs|steps",
+    bounds: POSITIVE,
+    default: { kind: "Duration", count: 1, unit: "epochs" },
+    addedLater: true,
+  },
 ];
 
 /**
@@ -223,9 +261,10 @@ const declarations: readonly OpDecl[] = [
       { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(2000) },
       seed("seed of the split", 0),
       LABEL_NOISE,
+      VALIDATION,
     ],
     result: Dataset,
-    constraints: [sumAtMost("train", "test", 10000, "the package ships 10,000 digits")],
+    constraints: [sumAtMost("train", "test", 10000, "the package ships 10,000 digits"), VALIDATION_WITHIN_TRAIN],
   },
   {
     name: "idx",
@@ -238,6 +277,7 @@ const declarations: readonly OpDecl[] = [
       { name: "test_images", type: Str, doc: "test images", unit: "path" },
       { name: "test_labels", type: Str, doc: "test labels", unit: "path" },
       LABEL_NOISE,
+      VALIDATION,
     ],
     result: Dataset,
   },
@@ -251,8 +291,26 @@ const declarations: readonly OpDecl[] = [
       { name: "train", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1, max: 50000 }, default: int(50000) },
       { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(10000) },
       LABEL_NOISE,
+      VALIDATION,
     ],
     result: Dataset,
+    constraints: [VALIDATION_WITHIN_TRAIN],
+  },
+  {
+    name: "cifar100",
+    version: 1,
+    category: "data",
+    doc: "the CIFAR-100 binary version (train.bin, test.bin) in a folder",
+    params: [
+      { name: "dir", type: Str, doc: "the folder holding train.bin and test.bin", unit: "path" },
+      { name: "labels", type: enumOf("fine", "coarse"), doc: "the 100 fine classes or the 20 coarse superclasses", default: choice("fine") },
+      { name: "train", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1, max: 50000 }, default: int(50000) },
+      { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1, max: 10000 }, default: int(10000) },
+      LABEL_NOISE,
+      VALIDATION,
+    ],
+    result: Dataset,
+    constraints: [VALIDATION_WITHIN_TRAIN],
   },
   {
     name: "synthetic",
@@ -313,6 +371,29 @@ const declarations: readonly OpDecl[] = [
       { name: "batchnorm", type: Bool, doc: "batch norm after every conv", default: bool(true) },
     ],
     result: Arch,
+  },
+  {
+    name: "resnet",
+    version: 1,
+    category: "architecture",
+    doc: "OpenLTH's cifar_resnet_D_W (He et al., 2016): a 3x3 conv, three stages of (depth - 2) / 6 residual blocks of two 3x3 convs with W, 2W and 4W channels (stride 2 into stages 2 and 3, a 1x1 conv shortcut there), batch norm after every conv, global average pooling, one linear layer",
+    params: [
+      { name: "depth", type: Int, doc: "weight layers on the main path: 6n + 2 (20, 32, 44, 56, 110)", bounds: { min: 8 }, default: int(20) },
+      { name: "width", type: Int, doc: "channels of the first stage (W)", unit: "channels", bounds: { min: 1, max: 1024 }, default: int(16) },
+    ],
+    result: Arch,
+    constraints: [
+      {
+        doc: "depth - 2 divisible by 6",
+        params: ["depth"],
+        violated(values) {
+          const d = values.get("depth");
+          if (d?.kind !== "Int" || (d.value - 2) % 6 === 0) return undefined;
+          const below = d.value - 2 - ((d.value - 2) % 6) + 2;
+          return `a CIFAR ResNet's depth is 6n + 2 (two convs per block, three stages, the first conv and the linear layer); found ${d.value}, nearest ${below} or ${below + 6}`;
+        },
+      },
+    ],
   },
   {
     name: "init",

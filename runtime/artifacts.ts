@@ -8,7 +8,7 @@ import type { ArtifactExt } from "./store/store.js";
 import { decodeSafetensors, encodeSafetensors, type Tensor } from "./store/safetensors.js";
 import { ArtifactFormatError } from "./core/errors.js";
 import type { DatasetValue, MetricsValue, Split } from "./core/dataset.js";
-import { layerShape, type HistoryPoint, type Layer, type LayerShape, type Measurement, type MethodRecords, type NetValue } from "./core/net.js";
+import { layerShape, type EarlyStop, type HistoryPoint, type Layer, type LayerShape, type Measurement, type MethodRecords, type NetValue } from "./core/net.js";
 
 
 export type Artifact =
@@ -54,7 +54,7 @@ function json(value: unknown): Uint8Array {
 }
 
 /** The metadata fields of every net file; any other field is a method's record, by the method's name. */
-const NET_FIELDS: ReadonlySet<string> = new Set(["format", "arch", "scheme", "input_shape", "classes", "head", "layers", "init", "steps", "history", "measured"]);
+const NET_FIELDS: ReadonlySet<string> = new Set(["format", "arch", "scheme", "input_shape", "classes", "head", "layers", "init", "steps", "history", "measured", "early_stop"]);
 
 /** A layer in the file's metadata: its shape and which optional tensors it has. */
 type StoredLayer = LayerShape & { bias: boolean; norm: boolean; channels: boolean };
@@ -93,6 +93,7 @@ function encodeNet(net: NetValue): Uint8Array {
     steps: String(net.steps),
     history: JSON.stringify(net.history),
     ...(net.measured ? { measured: JSON.stringify(net.measured) } : {}),
+    ...(net.earlyStop ? { early_stop: JSON.stringify(net.earlyStop) } : {}),
     // Each method's record under its own name: the codec knows none of them.
     ...Object.fromEntries(Object.entries(net.records ?? {}).map(([name, record]) => {
       if (NET_FIELDS.has(name)) throw new Error(`internal: a method record cannot be named '${name}', a field of every net`);
@@ -130,6 +131,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
     };
   });
   const measured = metadata["measured"];
+  const earlyStop = metadata["early_stop"];
   const records = Object.entries(metadata).filter(([name]) => !NET_FIELDS.has(name));
   return {
     arch: JSON.parse(metadata["arch"] ?? "null") as ParamValue,
@@ -142,6 +144,7 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
     steps: Number(metadata["steps"] ?? 0),
     history: JSON.parse(metadata["history"] ?? "[]") as HistoryPoint[],
     ...(measured ? { measured: JSON.parse(measured) as Measurement } : {}),
+    ...(earlyStop ? { earlyStop: JSON.parse(earlyStop) as EarlyStop } : {}),
     ...(records.length ? { records: Object.fromEntries(records.map(([name, json]) => [name, JSON.parse(json) as unknown])) as Partial<MethodRecords> } : {}),
   };
 }

@@ -22,6 +22,11 @@ export interface DatasetValue {
   readonly std: readonly number[];
   readonly train: Split;
   readonly test: Split;
+  /**
+   * Training examples held out (the data op's `validation: N`, seeded), never trained on:
+   * `train` measures validation loss and accuracy on them and records the early-stopping point.
+   */
+  readonly validation?: Split;
 }
 
 /** Test loss and accuracy in [0, 1]. */

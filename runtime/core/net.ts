@@ -58,6 +58,25 @@ export interface HistoryPoint {
   readonly loss: number;
   /** Mean training loss since the previous point. */
   readonly trainLoss?: number;
+  /** Loss and accuracy on the dataset's validation split, when it has one. */
+  readonly validationLoss?: number;
+  readonly validationAccuracy?: number;
+}
+
+/**
+ * The early-stopping point of the training that made a net (OpenLTH's convention): the
+ * evaluation with the lowest validation loss, its step, and the test accuracy there. Like a
+ * measurement it belongs to the parameters training ended with (`parameters`, their digest):
+ * a net pruned or rewound afterwards has none.
+ */
+export interface EarlyStop {
+  readonly step: number;
+  readonly epoch: number;
+  readonly validationLoss: number;
+  readonly validationAccuracy: number;
+  readonly testAccuracy: number;
+  readonly testLoss: number;
+  readonly parameters: string;
 }
 
 /**
@@ -97,6 +116,8 @@ export interface NetValue {
   readonly history: readonly HistoryPoint[];
   /** The test accuracy and loss of these parameters, when the op that made them measured them. */
   readonly measured?: Measurement;
+  /** Where validation loss was lowest in the training that made these parameters (`earlyStopOf`). */
+  readonly earlyStop?: EarlyStop;
   /** Records of the methods that made this net; absent when none left one. */
   readonly records?: Readonly<Partial<MethodRecords>>;
 }
@@ -215,4 +236,12 @@ export function withMeasurement(net: NetValue, m: { readonly accuracy: number; r
 export function measurement(net: NetValue): { readonly accuracy: number; readonly loss: number } | undefined {
   const m = net.measured;
   return m && m.parameters === parametersDigest(net) ? { accuracy: m.accuracy, loss: m.loss } : undefined;
+}
+
+/** The early-stopping point recorded for exactly these parameters, or undefined (see `EarlyStop`). */
+export function earlyStopOf(net: NetValue): Omit<EarlyStop, "parameters"> | undefined {
+  const e = net.earlyStop;
+  if (!e || e.parameters !== parametersDigest(net)) return undefined;
+  const { parameters: _digest, ...rest } = e;
+  return rest;
 }
