@@ -13,12 +13,16 @@ export interface MnistOptions {
   readonly seed?: number;
   /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
   readonly label_noise?: Percent;
+  /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
+  readonly validation?: number;
 }
 
 /** The optional parameters of `idx`. */
 export interface IdxOptions {
   /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
   readonly label_noise?: Percent;
+  /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
+  readonly validation?: number;
 }
 
 /** The optional parameters of `cifar10`. */
@@ -29,6 +33,22 @@ export interface Cifar10Options {
   readonly test?: number;
   /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
   readonly label_noise?: Percent;
+  /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
+  readonly validation?: number;
+}
+
+/** The optional parameters of `cifar100`. */
+export interface Cifar100Options {
+  /** the 100 fine classes or the 20 coarse superclasses; default fine */
+  readonly labels?: "fine" | "coarse";
+  /** training examples; default 50000 */
+  readonly train?: number;
+  /** test examples; default 10000 */
+  readonly test?: number;
+  /** share of training labels replaced by a different class, seeded (test labels stay clean); default 0% */
+  readonly label_noise?: Percent;
+  /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
+  readonly validation?: number;
 }
 
 /** The optional parameters of `synthetic`. */
@@ -79,6 +99,14 @@ export interface VggOptions {
   readonly batchnorm?: boolean;
 }
 
+/** The optional parameters of `resnet`. */
+export interface ResnetOptions {
+  /** weight layers on the main path: 6n + 2 (20, 32, 44, 56, 110); default 20 */
+  readonly depth?: number;
+  /** channels of the first stage (W); default 16 */
+  readonly width?: number;
+}
+
 /** The optional parameters of `init`. */
 export interface InitOptions {
   /** seed of the initial weights; default 0 */
@@ -111,6 +139,10 @@ export interface TrainOptions {
   readonly gamma?: number | Num;
   /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
   readonly nesterov?: boolean;
+  /** on-the-fly augmentation of each training batch: crop_flip is a random crop after 4-pixel zero padding and a random horizontal flip, drawn per example per epoch from seed; default none */
+  readonly augment?: "none" | "crop_flip";
+  /** how often test (and validation) loss and accuracy are measured; also at the end; default 1 epoch */
+  readonly eval_every?: Duration;
   /** the step of the schedule and data order to begin at (weight and learning-rate rewinding resume there); default 0 steps */
   readonly start?: Duration;
   /** the step to stop at (the first k steps of a longer schedule); default: the value of `length` */
@@ -177,6 +209,10 @@ export interface GmpOptions {
   readonly gamma?: number | Num;
   /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
   readonly nesterov?: boolean;
+  /** on-the-fly augmentation of each training batch: crop_flip is a random crop after 4-pixel zero padding and a random horizontal flip, drawn per example per epoch from seed; default none */
+  readonly augment?: "none" | "crop_flip";
+  /** how often test (and validation) loss and accuracy are measured; also at the end; default 1 epoch */
+  readonly eval_every?: Duration;
 }
 
 /** The optional parameters of `dpf`. */
@@ -211,6 +247,10 @@ export interface DpfOptions {
   readonly gamma?: number | Num;
   /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
   readonly nesterov?: boolean;
+  /** on-the-fly augmentation of each training batch: crop_flip is a random crop after 4-pixel zero padding and a random horizontal flip, drawn per example per epoch from seed; default none */
+  readonly augment?: "none" | "crop_flip";
+  /** how often test (and validation) loss and accuracy are measured; also at the end; default 1 epoch */
+  readonly eval_every?: Duration;
 }
 
 /** The optional parameters of `supermask`. */
@@ -271,6 +311,10 @@ export interface InstabilityOptions {
   readonly gamma?: number | Num;
   /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
   readonly nesterov?: boolean;
+  /** on-the-fly augmentation of each training batch: crop_flip is a random crop after 4-pixel zero padding and a random horizontal flip, drawn per example per epoch from seed; default none */
+  readonly augment?: "none" | "crop_flip";
+  /** how often test (and validation) loss and accuracy are measured; also at the end; default 1 epoch */
+  readonly eval_every?: Duration;
 }
 
 /** The optional parameters of `loft`. */
@@ -312,6 +356,11 @@ export abstract class Ops {
     return this.call("cifar10", { dir, ...options }) as Dataset;
   }
 
+  /** the CIFAR-100 binary version (train.bin, test.bin) in a folder */
+  cifar100(dir: string, options: Cifar100Options = {}): Dataset {
+    return this.call("cifar100", { dir, ...options }) as Dataset;
+  }
+
   /** a seeded Gaussian-mixture classification set, for tests */
   synthetic(n: number, features: number, classes: number, options: SyntheticOptions = {}): Dataset {
     return this.call("synthetic", { n, features, classes, ...options }) as Dataset;
@@ -350,6 +399,11 @@ export abstract class Ops {
   /** VGG with batch norm, for channel (early-bird) pruning */
   vgg(options: VggOptions = {}): Arch {
     return this.call("vgg", { ...options }) as Arch;
+  }
+
+  /** OpenLTH's cifar_resnet_D_W (He et al., 2016): a 3x3 conv, three stages of (depth - 2) / 6 residual blocks of two 3x3 convs with W, 2W and 4W channels (stride 2 into stages 2 and 3, a 1x1 conv shortcut there), batch norm after every conv, global average pooling, one linear layer */
+  resnet(options: ResnetOptions = {}): Arch {
+    return this.call("resnet", { ...options }) as Arch;
   }
 
   /** a dense, freshly initialised net whose input and output sizes come from data */

@@ -1,6 +1,7 @@
 // Architectures as layer plans: what `init` builds from an `{ arch: … }` parameter and the
 // dataset's input shape. Frankle & Carbin's Conv-2/4/6 and VGG-11/13/16 as in OpenLTH and
-// network slimming (Liu et al., 2017), the code Early-Bird tickets build on.
+// network slimming (Liu et al., 2017), the code Early-Bird tickets build on; OpenLTH's
+// cifar_resnet_D_W (He et al., 2016), the nets of Frankle et al.'s rewinding papers.
 
 import type { ParamValue } from "../../compiler/stage.js";
 import type { LayerShape } from "./net.js";
@@ -34,6 +35,11 @@ export function knownArch(arch: ParamValue | undefined): string | undefined {
   const a = (arch ?? {}) as { arch?: string; depth?: number };
   if (a.arch === "mlp" || (a.arch !== undefined && a.arch in CONVNETS)) return undefined;
   if (a.arch === "vgg" && VGG[a.depth ?? 0]) return undefined;
+  if (a.arch === "resnet") {
+    const depth = a.depth ?? 20;
+    if (depth >= 8 && (depth - 2) % 6 === 0) return undefined;
+    return `resnet depth ${depth} is not 6n + 2 (20, 32, 44, 56, 110)`;
+  }
   return `architecture '${a.arch ?? "?"}' is not one lth can build`;
 }
 
@@ -80,6 +86,7 @@ function layersOf(arch: ParamValue, inputShape: readonly number[], classes: numb
     height = Math.floor(height / 2);
     width = Math.floor(width / 2);
   };
+  if (a.arch === "resnet") return resnet(a.depth ?? 20, a.width ?? 16, [height, width, channels], classes);
   if (a.arch in CONVNETS) {
     CONVNETS[a.arch]!.forEach((c, i) => {
       conv(scaled(c, a.width ?? 1), false);
@@ -92,6 +99,44 @@ function layersOf(arch: ParamValue, inputShape: readonly number[], classes: numb
     else conv(scaled(item, a.width ?? 1), a.batchnorm ?? true);
   }
   return { head: "average", layers: [...layers, ...dense([channels, classes])] };
+}
+
+/**
+ * OpenLTH's `cifar_resnet_D_W`, layer by layer in the order of its state dict: `conv` (3×3,
+ * W channels), then per stage s = 0, 1, 2 and block b, `blocks.i.conv1` and `blocks.i.conv2`
+ * (3×3, W·2^s channels, the first of stages 1 and 2 with stride 2) and, where the block
+ * changes shape, `blocks.i.shortcut` (1×1, stride 2); batch norm after each conv, no conv
+ * bias; global average pooling and `fc`.
+ */
+function resnet(depth: number, w: number, inputShape: readonly [number, number, number], classes: number): NetPlan | { problem: string } {
+  const perStage = (depth - 2) / 6;
+  if (!Number.isInteger(perStage) || perStage < 1) return { problem: `resnet depth ${depth} is not 6n + 2 (20, 32, 44, 56, 110)` };
+  let [height, width, channels] = inputShape;
+  const layers: LayerPlan[] = [];
+  const conv = (name: string, outputs: number, kernel: number, stride: number, extra: Partial<LayerPlan> = {}, inputs = channels): void => {
+    layers.push({ name, kind: "conv", inputs, outputs, kernel, activation: "relu", pool: false, batchnorm: true, ...(stride !== 1 ? { stride } : {}), ...extra });
+  };
+  conv("conv", w, 3, 1);
+  channels = w;
+  let block = 0;
+  for (let stage = 0; stage < 3; stage++) {
+    const outputs = w * 2 ** stage;
+    for (let b = 0; b < perStage; b++, block++) {
+      const stride = stage > 0 && b === 0 ? 2 : 1;
+      const projection = stride !== 1 || outputs !== channels;
+      const input = channels;
+      conv(`blocks.${block}.conv1`, outputs, 3, stride);
+      conv(`blocks.${block}.conv2`, outputs, 3, 1, { residual: projection ? "projection" : "identity" }, outputs);
+      if (projection) conv(`blocks.${block}.shortcut`, outputs, 1, stride, { activation: "none", shortcut: true }, input);
+      channels = outputs;
+      if (stride === 2) {
+        if (height < 2 || width < 2) return { problem: `resnet halves the feature map twice, and these ${inputShape[0]}×${inputShape[1]} inputs are too small for that` };
+        height = Math.floor((height - 1) / 2) + 1;
+        width = Math.floor((width - 1) / 2) + 1;
+      }
+    }
+  }
+  return { head: "average", layers: [...layers, ...dense([channels, classes]).map((l) => ({ ...l, name: "fc" }))] };
 }
 
 function dense(widths: readonly number[]): LayerPlan[] {

@@ -21,6 +21,12 @@ export interface BatchNorm {
  * A conv layer (3×3, stride 1, same padding, then batch norm if any, ReLU and a 2×2 max
  * pool if `pool`) or a fully connected one. Weights are PyTorch's layout:
  * [outputs, inputs, kernel, kernel] for conv, [outputs, inputs] for dense.
+ *
+ * A ResNet's layers add three fields: `stride` (2 where a stage halves the map; a 3×3 conv
+ * then pads 1 on every side, as PyTorch's `padding=1`), `residual` on the second conv of a
+ * block (its batch-normed output is added to the block's input, or to the output of the 1×1
+ * `shortcut` layer that follows it, before the ReLU), and `shortcut` on that 1×1 projection,
+ * which reads the block's input rather than the layer before it.
  */
 export interface Layer {
   readonly name: string;
@@ -32,6 +38,12 @@ export interface Layer {
   readonly kernel: number;
   readonly activation: "relu" | "none";
   readonly pool: boolean;
+  /** 1 when absent. */
+  readonly stride?: number;
+  /** The last conv of a residual block: identity shortcut, or the projection layer that follows. */
+  readonly residual?: "identity" | "projection";
+  /** A residual block's 1×1 projection shortcut (reads the block's input). */
+  readonly shortcut?: boolean;
   readonly weight: Float32Array;
   /** 1 where the weight is alive; a pruned weight is exactly 0 in `weight` too. */
   readonly mask: Uint8Array;
@@ -43,10 +55,34 @@ export interface Layer {
 }
 
 /** The fields that describe a layer, not its values. */
-export type LayerShape = Pick<Layer, "name" | "kind" | "inputs" | "outputs" | "kernel" | "activation" | "pool">;
+export type LayerShape = Pick<Layer, "name" | "kind" | "inputs" | "outputs" | "kernel" | "activation" | "pool" | "stride" | "residual" | "shortcut">;
 
+/** The shape fields; a ResNet's fields only where a layer has them, so other nets' files stay byte for byte. */
 export function layerShape(l: LayerShape): LayerShape {
-  return { name: l.name, kind: l.kind, inputs: l.inputs, outputs: l.outputs, kernel: l.kernel, activation: l.activation, pool: l.pool };
+  return {
+    name: l.name,
+    kind: l.kind,
+    inputs: l.inputs,
+    outputs: l.outputs,
+    kernel: l.kernel,
+    activation: l.activation,
+    pool: l.pool,
+    ...(l.stride !== undefined && l.stride !== 1 ? { stride: l.stride } : {}),
+    ...(l.residual ? { residual: l.residual } : {}),
+    ...(l.shortcut ? { shortcut: true } : {}),
+  };
+}
+
+/** Whether the layers form a chain (each reads the one before), which some methods need: not a ResNet's. */
+export function isChain(layers: readonly Pick<LayerShape, "residual" | "shortcut">[]): boolean {
+  return layers.every((l) => !l.residual && !l.shortcut);
+}
+
+/** The net's architecture as the language writes it: `resnet(depth: 20, width: 16)`. */
+export function describeArch(net: Pick<NetValue, "arch">): string {
+  const { arch, ...params } = (net.arch ?? {}) as Record<string, unknown>;
+  const args = Object.entries(params).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  return `${String(arch ?? "?")}(${args.join(", ")})`;
 }
 
 /** A test measurement taken while training. */
@@ -181,7 +217,7 @@ export function withMasks(net: NetValue, masks: readonly Uint8Array[], channels:
 
 /** Layers as `name:outputs×inputs[×k×k]`, the way architecture mismatches are reported. */
 function shapes(layers: readonly LayerShape[]): string {
-  return layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}${l.kind === "conv" ? `x${l.kernel}x${l.kernel}` : ""}`).join(" ");
+  return layers.map((l) => `${l.name}:${l.outputs}x${l.inputs}${l.kind === "conv" ? `x${l.kernel}x${l.kernel}` : ""}${(l.stride ?? 1) !== 1 ? `/${l.stride}` : ""}`).join(" ");
 }
 
 /**
@@ -193,7 +229,18 @@ export function architectureMismatch(a: readonly LayerShape[], b: readonly Layer
     a.length === b.length &&
     a.every((la, i) => {
       const lb = b[i]!;
-      return la.name === lb.name && la.kind === lb.kind && la.inputs === lb.inputs && la.outputs === lb.outputs && la.kernel === lb.kernel && la.activation === lb.activation && la.pool === lb.pool;
+      return (
+        la.name === lb.name &&
+        la.kind === lb.kind &&
+        la.inputs === lb.inputs &&
+        la.outputs === lb.outputs &&
+        la.kernel === lb.kernel &&
+        la.activation === lb.activation &&
+        la.pool === lb.pool &&
+        (la.stride ?? 1) === (lb.stride ?? 1) &&
+        la.residual === lb.residual &&
+        (la.shortcut ?? false) === (lb.shortcut ?? false)
+      );
     });
   return same ? undefined : `found ${shapes(a)} and ${shapes(b)}`;
 }

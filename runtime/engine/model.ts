@@ -131,35 +131,25 @@ export class EngineNet {
     let h = x;
     let spatial = this.net.layers[0]?.kind === "conv";
     if (spatial) h = tf.reshape(h, [batch, ...this.net.inputShape]);
+    // A ResNet block's input: what the layer before its closing conv (`residual`) read.
+    let input = h;
+    let blockInput = h;
     for (const [i, p] of this.params.entries()) {
       const l = p.layer;
       const weight = weights?.[i] ?? p.weight;
       if (l.kind === "conv") {
-        let c: Tensor = tf.conv2d(h as TF.Tensor4D, weight as TF.Tensor4D, 1, "same");
-        if (p.gamma && p.beta) {
-          let mean = p.mean!;
-          let variance = p.variance!;
-          // Batch norm in training as one kernel where the backend has one (native).
-          const fused = training && tf.getKernel(BATCH_NORM_TRAINING, tf.getBackend()) !== undefined;
-          let normalised: Tensor | undefined;
-          if (fused) {
-            [normalised, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING, { x: c, gamma: p.gamma, beta: p.beta }, { epsilon: BATCH_NORM.epsilon }) as unknown as Tensor[] as [Tensor, Tensor, Tensor];
-          } else if (training) {
-            const moments = tf.moments(c, [0, 1, 2]);
-            mean = moments.mean;
-            variance = moments.variance;
-          }
-          if (training && updates) {
-            const { momentum } = BATCH_NORM;
-            const n = c.size / l.outputs;
-            updates.push({
-              mean: tf.keep(tf.add(tf.mul(p.mean!, 1 - momentum), tf.mul(mean, momentum))),
-              variance: tf.keep(tf.add(tf.mul(p.variance!, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(1, n - 1)))),
-            });
-          }
-          c = normalised ?? tf.batchNorm(c, mean, variance, p.beta, p.gamma, BATCH_NORM.epsilon);
+        // A projection shortcut was computed by the conv it closes (below).
+        if (l.shortcut) continue;
+        blockInput = input;
+        input = h;
+        let c = this.conv(p, h, weight, training, updates);
+        if (l.residual) {
+          const next = this.params[i + 1];
+          const shortcut = l.residual === "projection" ? this.conv(next!, blockInput, weights?.[i + 1] ?? next!.weight, training, updates) : blockInput;
+          c = tf.add(c, shortcut);
           h = tf.relu(c);
-        } else h = this.biasRelu(c, p.bias);
+        } else if (p.gamma) h = l.activation === "relu" ? tf.relu(c) : c;
+        else h = this.biasRelu(c, p.bias);
         if (l.pool) h = tf.maxPool(h as TF.Tensor4D, 2, 2, "valid");
         continue;
       }
@@ -175,6 +165,42 @@ export class EngineNet {
           : tf.fused.matMul({ a: h as TF.Tensor2D, b: weight as TF.Tensor2D, bias: p.bias!, activation: l.activation === "relu" ? "relu" : "linear" });
     }
     return h;
+  }
+
+  /**
+   * A conv layer's output before its activation: batch-normed when it has batch norm (in
+   * training with the batch's statistics, pushing the new running ones to `updates`), without
+   * its bias otherwise (`biasRelu` adds it). A 3×3 conv of stride 2 pads 1 on every side, as
+   * PyTorch's `padding=1` (TensorFlow's "same" would pad the bottom and right only).
+   */
+  private conv(p: LayerParams, h: Tensor, weight: Tensor, training: boolean, updates?: { mean: Tensor; variance: Tensor }[]): Tensor {
+    const tf = this.tf;
+    const l = p.layer;
+    const stride = l.stride ?? 1;
+    const pad = stride === 1 ? "same" : l.kernel === 1 ? "valid" : (l.kernel - 1) / 2;
+    const c: Tensor = tf.conv2d(h as TF.Tensor4D, weight as TF.Tensor4D, stride, pad);
+    if (!p.gamma || !p.beta) return c;
+    let mean = p.mean!;
+    let variance = p.variance!;
+    // Batch norm in training as one kernel where the backend has one (native).
+    const fused = training && tf.getKernel(BATCH_NORM_TRAINING, tf.getBackend()) !== undefined;
+    let normalised: Tensor | undefined;
+    if (fused) {
+      [normalised, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING, { x: c, gamma: p.gamma, beta: p.beta }, { epsilon: BATCH_NORM.epsilon }) as unknown as Tensor[] as [Tensor, Tensor, Tensor];
+    } else if (training) {
+      const moments = tf.moments(c, [0, 1, 2]);
+      mean = moments.mean;
+      variance = moments.variance;
+    }
+    if (training && updates) {
+      const { momentum } = BATCH_NORM;
+      const n = c.size / l.outputs;
+      updates.push({
+        mean: tf.keep(tf.add(tf.mul(p.mean!, 1 - momentum), tf.mul(mean, momentum))),
+        variance: tf.keep(tf.add(tf.mul(p.variance!, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(1, n - 1)))),
+      });
+    }
+    return normalised ?? tf.batchNorm(c, mean, variance, p.beta, p.gamma, BATCH_NORM.epsilon);
   }
 
   private hasBiasRelu(): boolean {

@@ -18,7 +18,7 @@
 // statistics of batch norm (inference mode) and never trains: fine-tune the result.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import { masked, withChannels, withMeasurement, withRecord, type Layer, type NetValue } from "../core/net.js";
+import { describeArch, isChain, masked, withChannels, withMeasurement, withRecord, type Layer, type NetValue } from "../core/net.js";
 import { datasetInput, netInput, num, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
 import { OpFailure } from "../core/errors.js";
 import type { MethodRecord } from "./record.js";
@@ -84,6 +84,11 @@ export function greedy(ctx: OpContext, engine: Engine): NetValue {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
   checkData(net, data);
+  if (!isChain(net.layers)) {
+    throw new OpFailure(
+      `greedy grows each layer from the input on, and a layer's units feed only the next layer; this net's residual blocks (${describeArch(net)}) add a block's input to its output, so a unit left out would still reach the layers after it. Use prune (magnitude, snip, grasp or synflow) on a ResNet, or greedy on an mlp, conv2/4/6 or vgg`,
+    );
+  }
   const tolerance = num(ctx, "tolerance");
   const candidates = Math.max(1, Math.floor(num(ctx, "candidates")));
   const n = data.train.n;

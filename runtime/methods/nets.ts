@@ -2,6 +2,7 @@
 // random controls (reinit, shuffle_mask). Plain typed-array code, so they give the same
 // bytes everywhere. Pruning is in pruning.ts.
 
+import type { ParamValue } from "../../compiler/stage.js";
 import { layerShape, liveMask, requireSameArchitecture, withMasks, type Layer, type NetValue } from "../core/net.js";
 import { MASK_RECORDS } from "./records.js";
 import { knownArch, planNet, type LayerPlan } from "../core/architectures.js";
@@ -31,15 +32,19 @@ function freshWeights(count: number, fanIn: number, fanOut: number, scheme: Init
 
 /**
  * A layer's weights drawn afresh, biases zero, batch norm at γ = 0.5, β = 0 (network
- * slimming's start, which Early-Bird's code keeps) and fresh running statistics.
+ * slimming's start, which Early-Bird's code keeps) and fresh running statistics. A ResNet's
+ * γ is drawn uniformly from [0, 1), OpenLTH's `batchnorm_init='uniform'` for its CIFAR ResNets.
  */
-function fresh(l: LayerPlan | Layer, scheme: InitScheme, seed: number): Pick<Layer, "weight" | "bias" | "norm"> {
+function fresh(l: LayerPlan | Layer, scheme: InitScheme, seed: number, arch: ParamValue): Pick<Layer, "weight" | "bias" | "norm"> {
   const area = l.kernel * l.kernel;
   const weight = freshWeights(l.outputs * l.inputs * area, l.inputs * area, l.outputs * area, scheme, new Random(seed, `init/${l.name}`));
   const norm = "batchnorm" in l ? l.batchnorm : l.norm !== undefined;
   if (!norm) return { weight, bias: new Float32Array(l.outputs) };
   const n = l.outputs;
-  return { weight, norm: { gamma: new Float32Array(n).fill(INITIAL_GAMMA), beta: new Float32Array(n), mean: new Float32Array(n), variance: new Float32Array(n).fill(1) } };
+  const uniform = (arch as { arch?: string } | null)?.arch === "resnet";
+  const random = new Random(seed, `init/${l.name}/gamma`);
+  const gamma = uniform ? Float32Array.from({ length: n }, () => random.next()) : new Float32Array(n).fill(INITIAL_GAMMA);
+  return { weight, norm: { gamma, beta: new Float32Array(n), mean: new Float32Array(n), variance: new Float32Array(n).fill(1) } };
 }
 
 /** The identity of an initialisation: the hash of its weights. */
@@ -57,7 +62,7 @@ export function init(ctx: OpContext): NetValue {
   const layers: Layer[] = plan.layers.map((l) => ({
     ...layerShape(l),
     mask: new Uint8Array(l.outputs * l.inputs * l.kernel * l.kernel).fill(1),
-    ...fresh(l, scheme, seed),
+    ...fresh(l, scheme, seed, arch),
   }));
   return { arch, scheme, inputShape: data.inputShape, classes: data.classes, head: plan.head, layers, init: lineage(layers), steps: 0, history: [] };
 }
@@ -85,7 +90,7 @@ export function rewind(ctx: OpContext): NetValue {
 export function reinit(ctx: OpContext): NetValue {
   const net = netInput(ctx, "net");
   const seed = num(ctx, "seed");
-  const layers = net.layers.map((l) => ({ ...l, ...fresh(l, net.scheme, seed) }));
+  const layers = net.layers.map((l) => ({ ...l, ...fresh(l, net.scheme, seed, net.arch) }));
   const drawn = withMasks({ ...net, layers }, net.layers.map((l) => l.mask));
   return { ...drawn, init: lineage(drawn.layers), steps: 0, history: [] };
 }

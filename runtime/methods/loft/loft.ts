@@ -12,7 +12,7 @@
 import type { ChildProcess } from "node:child_process";
 import { encodeArtifact } from "../../artifacts.js";
 import type { LoftRecord } from "./record.js";
-import { withMeasurement, withRecord, type HistoryPoint, type Layer, type NetValue } from "../../core/net.js";
+import { describeArch, isChain, withMeasurement, withRecord, type HistoryPoint, type Layer, type NetValue } from "../../core/net.js";
 import { datasetInput, durationParam, netInput, num, type OpContext, onEngine, type OpImplementations } from "../../ops/context.js";
 import { OpFailure } from "../../core/errors.js";
 import { stepsPerEpoch, toSteps } from "../../core/duration.js";
@@ -79,6 +79,11 @@ export async function loft(ctx: OpContext, engine: Engine): Promise<NetValue> {
   const localSteps = num(ctx, "local_steps");
   const lr = num(ctx, "lr");
   const seed = num(ctx, "seed");
+  if (!isChain(net.layers)) {
+    throw new OpFailure(
+      `loft partitions each conv layer's filters among workers along a chain of layers, as the paper's VGG and plain conv nets are; this net's residual blocks (${describeArch(net)}) add a block's input to its output, which LoFT's partitions do not cover. Use loft on conv2/4/6 or vgg, or train for a ResNet`,
+    );
+  }
   const partitioned = partitionedLayers(net.layers);
   if (partitioned.length === 0) {
     throw new OpFailure(`loft partitions the filters of conv layers that feed another conv; this net (${net.layers.map((l) => l.name).join(", ")}) has none`);
