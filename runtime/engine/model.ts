@@ -270,20 +270,30 @@ export class EngineNet {
 /** A split's features as one float tensor, scaled and standardised per channel once. */
 export function features(tf: typeof TF, data: DatasetValue, split: Split): Tensor {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
+  return tf.tensor2d(standardised(data, split), [split.n, width]);
+}
+
+/** What a stored feature value `v` of channel `c` becomes: scaled, then standardised. */
+export function standardise(data: Pick<DatasetValue, "scale" | "mean" | "std">, v: number, c: number): number {
+  return (v * data.scale - data.mean[c]!) / data.std[c]!;
+}
+
+/** A split's features, scaled and standardised per channel, on the host. */
+export function standardised(data: DatasetValue, split: Split): Float32Array {
+  const width = data.inputShape.reduce((a, b) => a * b, 1);
   const channels = data.mean.length;
   const x = new Float32Array(split.n * width);
-  const standardise = (v: number, c: number) => (v * data.scale - data.mean[c]!) / data.std[c]!;
   const src = split.x;
   if (src instanceof Uint8Array) {
     // Bytes take 256 values a channel: each standardised once, the same arithmetic, then looked up.
     const table = new Float32Array(256 * channels);
-    for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = standardise(v, c);
+    for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = standardise(data, v, c);
     if (channels === 1) for (let i = 0; i < x.length; i++) x[i] = table[src[i]!]!;
     else for (let i = 0; i < x.length; i++) x[i] = table[(i % channels) * 256 + src[i]!]!;
   } else {
-    for (let i = 0; i < x.length; i++) x[i] = standardise(src[i]!, i % channels);
+    for (let i = 0; i < x.length; i++) x[i] = standardise(data, src[i]!, i % channels);
   }
-  return tf.tensor2d(x, [split.n, width]);
+  return x;
 }
 
 /** The net and the dataset agree on input shape and classes, or the stage fails saying how. */

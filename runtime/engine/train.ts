@@ -7,9 +7,10 @@ import type * as TF from "@tensorflow/tfjs-core";
 import type { DatasetValue, MetricsValue } from "../core/dataset.js";
 import { stepsPerEpoch, toSteps, type Duration } from "../core/duration.js";
 import { OpFailure } from "../core/errors.js";
-import { withMeasurement, type HistoryPoint, type Layer, type NetValue } from "../core/net.js";
+import { parametersDigest, withMeasurement, type EarlyStop, type HistoryPoint, type Layer, type NetValue } from "../core/net.js";
 import { Random } from "../core/random.js";
 import type { Engine } from "./backend.js";
+import { Augmenter } from "./augment.js";
 import { checkData, EngineNet, features, type Trainable } from "./model.js";
 import { Optimizer, type OptimizerKind } from "./optimizer.js";
 import type { TrainingProgress } from "./progress.js";
@@ -60,17 +61,20 @@ export function scalar(t: Tensor): number {
 export function trainStep(
   tf: typeof TF,
   model: EngineNet,
-  x: Tensor,
+  x: Tensor | undefined,
   y: Tensor,
   idx: Int32Array,
   variables: TF.Variable[],
   optimizer: Optimizer,
   lr: number,
   weights?: () => Tensor[],
+  batch?: Float32Array,
 ): Tensor {
   return tf.tidy(() => {
     const indices = tf.tensor1d(idx, "int32");
-    const xb = tf.gather(x, indices);
+    // An augmented batch is built on the host (`Augmenter`); otherwise the examples are gathered from the resident set.
+    if (!batch && !x) throw new Error("internal: trainStep needs the resident examples or a batch");
+    const xb = batch ? tf.tensor2d(batch, [idx.length, batch.length / idx.length]) : tf.gather(x!, indices);
     const yb = tf.gather(y, indices);
     const updates: { mean: Tensor; variance: Tensor }[] = [];
     const { value, grads } = tf.variableGrads(() => crossEntropy(tf, model.forward(xb, true, updates, weights?.()), yb, model.net.classes), variables);
@@ -129,6 +133,10 @@ export interface FitOptions {
   readonly step?: { readonly milestones: readonly Duration[]; readonly gamma: number };
   /** Nesterov momentum (the momentum optimizer). */
   readonly nesterov?: boolean;
+  /** On-the-fly augmentation of each training batch (`Augmenter`). */
+  readonly augment?: "crop_flip";
+  /** How often test (and validation) loss and accuracy are measured (default: every epoch), and at the end. */
+  readonly evalEvery?: Duration;
   /** Length and warmup, each in epochs or steps. */
   readonly length: Duration;
   readonly warmup: Duration;
@@ -203,14 +211,19 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   const trainables = hooks.trainables ? hooks.trainables(model) : model.trainables(o.denseGradients);
   const variables = trainables.map((t) => t.variable);
   const optimizer = new Optimizer(tf, o.optimizer, o.momentum, o.weightDecay, o.l1 ?? 0, trainables, engine.fusedUpdate, o.nesterov ?? false);
-  const xTrain = features(tf, data, data.train);
+  // With augmentation each batch is built on the host; the training set needs no resident copy.
+  const augmenter = o.augment === "crop_flip" ? new Augmenter(data, o.seed) : undefined;
+  const xTrain = augmenter ? undefined : features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
   const xTest = features(tf, data, data.test);
   const yTest = tf.tensor1d(data.test.y, "int32");
+  const validation = data.validation && data.validation.n > 0 ? { x: features(tf, data, data.validation), y: tf.tensor1d(data.validation.y, "int32") } : undefined;
+  const evalSteps = o.evalEvery ? Math.max(1, toSteps(o.evalEvery, perEpoch)) : perEpoch;
   const history: HistoryPoint[] = [...net.history];
   const epochBase = history.length ? history[history.length - 1]!.epoch : 0;
   const epochs = (last - first) / perEpoch;
   const forwardWeights = hooks.forwardWeights ? () => hooks.forwardWeights!(model) : undefined;
+  const measureOn = (x: Tensor, y: Tensor) => (hooks.measure ? hooks.measure(model, x, y) : measure(tf, model, x, y));
 
   try {
     let order: Uint32Array = new Uint32Array(0);
@@ -219,6 +232,21 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
     let pending: Tensor[] = [];
     let lastAccuracy: number | undefined;
     let done = 0;
+    /** The evaluation with the lowest validation loss so far (the first of equals). */
+    let best: Omit<EarlyStop, "parameters"> | undefined;
+    // Test (and validation) loss and accuracy now, as a history point.
+    const evaluate = (mean: number) => {
+      const m = measureOn(xTest, yTest);
+      lastAccuracy = m.accuracy;
+      const v = validation ? measureOn(validation.x, validation.y) : undefined;
+      const point = { step: net.steps + done, epoch: epochBase + done / perEpoch };
+      history.push({ ...point, accuracy: m.accuracy, loss: m.loss, trainLoss: mean, ...(v ? { validationLoss: v.loss, validationAccuracy: v.accuracy } : {}) });
+      if (v && (!best || v.loss < best.validationLoss)) {
+        best = { ...point, validationLoss: v.loss, validationAccuracy: v.accuracy, testAccuracy: m.accuracy, testLoss: m.loss };
+      }
+      lossSum = 0;
+      lossCount = 0;
+    };
     // Steps first … last − 1 of a schedule of `total` steps: a resumed run draws the same batches
     // and learning rates as the uninterrupted one would have from there.
     for (let t = first; t < last; t++) {
@@ -228,12 +256,13 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       const from = inEpoch * batch;
       const idx = order.subarray(from, Math.min(n, from + batch));
       const lr = lrAt(t);
-      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr, forwardWeights);
+      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr, forwardWeights, augmenter?.batch(idx, epoch));
       hooks.afterStep?.(t + 1, model);
       pending.push(loss);
       done = t + 1 - first;
-      const endOfEpoch = (t + 1) % perEpoch === 0 || t + 1 === last;
-      if (done % LOSS_READBACK_STEPS !== 0 && !endOfEpoch) continue;
+      const epochEnd = (t + 1) % perEpoch === 0;
+      const evaluation = (t + 1) % evalSteps === 0 || t + 1 === last;
+      if (done % LOSS_READBACK_STEPS !== 0 && !epochEnd && !evaluation) continue;
       for (const [i, p] of pending.entries()) {
         const value = scalar(p);
         if (!Number.isFinite(value)) {
@@ -254,14 +283,12 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       pending = [];
       const mean = lossSum / Math.max(1, lossCount);
       let stop = false;
-      if (endOfEpoch) {
-        const m = hooks.measure ? hooks.measure(model, xTest, yTest) : measure(tf, model, xTest, yTest);
-        lastAccuracy = m.accuracy;
-        history.push({ step: net.steps + done, epoch: epochBase + done / perEpoch, accuracy: m.accuracy, loss: m.loss, trainLoss: mean });
-        lossSum = 0;
-        lossCount = 0;
-        // A length that ends mid-epoch measures there too, but only whole epochs count as epochs.
-        if ((t + 1) % perEpoch === 0) stop = hooks.afterEpoch?.((t + 1) / perEpoch, model) ?? false;
+      if (evaluation) evaluate(mean);
+      // A length that ends mid-epoch measures there too, but only whole epochs count as epochs.
+      if (epochEnd) {
+        stop = hooks.afterEpoch?.((t + 1) / perEpoch, model) ?? false;
+        // The loop always measures after its last step.
+        if (stop && !evaluation) evaluate(mean);
       }
       o.progress({
         stage: o.stage,
@@ -271,7 +298,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
         steps: last - first,
         loss: mean,
         ...(lastAccuracy !== undefined ? { accuracy: lastAccuracy } : {}),
-        ...(endOfEpoch ? { final: true } : {}),
+        ...(epochEnd || t + 1 === last ? { final: true } : {}),
       });
       if (stop) break;
     }
@@ -279,10 +306,13 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
     const trained = { ...net, layers, steps: net.steps + done, history };
     // The loop always measures after its last step, on the weights read here.
     const measured = history.length > net.history.length ? history[history.length - 1]! : undefined;
-    return measured ? withMeasurement(trained, measured) : trained;
+    const { earlyStop: _inherited, ...result } = measured ? withMeasurement(trained, measured) : trained;
+    // The early-stopping point of this training, for the parameters it ended with (`earlyStopOf`).
+    const stopped: Omit<EarlyStop, "parameters"> | undefined = best;
+    return stopped ? { ...result, earlyStop: { ...stopped, parameters: parametersDigest(result) } } : result;
   } finally {
     optimizer.dispose();
     model.dispose();
-    tf.dispose([xTrain, yTrain, xTest, yTest]);
+    tf.dispose([yTrain, xTest, yTest, ...(xTrain ? [xTrain] : []), ...(validation ? [validation.x, validation.y] : [])]);
   }
 }

@@ -31,6 +31,8 @@ export function trainingOptions(ctx: OpContext, seed: number = num(ctx, "seed"))
     // Parameters added later: absent from older stages, which read them at their defaults.
     ...(str(ctx, "schedule") === "step" ? { step: { milestones: durationList(ctx, "milestones"), gamma: ctx.params["gamma"] !== undefined ? num(ctx, "gamma") : 0.1 } } : {}),
     ...(ctx.params["nesterov"] === true ? { nesterov: true } : {}),
+    ...(ctx.params["augment"] === "crop_flip" ? { augment: "crop_flip" as const } : {}),
+    ...(ctx.params["eval_every"] !== undefined ? { evalEvery: durationParam(ctx, "eval_every") } : {}),
     length: durationParam(ctx, "length"),
     // An op without a warmup parameter (supermask: the scores start at once) has none.
     warmup: ctx.params["warmup"] !== undefined ? durationParam(ctx, "warmup") : { steps: 0 },
