@@ -1,7 +1,7 @@
 // `npm run bench`: timings that belong in no test. Prints a table and writes
 // bench-results.json (or the path in BENCH_OUT). Each figure is the median of several runs,
 // but the training jobs' (the fastest of BENCH_RUNS, default 3, each side; see below).
-// BENCH_JOBS=lenet,conv2,vgg11 picks training jobs (default: all).
+// BENCH_JOBS=lenet,conv2,vgg11,resnet20 picks training jobs (default: all).
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -204,14 +204,17 @@ let peak: { gflops: number; source: string } | undefined;
 
 /**
  * Multiply-adds of one example's forward pass, from the net's stored layer plan: a conv layer
- * (stride 1, same padding) on an H×W map does H·W·Cin·Cout·k², a dense layer in·out; a pool
+ * with an H×W output map does H·W·Cin·Cout·k², a dense layer in·out; a pool
  * halves H and W after its layer. Batch norm, ReLU, pooling, the loss and Adam are
  * element-wise, a few per cent of the FLOPs, and not counted.
  */
-function forwardMacs(inputShape: number[], layers: { kind: string; inputs: number; outputs: number; kernel: number; pool: boolean }[]): { all: number; first: number } {
+function forwardMacs(inputShape: number[], layers: { kind: string; inputs: number; outputs: number; kernel: number; pool: boolean; stride?: number; shortcut?: boolean }[]): { all: number; first: number } {
   let [h, w] = inputShape.length === 3 ? (inputShape as [number, number]) : [1, 1];
   const macs = layers.map((l) => {
     if (l.kind !== "conv") return l.inputs * l.outputs;
+    // A stride-s conv's output map is ⌈H/s⌉×⌈W/s⌉; a ResNet's shortcut has the map its block's first conv made.
+    const stride = l.stride ?? 1;
+    if (stride > 1 && !l.shortcut) [h, w] = [Math.ceil(h / stride), Math.ceil(w / stride)];
     const m = h * w * l.inputs * l.outputs * l.kernel * l.kernel;
     if (l.pool) [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
     return m;
@@ -252,6 +255,7 @@ const allJobs: Job[] = [
   { key: "lenet", name: "LeNet-300-100, 3 epochs of 8,000 digits, batch 60, Adam", data: "mnist(train: 8000, test: 2000, seed: 1)", arch: "lenet_300_100()", epochs: 3, lr: 1.2e-3, backends: ["native", "wasm", "cpu"], flops: false },
   { key: "conv2", name: "Conv-2 (half width), 1 epoch of 2,000 digits, batch 60, Adam", data: "mnist(train: 2000, test: 1000, seed: 1)", arch: "conv2(width: 0.5)", epochs: 1, lr: 2e-4, backends: ["native", "wasm"], flops: true },
   { key: "vgg11", name: "VGG-11 (quarter width), 1 epoch of 1,000 32×32×3 images, batch 60, Adam", data: `cifar10("${writeCifar(join(dir, "cifar"))}", train: 1000, test: 500)`, arch: "vgg(depth: 11, width: 0.25)", epochs: 1, lr: 1e-3, backends: ["native", "wasm"], flops: true },
+  { key: "resnet20", name: "ResNet-20, 1 epoch of 1,000 32×32×3 images, batch 60, Adam", data: `cifar10("${writeCifar(join(dir, "cifar"))}", train: 1000, test: 500)`, arch: "resnet(depth: 20)", epochs: 1, lr: 1e-3, backends: ["native", "wasm"], flops: true },
 ];
 const selected = process.env["BENCH_JOBS"]?.split(",").map((s) => s.trim()).filter(Boolean);
 const jobs = selected ? allJobs.filter((j) => selected.includes(j.key)) : allJobs;
@@ -375,8 +379,6 @@ for (const job of jobs) {
   }
   training.push(entry);
 }
-const hasResnet = /name:\s*"resnet"/.test(readFileSync(join(repo, "dsl/ops.ts"), "utf8"));
-rows.push(["ResNet-20", hasResnet ? "resnet is in dsl/ops.ts, but this bench has no job for it yet" : "not in this version"]);
 results["training"] = training;
 results["loadAverage1min"] = { beforeJobs: +loadBefore.toFixed(2), afterJobs: +loadavg()[0]!.toFixed(2), cores: cpus().length };
 rows.push(["machine load (1-min average) before and after the jobs", `${loadBefore.toFixed(2)}, ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores (above ~1, something else shared them: the times are noisy)`]);

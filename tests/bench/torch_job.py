@@ -93,8 +93,9 @@ xte, yte = split('test')
 
 # The net lth's `init` stored: its layer plan (runtime/core/architectures.ts) and weights. As
 # lth's EngineNet computes it: conv (stride 1, same padding) → batch norm or bias → ReLU →
-# 2×2 max pool where the layer pools; then the head (channel-major flatten, or the mean over
-# the feature map), dense layers with ReLU but the last.
+# 2×2 max pool where the layer pools, or a ResNet's residual blocks (3×3 convs padded 1, a
+# stride-2 1×1 conv on a projection shortcut); then the head (channel-major flatten, or the
+# mean over the feature map), dense layers with ReLU but the last.
 net_meta, weights = safetensors(net_path)
 layers, head = json.loads(net_meta['layers']), net_meta['head']
 def param(name, like):
@@ -104,26 +105,55 @@ def param(name, like):
 
 
 bn, adam = cfg['bn'], cfg['adam']
+
+
+def conv_of(l):
+    """A conv layer as lth stores it: weights, bias or batch norm (its running statistics too)."""
+    name, stride = l['name'], l.get('stride', 1)
+    conv = nn.Conv2d(l['inputs'], l['outputs'], l['kernel'], stride=stride, padding=l['kernel'] // 2, bias=l['bias'])
+    conv.weight.data = param(name + '.weight', conv.weight)
+    if l['bias']:
+        conv.bias.data = param(name + '.bias', conv.bias)
+    if not l['norm']:
+        return conv
+    norm = nn.BatchNorm2d(l['outputs'], eps=bn['epsilon'], momentum=bn['momentum'])
+    norm.weight.data, norm.bias.data = param(name + '.bn.weight', norm.weight), param(name + '.bn.bias', norm.bias)
+    norm.running_mean.copy_(param(name + '.bn.running_mean', norm.running_mean))
+    norm.running_var.copy_(param(name + '.bn.running_var', norm.running_var))
+    return nn.Sequential(conv, norm)
+
+
+class Block(nn.Module):
+    """OpenLTH's cifar_resnet Block: relu(bn(conv)), bn(conv), plus the shortcut, relu."""
+
+    def __init__(self, first, second, shortcut):
+        super().__init__()
+        self.first, self.second = conv_of(first), conv_of(second)
+        self.shortcut = conv_of(shortcut) if shortcut else nn.Identity()
+
+    def forward(self, x):
+        return nn.functional.relu(self.second(nn.functional.relu(self.first(x))) + self.shortcut(x))
+
+
 modules, spatial = [], len(shape) == 3 and layers[0]['kind'] == 'conv'
 if not spatial:
     modules.append(nn.Flatten())
-for l in layers:
+i = 0
+while i < len(layers):
+    l = layers[i]
     name = l['name']
     if l['kind'] == 'conv':
-        conv = nn.Conv2d(l['inputs'], l['outputs'], l['kernel'], padding=l['kernel'] // 2, bias=l['bias'])
-        conv.weight.data = param(name + '.weight', conv.weight)
-        if l['bias']:
-            conv.bias.data = param(name + '.bias', conv.bias)
-        modules.append(conv)
-        if l['norm']:
-            norm = nn.BatchNorm2d(l['outputs'], eps=bn['epsilon'], momentum=bn['momentum'])
-            norm.weight.data, norm.bias.data = param(name + '.bn.weight', norm.weight), param(name + '.bn.bias', norm.bias)
-            norm.running_mean.copy_(param(name + '.bn.running_mean', norm.running_mean))
-            norm.running_var.copy_(param(name + '.bn.running_var', norm.running_var))
-            modules.append(norm)
-        modules.append(nn.ReLU())
+        nxt = layers[i + 1] if i + 1 < len(layers) else {}
+        if nxt.get('residual'):
+            # A ResNet block: this conv, the one that closes it, and its projection shortcut if any.
+            projection = nxt['residual'] == 'projection'
+            modules.append(Block(l, nxt, layers[i + 2] if projection else None))
+            i += 3 if projection else 2
+            continue
+        modules += [conv_of(l), nn.ReLU()]
         if l['pool']:
             modules.append(nn.MaxPool2d(2))
+        i += 1
         continue
     if spatial:
         modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if head == 'average' else [nn.Flatten()]
@@ -133,6 +163,7 @@ for l in layers:
     modules.append(fc)
     if l['activation'] == 'relu':
         modules.append(nn.ReLU())
+    i += 1
 net = nn.Sequential(*modules)
 opt = torch.optim.Adam(net.parameters(), lr=cfg['lr'], betas=(adam['beta1'], adam['beta2']), eps=adam['epsilon'])
 
