@@ -4,12 +4,12 @@
 // pixel, standardised like any other). Each example's flip and offsets are drawn per epoch
 // from the stage's seed, so a stage's batches depend on its key alone and a resumed run draws
 // what the uninterrupted one would have. The dataset is never copied: each batch is built on
-// the host from the standardised training split.
+// the host from the stored training bytes, standardised as it is read.
 
 import type { DatasetValue } from "../core/dataset.js";
 import { OpFailure } from "../core/errors.js";
 import { Random } from "../core/random.js";
-import { standardise, standardised } from "./model.js";
+import { standardise } from "./model.js";
 
 /** Pixels of zero padding on each side before the crop (OpenLTH's `RandomCrop(32, 4)`). */
 export const CROP_PADDING = 4;
@@ -22,7 +22,11 @@ export interface Draw {
 }
 
 export class Augmenter {
-  private readonly x: Float32Array;
+  /** The training split as stored (bytes for images), read in place. */
+  private readonly x: Uint8Array | Float32Array;
+  /** For bytes: each channel's 256 standardised values, looked up. */
+  private readonly table: Float32Array | undefined;
+  private readonly data: DatasetValue;
   private readonly height: number;
   private readonly width: number;
   private readonly channels: number;
@@ -39,7 +43,9 @@ export class Augmenter {
       throw new OpFailure(`augment: crop_flip crops and flips images, and the dataset '${data.name}' has examples of ${data.inputShape.join(" × ")} features; use augment: none`);
     }
     [this.height, this.width, this.channels] = data.inputShape as [number, number, number];
-    this.x = standardised(data, data.train);
+    this.data = data;
+    this.x = data.train.x;
+    this.table = this.x instanceof Uint8Array ? Float32Array.from({ length: 256 * this.channels }, (_, j) => standardise(data, j % 256, Math.floor(j / 256))) : undefined;
     this.pad = Float32Array.from({ length: this.channels }, (_, c) => standardise(data, 0, c));
   }
 
@@ -81,7 +87,7 @@ export class Augmenter {
    * pixel (y, x) is the flipped image's pixel (y + dy − 4, x + dx − 4), or padding outside it.
    */
   example(i: number, draw: Draw, out: Float32Array, offset: number): void {
-    const { height: h, width: w, channels: c, x, pad } = this;
+    const { height: h, width: w, channels: c, x, pad, table, data } = this;
     const base = i * h * w * c;
     for (let y = 0; y < h; y++) {
       const sy = y + draw.dy - CROP_PADDING;
@@ -94,7 +100,8 @@ export class Augmenter {
         }
         const sx = draw.flip ? w - 1 - cx : cx;
         const from = base + (sy * w + sx) * c;
-        for (let k = 0; k < c; k++) out[at + k] = x[from + k]!;
+        if (table) for (let k = 0; k < c; k++) out[at + k] = table[k * 256 + x[from + k]!]!;
+        else for (let k = 0; k < c; k++) out[at + k] = standardise(data, x[from + k]!, k);
       }
     }
   }
