@@ -152,7 +152,9 @@ function decodeNet(bytes: Uint8Array, file: string): NetValue {
 function encodeDataset(d: DatasetValue): Uint8Array {
   const features = d.inputShape.reduce((a, b) => a * b, 1);
   const tensors: Record<string, Tensor> = {};
-  for (const [name, split] of [["train", d.train], ["test", d.test]] as const) {
+  // The validation split only when there is one: a dataset without it has the bytes it always had.
+  const splits: [string, Split][] = [["train", d.train], ["test", d.test], ...(d.validation ? [["validation", d.validation] as [string, Split]] : [])];
+  for (const [name, split] of splits) {
     tensors[`${name}.x`] = split.x instanceof Uint8Array ? { dtype: "U8", shape: [split.n, ...d.inputShape], data: split.x } : { dtype: "F32", shape: [split.n, features], data: split.x };
     tensors[`${name}.y`] = { dtype: "I32", shape: [split.n], data: split.y };
   }
@@ -185,5 +187,6 @@ function decodeDataset(bytes: Uint8Array, file: string): DatasetValue {
     std: JSON.parse(metadata["std"] ?? "[1]") as number[],
     train: split("train"),
     test: split("test"),
+    ...(tensors.has("validation.y") || tensors.has("validation.x") ? { validation: split("validation") } : {}),
   };
 }

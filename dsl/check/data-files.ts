@@ -1,4 +1,4 @@
-// The data files a pipeline reads (the `path` parameters of `idx` and `cifar10`), checked
+// The data files a pipeline reads (the `path` parameters of `idx`, `cifar10` and `cifar100`), checked
 // before anything runs: each must exist, be the kind of thing its op reads (a file, or a
 // folder holding the files of the set) and be readable. Paths are relative to the folder of
 // the .lth file whose call names them, as the compiler resolves them. Only what the file
@@ -46,6 +46,9 @@ function reason(code: string | undefined, e: unknown): string {
 /** The files of CIFAR-10's binary version, as runtime/data/cifar10.ts reads them (a test holds the two equal). */
 export const CIFAR10_FILES: readonly string[] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"];
 
+/** The files of CIFAR-100's binary version, as runtime/data/cifar100.ts reads them (a test holds the two equal). */
+export const CIFAR100_FILES: readonly string[] = ["train.bin", "test.bin"];
+
 /** What a path parameter must name; a parameter not listed here must merely exist and be readable. */
 type Expected =
   | "file"
@@ -60,6 +63,9 @@ const EXPECTED: Readonly<Record<string, Readonly<Record<string, Expected>>>> = {
   idx: { images: "file", labels: "file", test_images: "file", test_labels: "file" },
   cifar10: {
     dir: { folderWith: CIFAR10_FILES, describe: "CIFAR-10's binary version: data_batch_1.bin to data_batch_5.bin and test_batch.bin", archive: "cifar-10-binary.tar.gz" },
+  },
+  cifar100: {
+    dir: { folderWith: CIFAR100_FILES, describe: "CIFAR-100's binary version: train.bin and test.bin", archive: "cifar-100-binary.tar.gz" },
   },
 };
 

@@ -270,12 +270,22 @@ export function readIdxDataset(
 }
 
 /**
+ * Why `validation` examples cannot be held out of the `n` training images in `file` (the
+ * validation split must leave at least one to train on), or undefined.
+ */
+export function validationTooLarge(validation: number, n: number, file: string): string | undefined {
+  if (validation < n) return undefined;
+  return `${file}: holds ${n} training images, so validation: ${validation} would leave none to train on; validation must be below ${n}`;
+}
+
+/**
  * The first problem with an `idx` stage's four files, found from their headers and sizes
  * before anything runs (see readIdxHeader), or undefined: each file a well-formed IDX file
  * whose dimensions match its length, images count×rows×cols with as many labels, and test
- * images the size of the training images. Reading the data checks everything again.
+ * images the size of the training images, and fewer than them held out by `validation`.
+ * Reading the data checks everything again.
  */
-export function checkIdxFiles(files: Readonly<Record<string, string>>): string | undefined {
+export function checkIdxFiles(files: Readonly<Record<string, string>>, validation = 0): string | undefined {
   try {
     const pair = (images: string, labels: string) =>
       checkPair(images, readIdxHeader(images).dims, labels, readIdxHeader(labels).dims);
@@ -284,7 +294,7 @@ export function checkIdxFiles(files: Readonly<Record<string, string>>): string |
     if (train.rows !== test.rows || train.cols !== test.cols) {
       return `${files["test_images"]}: images are ${test.rows}×${test.cols}, but the training images are ${train.rows}×${train.cols}`;
     }
-    return undefined;
+    return validationTooLarge(validation, train.n, files["images"]!);
   } catch (e) {
     if (e instanceof DataFileError) return e.message;
     throw e;

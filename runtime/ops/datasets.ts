@@ -1,13 +1,15 @@
-// Data ops: the shipped MNIST digits, IDX files, and a seeded Gaussian mixture. Each reads
-// and checks everything before returning, so a bad file fails its stage before training.
+// Data ops: the shipped MNIST digits, IDX files, CIFAR-10 and CIFAR-100, and a seeded
+// Gaussian mixture. Each reads and checks everything before returning, so a bad file fails
+// its stage before training.
 
 import type { ParamValue } from "../../compiler/stage.js";
 import type { DatasetValue, Split } from "../core/dataset.js";
-import { DataFileError, readIdxDataset } from "../data/idx.js";
+import { DataFileError, readIdxDataset, validationTooLarge } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
 import { readCifar } from "../data/cifar10.js";
+import { LABELS, readCifar100 } from "../data/cifar100.js";
 import { Random } from "../core/random.js";
-import { datasetInput, num, type OpContext } from "./context.js";
+import { datasetInput, num, str, type OpContext } from "./context.js";
 import { OpFailure } from "../core/errors.js";
 
 function take(images: Uint8Array, labels: Int32Array, features: number, order: Uint32Array, from: number, n: number): Split {
@@ -25,10 +27,12 @@ function take(images: Uint8Array, labels: Int32Array, features: number, order: U
 export function mnist(ctx: OpContext): DatasetValue {
   const train = num(ctx, "train");
   const test = num(ctx, "test");
+  const seed = num(ctx, "seed");
   const digits = loadShippedDigits();
-  const order = new Random(num(ctx, "seed"), "mnist/split").permutation(digits.labels.length);
+  const order = new Random(seed, "mnist/split").permutation(digits.labels.length);
   const features = 28 * 28;
-  return withLabelNoise(labelNoise(ctx.params), num(ctx, "seed"), {
+  const { train: kept, validation } = holdOut(take(digits.images, digits.labels, features, order, 0, train), features, validationCount(ctx.params), seed, "mnist");
+  return withLabelNoise(labelNoise(ctx.params), seed, {
     name: "mnist",
     inputShape: [28, 28, 1],
     classes: 10,
@@ -36,8 +40,9 @@ export function mnist(ctx: OpContext): DatasetValue {
     // The full MNIST training set's statistics, which OpenLTH and most MNIST code standardise with.
     mean: [0.1307],
     std: [0.3081],
-    train: take(digits.images, digits.labels, features, order, 0, train),
+    train: kept,
     test: take(digits.images, digits.labels, features, order, train, test),
+    ...(validation ? { validation } : {}),
   });
 }
 
@@ -55,16 +60,11 @@ export function idx(ctx: OpContext): DatasetValue {
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new OpFailure(`${ctx.files["test_images"]}: images are ${test.rows}×${test.cols}, but the training images are ${train.rows}×${train.cols}`);
   }
+  const count = validationCount(ctx.params);
+  const tooLarge = validationTooLarge(count, train.n, ctx.files["images"]!);
+  if (tooLarge) throw new OpFailure(tooLarge);
   const split = (d: typeof train): Split => ({ n: d.n, x: d.images, y: Int32Array.from(d.labels) });
-  return withLabelNoise(labelNoise(ctx.params), 0, {
-    name: "idx",
-    inputShape: [train.rows, train.cols, 1],
-    classes: Math.max(train.classes, test.classes),
-    scale: 1 / 255,
-    ...channelStatistics(train.images, 1, 1 / 255),
-    train: split(train),
-    test: split(test),
-  });
+  return imageDataset("idx", [train.rows, train.cols, 1], Math.max(train.classes, test.classes), split(train), split(test), count, labelNoise(ctx.params));
 }
 
 /** The CIFAR-10 binary batches in `dir`: the first `train` training and `test` test images. */
@@ -76,15 +76,79 @@ export function cifar10(ctx: OpContext): DatasetValue {
     if (e instanceof DataFileError) throw new OpFailure(e.message);
     throw e;
   }
-  return withLabelNoise(labelNoise(ctx.params), 0, {
-    name: "cifar10",
-    inputShape: [32, 32, 3],
-    classes: 10,
+  const split = (s: typeof sets.train): Split => ({ n: s.labels.length, x: s.images, y: s.labels });
+  return imageDataset("cifar10", [32, 32, 3], 10, split(sets.train), split(sets.test), validationCount(ctx.params), labelNoise(ctx.params));
+}
+
+/** CIFAR-100's binary version in `dir`: the first `train` and `test` images of train.bin and test.bin, with fine or coarse labels. */
+export function cifar100(ctx: OpContext): DatasetValue {
+  const labels = str(ctx, "labels");
+  if (labels !== "fine" && labels !== "coarse") throw new Error(`internal: cifar100's labels are fine or coarse, not '${labels}'`);
+  let sets;
+  try {
+    sets = readCifar100(ctx.files["dir"]!, num(ctx, "train"), num(ctx, "test"), labels);
+  } catch (e) {
+    if (e instanceof DataFileError) throw new OpFailure(e.message);
+    throw e;
+  }
+  const split = (s: typeof sets.train): Split => ({ n: s.labels.length, x: s.images, y: s.labels });
+  return imageDataset("cifar100", [32, 32, 3], LABELS[labels].classes, split(sets.train), split(sets.test), validationCount(ctx.params), labelNoise(ctx.params));
+}
+
+/**
+ * An image dataset read from files (`idx`, `cifar10`, `cifar100`): `validation` training
+ * examples held out (seeded by 0, the stream named for the op), each channel standardised
+ * with the statistics of the training images that remain, then label noise on their labels.
+ * With no validation split, the statistics are those of all the training images, as before
+ * the split existed.
+ */
+function imageDataset(name: string, inputShape: readonly number[], classes: number, train: Split, test: Split, validation: number, noise: number): DatasetValue {
+  const features = inputShape.reduce((a, b) => a * b, 1);
+  const split = holdOut(train, features, validation, 0, name);
+  return withLabelNoise(noise, 0, {
+    name,
+    inputShape,
+    classes,
     scale: 1 / 255,
-    ...channelStatistics(sets.train.images, 3, 1 / 255),
-    train: { n: sets.train.labels.length, x: sets.train.images, y: sets.train.labels },
-    test: { n: sets.test.labels.length, x: sets.test.images, y: sets.test.labels },
+    ...channelStatistics(split.train.x as Uint8Array, inputShape[inputShape.length - 1]!, 1 / 255),
+    train: split.train,
+    test,
+    ...(split.validation ? { validation: split.validation } : {}),
   });
+}
+
+/** The `validation` parameter: absent (the stage key omits it) at its default, 0. */
+function validationCount(params: Readonly<Record<string, ParamValue>>): number {
+  const v = params["validation"] ?? 0;
+  if (typeof v !== "number") throw new Error("internal: parameter 'validation' is not a number");
+  return v;
+}
+
+/**
+ * `count` examples of `split` held out as a validation split, chosen by a seeded permutation
+ * (`seed`, the stream "<op>/validation"); the rest stay the training split. Both keep the
+ * examples' order in `split`. With `count` 0, `split` itself and no validation split.
+ */
+export function holdOut(split: Split, features: number, count: number, seed: number, op: string): { train: Split; validation?: Split } {
+  if (count === 0) return { train: split };
+  if (!(Number.isInteger(count) && count > 0 && count < split.n)) {
+    throw new OpFailure(`validation: ${count} must be a whole number below the ${split.n} training examples, leaving some to train on`);
+  }
+  const held = new Uint8Array(split.n);
+  const order = new Random(seed, `${op}/validation`).permutation(split.n);
+  for (let k = 0; k < count; k++) held[order[k]!] = 1;
+  const pick = (want: number, n: number): Split => {
+    const x = split.x instanceof Uint8Array ? new Uint8Array(n * features) : new Float32Array(n * features);
+    const y = new Int32Array(n);
+    let to = 0;
+    for (let i = 0; i < split.n; i++) {
+      if (held[i] !== want) continue;
+      x.set(split.x.subarray(i * features, (i + 1) * features), to * features);
+      y[to++] = split.y[i]!;
+    }
+    return { n, x, y };
+  };
+  return { train: pick(0, split.n - count), validation: pick(1, count) };
 }
 
 /**

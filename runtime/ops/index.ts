@@ -7,8 +7,9 @@ import { OPS } from "../../dsl/ops.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import type { OpImpl } from "./context.js";
-import { augment, cifar10, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
+import { augment, cifar10, cifar100, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
+import { checkCifar100Files, cifar100Files } from "../data/cifar100.js";
 import { checkIdxFiles } from "../data/idx.js";
 import { basename } from "node:path";
 import { METHOD_OPS } from "../methods/index.js";
@@ -30,7 +31,8 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
     {
       engine: false,
       // The files' headers against their sizes, in milliseconds; the stage reads every byte.
-      validate: (stage) => checkIdxFiles(stage.files),
+      // The validation split must leave training images, which only the file says.
+      validate: (stage) => checkIdxFiles(stage.files, typeof stage.params["validation"] === "number" ? stage.params["validation"] : 0),
       run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }),
     },
   ],
@@ -42,6 +44,15 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
       reads: (stage) => Object.fromEntries(cifarFiles(stage.files["dir"]!).map((path) => [basename(path), path])),
       validate: (stage) => checkCifarFiles(stage.files["dir"]!, stage.params["train"], stage.params["test"]),
       run: (ctx) => ({ kind: "Dataset", dataset: cifar10(ctx) }),
+    },
+  ],
+  [
+    "cifar100",
+    {
+      engine: false,
+      reads: (stage) => Object.fromEntries(cifar100Files(stage.files["dir"]!).map((path) => [basename(path), path])),
+      validate: (stage) => checkCifar100Files(stage.files["dir"]!, stage.params["train"], stage.params["test"]),
+      run: (ctx) => ({ kind: "Dataset", dataset: cifar100(ctx) }),
     },
   ],
   ["augment", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: augment(ctx) }) }],
