@@ -19,6 +19,7 @@ import { IMPLEMENTATIONS, needsEngine } from "../../runtime/ops/index.js";
 import { Decider } from "../../runtime/plan.js";
 import { Random } from "../../runtime/core/random.js";
 import { RECORD, TEST_FILE, TRAIN_FILES } from "../../runtime/data/cifar10.js";
+import { RECORD as CIFAR100_RECORD, TEST_FILE as CIFAR100_TEST_FILE, TRAIN_FILE as CIFAR100_TRAIN_FILE } from "../../runtime/data/cifar100.js";
 import { Store } from "../../runtime/store/store.js";
 import { runTask } from "../../runtime/execute/task.js";
 
@@ -67,6 +68,19 @@ function scratch(): { file: string; dir: string } {
   };
   for (const f of TRAIN_FILES) writeFileSync(join(dir, "cifar", f), records(4));
   writeFileSync(join(dir, "cifar", TEST_FILE), records(8));
+  // CIFAR-100's records: a coarse and a fine label byte, then the image.
+  mkdirSync(join(dir, "cifar100"));
+  const records100 = (n: number) => {
+    const out = Buffer.alloc(n * CIFAR100_RECORD);
+    for (let r = 0; r < n; r++) {
+      out[r * CIFAR100_RECORD] = r % 20;
+      out[r * CIFAR100_RECORD + 1] = (r * 7) % 100;
+      out.set(bytes(CIFAR100_RECORD - 2), r * CIFAR100_RECORD + 2);
+    }
+    return out;
+  };
+  writeFileSync(join(dir, "cifar100", CIFAR100_TRAIN_FILE), records100(12));
+  writeFileSync(join(dir, "cifar100", CIFAR100_TEST_FILE), records100(6));
   return { file: join(dir, "golden.lth"), dir };
 }
 
