@@ -278,7 +278,11 @@ const declarations: readonly OpDecl[] = [
       { name: "test_labels", type: Str, doc: "test labels", unit: "path" },
       LABEL_NOISE,
       VALIDATION,
+      { name: "train", type: Int, doc: "training examples: a seeded subset of the file's (all when absent)", unit: "examples", bounds: { min: 1 }, optional: true },
+      { name: "test", type: Int, doc: "test examples: a seeded subset of the file's (all when absent)", unit: "examples", bounds: { min: 1 }, optional: true },
+      { ...seed("seed of the subsets and the validation split", 0), addedLater: true },
     ],
+    constraints: [VALIDATION_WITHIN_TRAIN],
     result: Dataset,
   },
   {

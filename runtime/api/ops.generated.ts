@@ -23,6 +23,12 @@ export interface IdxOptions {
   readonly label_noise?: Percent;
   /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
   readonly validation?: number;
+  /** training examples: a seeded subset of the file's (all when absent) */
+  readonly train?: number;
+  /** test examples: a seeded subset of the file's (all when absent) */
+  readonly test?: number;
+  /** seed of the subsets and the validation split; default 0 */
+  readonly seed?: number;
 }
 
 /** The optional parameters of `cifar10`. */

@@ -285,7 +285,7 @@ export function validationTooLarge(validation: number, n: number, file: string):
  * images the size of the training images, and fewer than them held out by `validation`.
  * Reading the data checks everything again.
  */
-export function checkIdxFiles(files: Readonly<Record<string, string>>, validation = 0): string | undefined {
+export function checkIdxFiles(files: Readonly<Record<string, string>>, validation = 0, subset: { train?: number; test?: number } = {}): string | undefined {
   try {
     const pair = (images: string, labels: string) =>
       checkPair(images, readIdxHeader(images).dims, labels, readIdxHeader(labels).dims);
@@ -294,9 +294,18 @@ export function checkIdxFiles(files: Readonly<Record<string, string>>, validatio
     if (train.rows !== test.rows || train.cols !== test.cols) {
       return `${files["test_images"]}: images are ${test.rows}×${test.cols}, but the training images are ${train.rows}×${train.cols}`;
     }
-    return validationTooLarge(validation, train.n, files["images"]!);
+    const beyond = subsetTooLarge(subset, train.n, test.n, files);
+    if (beyond) return beyond;
+    return validationTooLarge(validation, subset.train ?? train.n, files["images"]!);
   } catch (e) {
     if (e instanceof DataFileError) return e.message;
     throw e;
   }
+}
+
+/** Why `train: N` or `test: M` asks for more examples than the files hold, or undefined. */
+export function subsetTooLarge(subset: { train?: number; test?: number }, trainN: number, testN: number, files: Readonly<Record<string, string>>): string | undefined {
+  if (subset.train !== undefined && subset.train > trainN) return `train: ${subset.train} asks for more examples than ${files["images"]} holds (${trainN})`;
+  if (subset.test !== undefined && subset.test > testN) return `test: ${subset.test} asks for more examples than ${files["test_images"]} holds (${testN})`;
+  return undefined;
 }

@@ -4,7 +4,7 @@
 
 import type { ParamValue } from "../../compiler/stage.js";
 import type { DatasetValue, Split } from "../core/dataset.js";
-import { DataFileError, readIdxDataset, validationTooLarge } from "../data/idx.js";
+import { DataFileError, readIdxDataset, subsetTooLarge, validationTooLarge } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
 import { readCifar } from "../data/cifar10.js";
 import { LABELS, readCifar100 } from "../data/cifar100.js";
@@ -61,10 +61,20 @@ export function idx(ctx: OpContext): DatasetValue {
     throw new OpFailure(`${ctx.files["test_images"]}: images are ${test.rows}×${test.cols}, but the training images are ${train.rows}×${train.cols}`);
   }
   const count = validationCount(ctx.params);
-  const tooLarge = validationTooLarge(count, train.n, ctx.files["images"]!);
+  const given = (name: string) => (ctx.params[name] !== undefined ? num(ctx, name) : undefined);
+  const subset = { ...(given("train") !== undefined ? { train: given("train")! } : {}), ...(given("test") !== undefined ? { test: given("test")! } : {}) };
+  // Absent from stages made before it existed: 0.
+  const seed = given("seed") ?? 0;
+  const beyond = subsetTooLarge(subset, train.n, test.n, ctx.files);
+  if (beyond) throw new OpFailure(beyond);
+  const tooLarge = validationTooLarge(count, subset.train ?? train.n, ctx.files["images"]!);
   if (tooLarge) throw new OpFailure(tooLarge);
-  const split = (d: typeof train): Split => ({ n: d.n, x: d.images, y: Int32Array.from(d.labels) });
-  return imageDataset("idx", [train.rows, train.cols, 1], Math.max(train.classes, test.classes), split(train), split(test), count, labelNoise(ctx.params));
+  const features = train.rows * train.cols;
+  const split = (d: typeof train, n: number | undefined, which: string): Split => {
+    const all: Split = { n: d.n, x: d.images, y: Int32Array.from(d.labels) };
+    return n === undefined ? all : subsetOf(all, features, n, new Random(seed, `idx/subset/${which}`));
+  };
+  return imageDataset("idx", [train.rows, train.cols, 1], Math.max(train.classes, test.classes), split(train, subset.train, "train"), split(test, subset.test, "test"), count, labelNoise(ctx.params), seed);
 }
 
 /** The CIFAR-10 binary batches in `dir`: the first `train` training and `test` test images. */
@@ -102,10 +112,10 @@ export function cifar100(ctx: OpContext): DatasetValue {
  * With no validation split, the statistics are those of all the training images, as before
  * the split existed.
  */
-function imageDataset(name: string, inputShape: readonly number[], classes: number, train: Split, test: Split, validation: number, noise: number): DatasetValue {
+function imageDataset(name: string, inputShape: readonly number[], classes: number, train: Split, test: Split, validation: number, noise: number, seed = 0): DatasetValue {
   const features = inputShape.reduce((a, b) => a * b, 1);
-  const split = holdOut(train, features, validation, 0, name);
-  return withLabelNoise(noise, 0, {
+  const split = holdOut(train, features, validation, seed, name);
+  return withLabelNoise(noise, seed, {
     name,
     inputShape,
     classes,
@@ -115,6 +125,12 @@ function imageDataset(name: string, inputShape: readonly number[], classes: numb
     test,
     ...(split.validation ? { validation: split.validation } : {}),
   });
+}
+
+/** `n` examples of `split` drawn by `random` (a seeded permutation), kept in the split's own order. */
+function subsetOf(split: Split, features: number, n: number, random: Random): Split {
+  const chosen = random.permutation(split.n).subarray(0, n).slice().sort();
+  return take(split.x as Uint8Array, split.y, features, chosen, 0, n);
 }
 
 /** The `validation` parameter: absent (the stage key omits it) at its default, 0. */

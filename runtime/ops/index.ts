@@ -31,8 +31,11 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
     {
       engine: false,
       // The files' headers against their sizes, in milliseconds; the stage reads every byte.
-      // The validation split must leave training images, which only the file says.
-      validate: (stage) => checkIdxFiles(stage.files, typeof stage.params["validation"] === "number" ? stage.params["validation"] : 0),
+      // The subsets and the validation split must fit the files, which only their headers say.
+      validate: (stage) => {
+        const int = (name: string) => (typeof stage.params[name] === "number" ? (stage.params[name] as number) : undefined);
+        return checkIdxFiles(stage.files, int("validation") ?? 0, { ...(int("train") !== undefined ? { train: int("train")! } : {}), ...(int("test") !== undefined ? { test: int("test")! } : {}) });
+      },
       run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }),
     },
   ],
