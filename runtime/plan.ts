@@ -12,8 +12,8 @@ import { fileDigest, sha256, type ArtifactRef, type Digest, type StageKey, type 
 
 /** Why a stage must run. */
 export type RunReason =
-  /** Nothing for this stage was ever computed in this store. */
-  | { readonly kind: "new" }
+  /** Nothing for this stage was ever computed in this store (its key is known). */
+  | { readonly kind: "new"; readonly after?: undefined }
   | { readonly kind: "params-changed"; readonly changes: readonly { param: string; before?: ParamValue; after?: ParamValue }[] }
   /** An input's content differs from last time (named by parameter). */
   | { readonly kind: "input-changed"; readonly inputs: readonly string[] }
@@ -27,7 +27,9 @@ export type RunReason =
   /** Same inputs as last time, but no result in the store (removed, or a run stopped first). */
   | { readonly kind: "missing" }
   /** An input reruns first; its new output decides (the same bytes leave this stage cached). */
-  | { readonly kind: "upstream"; readonly inputs: readonly StageId[] };
+  | { readonly kind: "upstream"; readonly inputs: readonly StageId[] }
+  /** Never run in this store by this pipeline, and an input runs first: it will run, once its inputs have. */
+  | { readonly kind: "new"; readonly after: readonly StageId[] };
 
 export type Decision =
   | { readonly status: "cached"; readonly key: StageKey; readonly output: ArtifactRef; readonly record: StageRecord }
@@ -195,6 +197,30 @@ export class Decider {
     return { kind: "missing" };
   }
 
+  /**
+   * Whether the stage may turn out cached once its inputs are known: this pipeline computed it
+   * here before, or the pipeline never ran here and the store holds results (another
+   * pipeline's, or a copy's) its key may match. A stage this pipeline adds, and every stage
+   * of a fresh store, is new.
+   */
+  ranBefore(stage: Stage): boolean {
+    if (this.previous.stages[stage.id]?.op === stage.op) return true;
+    return !this.recorded && this.storeHasResults();
+  }
+
+  private get recorded(): boolean {
+    return Object.keys(this.previous.stages).length > 0;
+  }
+
+  private hasResults: boolean | undefined;
+  private storeHasResults(): boolean {
+    if (this.hasResults === undefined) {
+      const dir = join(this.store.root, "stages");
+      this.hasResults = existsSync(dir) && readdirSync(dir).length > 0;
+    }
+    return this.hasResults;
+  }
+
   /** Remembers this run's fingerprints as the baseline of the next plan. */
   save(): void {
     this.store.writeJson(recordName(this.graph.file), { file: this.graph.file, stages: { ...this.previous.stages, ...this.current } });
@@ -210,7 +236,9 @@ export function plan(graph: StageGraph, store: Store, stages: readonly Stage[], 
     if (!f) {
       const inputs = [...new Set(Object.values(stage.inputs))].filter((id) => willRun.has(id));
       willRun.add(stage.id);
-      planned.push({ stage, decision: { status: "run", reason: { kind: "upstream", inputs } } });
+      // A stage this pipeline never ran here has nothing its inputs' output could match: it runs.
+      const reason: RunReason = decider.ranBefore(stage) ? { kind: "upstream", inputs } : { kind: "new", after: inputs };
+      planned.push({ stage, decision: { status: "run", reason } });
       continue;
     }
     const decision = decider.decide(stage, f);
@@ -225,7 +253,7 @@ export function describeReason(r: RunReason, op: string): string {
   const show = (param: string, v: ParamValue | undefined) => showParam(op, param, v);
   switch (r.kind) {
     case "new":
-      return "new: never computed in this store";
+      return r.after?.length ? `new: never computed in this store (after ${r.after.join(", ")})` : "new: never computed in this store";
     case "params-changed":
       return `params changed: ${r.changes.map((c) => `${c.param} ${show(c.param, c.before)} → ${show(c.param, c.after)}`).join(", ")}`;
     case "input-changed":
@@ -320,4 +348,19 @@ export function cachedResults(graph: StageGraph, store: Store, ids: readonly Sta
     if ("why" in result) throw new NotComputed(`'${id}': ${result.why}`);
     return result;
   };
+}
+
+/**
+ * How many stages will certainly run and how many may: a stage waiting on an input that
+ * reruns (`upstream`) stays cached if that input's new output has the same bytes (early cutoff).
+ */
+export function runCounts(planned: readonly PlannedStage[]): { certain: number; maybe: number; cached: number } {
+  let certain = 0;
+  let maybe = 0;
+  for (const p of planned) {
+    if (p.decision.status === "cached") continue;
+    if (p.decision.reason.kind === "upstream") maybe++;
+    else certain++;
+  }
+  return { certain, maybe, cached: planned.length - certain - maybe };
 }

@@ -5,7 +5,7 @@ import { EXIT } from "../../dsl/commands/io.js";
 import { jobResources } from "../execute/run.js";
 import { sbatchArgs } from "../execute/slurm.js";
 import { needsEngine } from "../ops/index.js";
-import { describeReason, plan } from "../plan.js";
+import { describeReason, plan, runCounts } from "../plan.js";
 import { openStore, selectedStages } from "./pipeline.js";
 import { executorChoice, type RunOptions } from "./run.js";
 
@@ -51,9 +51,10 @@ export function planCommand(file: string, names: readonly string[], options: Pla
     // The job's comment names the stage, shown already: the rest is what it asks for.
     if (args) io.out(`${" ".repeat(9 + width)}SLURM job: sbatch ${args.filter((a) => !a.startsWith("--comment=")).join(" ")}`);
   }
-  const toRun = planned.filter((p) => p.decision.status === "run").length;
+  const { certain, maybe, cached } = runCounts(planned);
   const jobs = planned.filter((p) => submission(p)).length;
-  io.out(`${toRun} to run${executor.kind === "slurm" ? ` (${jobs} as SLURM jobs)` : ""}, ${planned.length - toRun} cached`);
+  const more = maybe ? `, up to ${maybe} more if their inputs change` : "";
+  io.out(`${certain} to run${more}${executor.kind === "slurm" ? ` (${jobs} as SLURM jobs)` : ""}, ${cached} cached`);
   return EXIT.ok;
 }
 

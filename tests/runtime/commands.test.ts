@@ -77,10 +77,27 @@ let overlap = mask_distance(rounds[0], rounds[2])
     expect(r.exitCode).toBe(0);
     const plan = JSON.parse(r.stdout) as { status: string; reason: { kind: string } }[];
     expect(plan).toHaveLength(16);
-    // Only the dataset's key is known before anything runs; every other stage waits on an input.
-    expect(plan.filter((p) => p.reason?.kind === "new")).toHaveLength(1);
-    expect(plan.filter((p) => p.reason?.kind === "upstream")).toHaveLength(15);
+    // Only the dataset's key is known before anything runs, but no stage ever ran here: all are new,
+    // and none "waits for data (unchanged output there would leave this cached)".
+    expect(plan.filter((p) => p.reason?.kind === "new")).toHaveLength(16);
+    expect(plan.filter((p) => p.reason?.kind === "upstream")).toHaveLength(0);
+    const text = await rig.lth(["plan", rig.file]);
+    expect(text.stdout).not.toContain("unchanged output there would leave this cached");
+    expect(text.stdout).toMatch(/^run +dense +train +new: never computed in this store \(after .*\)$/m);
+    expect(text.stdout.trim().split("\n").at(-1)).toBe("16 to run, 0 cached");
     expect(existsSync(join(rig.dir, ".lth", "stages"))).toBe(false);
+  });
+
+  it("plan's summary tells the stages that will run from those an input's early cutoff may keep cached", async () => {
+    const rig = computed();
+    rig.write(PIPELINE.replace("prune(t, 20%", "prune(t, 30%"));
+    const r = await rig.lth(["plan", rig.file]);
+    const plan = JSON.parse((await rig.lth(["plan", rig.file, "--json"])).stdout) as { status: string; reason?: { kind: string } }[];
+    const certain = plan.filter((p) => p.status === "run" && p.reason?.kind !== "upstream").length;
+    const maybe = plan.filter((p) => p.reason?.kind === "upstream").length;
+    expect(certain).toBeGreaterThan(0);
+    expect(maybe).toBeGreaterThan(0);
+    expect(r.stdout.trim().split("\n").at(-1)).toBe(`${certain} to run, up to ${maybe} more if their inputs change, ${plan.length - certain - maybe} cached`);
   });
 
   it("show is an error that says to run first, before the run", async () => {
