@@ -155,7 +155,8 @@ class Compiler {
   private forLoop(e: A.ForExpr, frame: Frame, module: Module, path: string): CompiledValue {
     const over = this.expr(e.over, frame, module, undefined, path);
     if (over.kind !== "list") throw new CompileError(module.source.path, e.over.range, "a for loop needs a list");
-    return { kind: "list", items: over.items.map((item, k) => this.block(e, e.body, item, k, frame, module, path)) };
+    const items = over.items.map((item, k) => this.block(e, e.body, item, k, frame, module, path));
+    return e.replicate ? { kind: "list", items, replicates: true } : { kind: "list", items };
   }
 
   private block(loop: A.RepeatExpr | A.ForExpr, body: A.Block, variable: CompiledValue, k: number, parent: Frame, module: Module, path: string): CompiledValue {

@@ -40,7 +40,8 @@ export interface Stage {
 export type CompiledValue =
   | { readonly kind: "static"; readonly value: ParamValue }
   | { readonly kind: "stage"; readonly stage: StageId }
-  | { readonly kind: "list"; readonly items: readonly CompiledValue[] };
+  /** `replicates`: made by a `replicate` block, whose items `show` and `report` aggregate. */
+  | { readonly kind: "list"; readonly items: readonly CompiledValue[]; readonly replicates?: true };
 
 export interface ReportSpec {
   readonly title?: string;

@@ -131,12 +131,18 @@ export interface RepeatExpr extends NodeBase {
   readonly body: Block;
 }
 
-/** `for x in list { ... yield e }`: a map over a list. */
+/**
+ * `for x in list { ... yield e }`: a map over a list. `replicate N as seed { ... yield e }`
+ * is one too, over the list 1 … N (`over`, made from the count, each item spanning it), with
+ * `replicate` set: its value is a `Replicates`.
+ */
 export interface ForExpr extends NodeBase {
   readonly kind: "For";
   readonly variable: Identifier;
   readonly over: Expr;
   readonly body: Block;
+  /** Set for `replicate N as seed`: the count as written. */
+  readonly replicate?: { readonly count: NumberLiteral | NegateExpr };
 }
 
 /** Stands where error recovery dropped an expression; only in files with syntax errors. */

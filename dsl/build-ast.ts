@@ -32,6 +32,9 @@ function nodeRange(node: CstNode, fallback: number): Range {
   return { start: fallback, end: fallback };
 }
 
+/** Replicates one block may unroll into; the checker reports a count above 10,000, as it does a repeat's rounds. */
+export const MAX_REPLICATES = 10_001;
+
 export class AstBuilder {
   readonly problems: BuildProblem[] = [];
   /** Where the last real token ended: the anchor for nodes that recovery left empty. */
@@ -156,6 +159,8 @@ export class AstBuilder {
     if (repeat) return this.repeat(repeat);
     const forLoop = first(c.forLoop);
     if (forLoop) return this.forLoop(forLoop);
+    const replicate = first(c.replicate);
+    if (replicate) return this.replicate(replicate);
     const paren = first(c.parenthesized);
     if (paren) {
       const range = this.range(paren);
@@ -223,6 +228,33 @@ export class AstBuilder {
       from: this.expression(first(c.expression), count.range.end),
       variable: this.identifier(first(c.Identifier), range.end),
       body: this.block(first(c.block), range.end),
+    };
+  }
+
+  /** `replicate N as seed { … }`: a `for` over 1 … N, marked (see `A.ForExpr`). */
+  private replicate(node: C.ReplicateCstNode): A.ForExpr {
+    const range = this.range(node);
+    const c = node.children;
+    const countToken = first(c.NumberLiteral);
+    const minus = first(c.Minus);
+    const literal: A.NumberLiteral = present(countToken)
+      ? this.number(countToken)
+      : { kind: "Number", range: { start: range.start, end: range.start }, value: NaN, integer: true, text: "" };
+    if (present(countToken) && !literal.integer) {
+      this.problems.push({ range: literal.range, message: `'replicate' takes a whole number of replicates; found ${literal.text}` });
+    }
+    const count: A.NumberLiteral | A.NegateExpr = present(minus)
+      ? { kind: "Negate", range: { start: minus.startOffset, end: literal.range.end }, operand: literal }
+      : literal;
+    const n = present(minus) || !Number.isInteger(literal.value) ? 0 : Math.min(literal.value, MAX_REPLICATES);
+    const items: A.NumberLiteral[] = Array.from({ length: n }, (_, i) => ({ kind: "Number", range: literal.range, value: i + 1, integer: true, text: String(i + 1) }));
+    return {
+      kind: "For",
+      range,
+      variable: this.identifier(first(c.Identifier), range.end),
+      over: { kind: "List", range: count.range, items },
+      body: this.block(first(c.block), range.end),
+      replicate: { count },
     };
   }
 

@@ -133,6 +133,7 @@ export type PrimaryCstChildren = {
   list?: ListCstNode[];
   repeat?: RepeatCstNode[];
   forLoop?: ForLoopCstNode[];
+  replicate?: ReplicateCstNode[];
   parenthesized?: ParenthesizedCstNode[];
 };
 
@@ -210,6 +211,20 @@ export type ForLoopCstChildren = {
   block: BlockCstNode[];
 };
 
+export interface ReplicateCstNode extends CstNode {
+  name: "replicate";
+  children: ReplicateCstChildren;
+}
+
+export type ReplicateCstChildren = {
+  Replicate: IToken[];
+  Minus?: IToken[];
+  NumberLiteral: IToken[];
+  As: IToken[];
+  Identifier: IToken[];
+  block: BlockCstNode[];
+};
+
 export interface BlockCstNode extends CstNode {
   name: "block";
   children: BlockCstChildren;
@@ -276,6 +291,7 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   list(children: ListCstChildren, param?: IN): OUT;
   repeat(children: RepeatCstChildren, param?: IN): OUT;
   forLoop(children: ForLoopCstChildren, param?: IN): OUT;
+  replicate(children: ReplicateCstChildren, param?: IN): OUT;
   block(children: BlockCstChildren, param?: IN): OUT;
   yieldClause(children: YieldClauseCstChildren, param?: IN): OUT;
   parenthesized(children: ParenthesizedCstChildren, param?: IN): OUT;

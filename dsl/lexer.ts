@@ -23,13 +23,14 @@ export const From = keyword("from");
 export const As = keyword("as");
 export const Yield = keyword("yield");
 export const For = keyword("for");
+export const Replicate = keyword("replicate");
 export const In = keyword("in");
 export const Report = keyword("report");
 export const Resources = keyword("resources");
 export const True = keyword("true");
 export const False = keyword("false");
 
-export const KEYWORDS = [Let, Import, Defaults, Resources, Repeat, From, As, Yield, For, In, Report, True, False];
+export const KEYWORDS = [Let, Import, Defaults, Resources, Repeat, From, As, Yield, For, In, Replicate, Report, True, False];
 
 const number = String.raw`\d+(?:\.\d+)?(?:[eE][+-]?\d+)?`;
 

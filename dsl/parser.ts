@@ -30,6 +30,7 @@ import {
   RBracket,
   RCurly,
   Repeat,
+  Replicate,
   Report,
   Resources,
   RParen,
@@ -210,7 +211,7 @@ class LthParser extends CstParser {
     });
   });
 
-  // primary := call | IDENT | literal | list | repeat | for | "(" expr ")"
+  // primary := call | IDENT | literal | list | repeat | for | replicate | "(" expr ")"
   primary = this.RULE("primary", () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.call) },
@@ -219,6 +220,7 @@ class LthParser extends CstParser {
       { ALT: () => this.SUBRULE(this.list) },
       { ALT: () => this.SUBRULE(this.repeat) },
       { ALT: () => this.SUBRULE(this.forLoop) },
+      { ALT: () => this.SUBRULE(this.replicate) },
       { ALT: () => this.SUBRULE(this.parenthesized) },
     ]);
   });
@@ -284,6 +286,17 @@ class LthParser extends CstParser {
     this.CONSUME(Identifier);
     this.CONSUME(In);
     this.SUBRULE(this.expression);
+    this.SUBRULE(this.block);
+  });
+
+  // replicate := "replicate" INT "as" IDENT block
+  // The count is any number literal, with an optional minus, as repeat's.
+  replicate = this.RULE("replicate", () => {
+    this.CONSUME(Replicate);
+    this.OPTION(() => this.CONSUME(Minus));
+    this.CONSUME(NumberLiteral);
+    this.CONSUME(As);
+    this.CONSUME(Identifier);
     this.SUBRULE(this.block);
   });
 

@@ -11,7 +11,8 @@ export type Type =
   | { readonly kind: "String" }
   | { readonly kind: "Bool" }
   | { readonly kind: "Enum"; readonly values: readonly string[] }
-  | { readonly kind: "List"; readonly element: Type }
+  /** `replicates`: the value of a `replicate` block, shown as `Replicates<T>`; a list everywhere else. */
+  | { readonly kind: "List"; readonly element: Type; readonly replicates?: true }
   | { readonly kind: "Dataset" }
   | { readonly kind: "Arch" }
   | { readonly kind: "Net" }
@@ -53,7 +54,7 @@ export function showType(t: Type): string {
     case "Enum":
       return t.values.join("|");
     case "List":
-      return `List<${showType(t.element)}>`;
+      return `${t.replicates ? "Replicates" : "List"}<${showType(t.element)}>`;
     case "Var":
       return t.name;
     case "Empty":

@@ -154,7 +154,8 @@ class ScriptWriter {
     const lets = (this.program.resolution.blockOrder.get(e) ?? []).map((b) => this.letStatement(b));
     const defaults = this.defaultsFor(e.body.result, module);
     const result = this.expr(e.body.result, module);
-    const declare = `const ${name}: ${element}[] = [];`;
+    // `readonly Net[]` elements need parentheses: `readonly Net[][]` would be a readonly array, with no push.
+    const declare = `const ${name}: ${/^[\w.]+$/.test(element) ? element : `(${element})`}[] = [];`;
     if (e.kind === "Repeat") {
       const round = this.fresh("round");
       const count = this.expr(e.count, module);
@@ -168,7 +169,9 @@ class ScriptWriter {
         "}",
       ].join("\n");
     }
-    return [declare, `for (const ${variable} of ${this.expr(e.over, module)}) {`, ...lets, `${defaults}${name}.push(${result});`, "}"].join("\n");
+    // A replicate block: its variable runs over 1 … N.
+    const over = e.replicate ? `Array.from({ length: ${this.expr(e.replicate.count, module)} }, (_, i) => i + 1)` : this.expr(e.over, module);
+    return [declare, `for (const ${variable} of ${over}) {`, ...lets, `${defaults}${name}.push(${result});`, "}"].join("\n");
   }
 
   /** The TypeScript type of a list's elements, for the loop's array. */
@@ -277,7 +280,7 @@ function children(e: A.Expr): A.Expr[] {
     case "Repeat":
       return [e.count, e.from];
     case "For":
-      return [e.over];
+      return e.replicate ? [e.replicate.count] : [e.over];
     default:
       return [];
   }

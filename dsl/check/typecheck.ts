@@ -11,6 +11,7 @@ import {
   aType,
   assignable,
   Empty,
+  Int,
   enumOf,
   join,
   listOf,
@@ -283,6 +284,7 @@ export class TypeChecker {
   }
 
   private forLoop(e: A.ForExpr): ExprInfo {
+    if (e.replicate) return this.replicate(e, e.replicate.count);
     const over = this.expr(e.over);
     let element: Type = Unknown;
     if (over.type.kind === "List") element = over.type.element.kind === "Empty" ? Unknown : over.type.element;
@@ -293,6 +295,19 @@ export class TypeChecker {
     if (variable) this.bindingInfo.set(variable, { type: element });
     const result = this.block(e);
     return over.length === undefined ? { type: listOf(result.type) } : { type: listOf(result.type), length: over.length };
+  }
+
+  /** `replicate N as seed`: N from 1 to MAX_REPEAT, `seed` an Int, the value a `Replicates<T>`. */
+  private replicate(e: A.ForExpr, count: A.NumberLiteral | A.NegateExpr): ExprInfo {
+    const literal = count.kind === "Negate" ? (count.operand as A.NumberLiteral) : count;
+    const value = count.kind === "Negate" ? -literal.value : literal.value;
+    const ok = Number.isNaN(value) || (value >= 1 && value <= MAX_REPEAT);
+    if (!ok) this.report(count.range, "out-of-range", `'replicate' needs between 1 and ${MAX_REPEAT} replicates; found ${value}`);
+    const variable = this.resolution.loopVariables.get(e);
+    if (variable) this.bindingInfo.set(variable, { type: Int });
+    const result = this.block(e);
+    const type = { kind: "List" as const, element: result.type, replicates: true as const };
+    return ok && !Number.isNaN(value) ? { type, length: value } : { type };
   }
 
   /** Every `let` of a block is checked, used or not, in dependency order; the block's value is its `yield`. */

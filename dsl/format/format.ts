@@ -242,6 +242,7 @@ class Formatter {
       case "Repeat":
         return ["repeat ", this.expr(e.count), " from ", this.expr(e.from), " as ", e.variable.name, " ", this.block(e.body)];
       case "For":
+        if (e.replicate) return ["replicate ", this.expr(e.replicate.count), " as ", e.variable.name, " ", this.block(e.body)];
         return ["for ", e.variable.name, " in ", this.expr(e.over), " ", this.block(e.body)];
       case "Missing":
         throw new Error("a file with syntax errors cannot be formatted");
@@ -367,7 +368,8 @@ function childrenOf(node: A.Node): A.Node[] {
     case "Repeat":
       return [node.count, node.from, node.body];
     case "For":
-      return [node.over, node.body];
+      // A replicate's list is made from its count, which is what the text holds.
+      return node.replicate ? [node.replicate.count, node.body] : [node.over, node.body];
     default:
       return [];
   }

@@ -23,13 +23,13 @@ export async function reportCommand(file: string, options: { out?: string; store
   const sections = reports.map((r) => ({ title: r.title ?? basename(file), ...collect(graph, store, r.names, file) }));
   const missing = sections.flatMap((s) => s.missing);
   // Nothing to draw at all: say what to run rather than write a page of gaps.
-  if (sections.every((s) => s.nets.length === 0 && s.values.length === 0)) {
+  if (sections.every((s) => s.nets.length === 0 && s.values.length === 0 && s.replicates.length === 0)) {
     io.err(`lth report: nothing ${file} names is computed yet: run \`lth run ${file}\` first`);
     for (const m of missing) io.err(`  ${m.name}: ${m.why}`);
     return EXIT.failed;
   }
   const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format}`);
-  writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets)) : await renderReport(basename(file), sections));
+  writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets), sections.flatMap((s) => s.replicates)) : await renderReport(basename(file), sections));
   io.err(`wrote ${out}`);
   // The page lists what it could not show; a person reading the terminal hears it too.
   if (missing.length) {

@@ -4,7 +4,8 @@ import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { presentRecords, recordLines } from "../methods/records.js";
-import { measurement, sparsity } from "../core/net.js";
+import { earlyStopOf, measurement, sparsity } from "../core/net.js";
+import { aggregate, type Aggregate, type ListAggregate, type Stats } from "../report/aggregate.js";
 import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
@@ -41,7 +42,11 @@ export function showCommand(file: string, name: string, options: { json?: boolea
 type Json = { [key: string]: unknown };
 
 function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
-  if (v.kind === "list") return { type: "List", items: v.items.map((item) => toJson(item, read)) };
+  if (v.kind === "list") {
+    const items = v.items.map((item) => toJson(item, read));
+    // Replicate k ran with its variable bound to k + 1.
+    return v.replicates ? { type: "Replicates", count: items.length, items, aggregate: aggregate(items) } : { type: "List", items };
+  }
   if (v.kind === "static") return typeof v.value === "number" ? { type: "Number", value: v.value } : { type: "Value", value: v.value };
   const { stage, artifact, path, backend } = read(v.stage);
   const where = { stage: stage.id, artifact: path, backend };
@@ -58,7 +63,15 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
         measured: measured !== undefined,
         weights: { total: layers.reduce((a, l) => a + l.total, 0), remaining: layers.reduce((a, l) => a + l.remaining, 0) },
         layers,
-        history: net.history.map((h) => ({ step: h.step, epoch: h.epoch, accuracy: h.accuracy, loss: h.loss })),
+        history: net.history.map((h) => ({
+          step: h.step,
+          epoch: h.epoch,
+          accuracy: h.accuracy,
+          loss: h.loss,
+          ...(h.validationLoss !== undefined ? { validationLoss: h.validationLoss, validationAccuracy: h.validationAccuracy } : {}),
+        })),
+        // The early-stopping point (lowest validation loss) of the training that made these parameters.
+        ...(earlyStopOf(net) ? { earlyStop: earlyStopOf(net) } : {}),
         steps: net.steps,
         // Each method's record under its name, as the method presents it.
         ...Object.fromEntries(presentRecords(net).map((r) => [r.name, r.json])),
@@ -71,7 +84,7 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
       return { type: "Number", value: artifact.value, ...where };
     case "Dataset": {
       const d = artifact.dataset;
-      return { type: "Dataset", name: d.name, train: d.train.n, test: d.test.n, classes: d.classes, inputShape: d.inputShape, ...where };
+      return { type: "Dataset", name: d.name, train: d.train.n, test: d.test.n, ...(d.validation ? { validation: d.validation.n } : {}), classes: d.classes, inputShape: d.inputShape, ...where };
     }
   }
 }
@@ -82,23 +95,41 @@ function text(name: string, j: Json, indent = ""): string[] {
   switch (j["type"]) {
     case "List":
       return [`${indent}${name}: a list of ${(j["items"] as Json[]).length}`, ...(j["items"] as Json[]).flatMap((item, i) => text(`[${i}]`, item, `${indent}  `))];
+    case "Replicates": {
+      const items = j["items"] as Json[];
+      return [
+        `${indent}${name}: ${items.length} replicates (seed 1${items.length > 1 ? `…${items.length}` : ""}); mean ± standard deviation [min, max]`,
+        ...aggregateLines(j["aggregate"] as Aggregate | ListAggregate, `${indent}  `),
+        ...items.flatMap((item, i) => text(`[${i}] (seed ${i + 1})`, item, `${indent}  `)),
+      ];
+    }
     case "Net": {
       const w = j["weights"] as { total: number; remaining: number };
       const acc = j["accuracy"] as number | null;
-      const history = j["history"] as { step: number; epoch: number; accuracy: number; loss: number }[];
+      const history = j["history"] as { step: number; epoch: number; accuracy: number; loss: number; validationLoss?: number; validationAccuracy?: number }[];
       const unmeasured = history.length ? ", test accuracy not measured: its weights or mask changed after the last measurement (evaluate(net, data) measures it)" : ", untrained";
       const lines = [
         `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? unmeasured : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
       ];
       for (const line of recordLines(j)) lines.push(`${indent}  ${line}`);
-      for (const l of j["layers"] as { name: string; total: number; remaining: number }[]) {
-        lines.push(`${indent}    ${l.name.padEnd(6)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
+      const early = j["earlyStop"] as { step: number; epoch: number; validationLoss: number; validationAccuracy: number; testAccuracy: number } | undefined;
+      if (early) {
+        lines.push(`${indent}  early stop (lowest validation loss): step ${early.step} (epoch ${early.epoch.toFixed(2)}), validation loss ${early.validationLoss.toFixed(4)}, validation accuracy ${pct(early.validationAccuracy)}, test accuracy ${pct(early.testAccuracy)}`);
+      }
+      const layers = j["layers"] as { name: string; total: number; remaining: number }[];
+      const nameWidth = Math.max(6, ...layers.map((l) => l.name.length));
+      for (const l of layers) {
+        lines.push(`${indent}    ${l.name.padEnd(nameWidth)} ${String(l.remaining).padStart(8)} of ${String(l.total).padStart(8)} (${pct(l.remaining / l.total)})`);
       }
       if (history.length) {
         if (acc === null) lines.push(`${indent}  history of the net it was made from, before its weights or mask changed:`);
-        lines.push(`${indent}  history:  step   epoch  accuracy    loss`);
-        for (const h of history) lines.push(`${indent}          ${String(h.step).padStart(6)} ${h.epoch.toFixed(2).padStart(7)} ${pct(h.accuracy).padStart(9)} ${h.loss.toFixed(4).padStart(7)}`);
+        const validated = history.some((h) => h.validationLoss !== undefined);
+        lines.push(`${indent}  history:  step   epoch  accuracy    loss${validated ? "  val. acc  val. loss" : ""}`);
+        for (const h of history) {
+          const v = h.validationLoss !== undefined ? ` ${pct(h.validationAccuracy!).padStart(9)} ${h.validationLoss.toFixed(4).padStart(10)}` : "";
+          lines.push(`${indent}          ${String(h.step).padStart(6)} ${h.epoch.toFixed(2).padStart(7)} ${pct(h.accuracy).padStart(9)} ${h.loss.toFixed(4).padStart(7)}${v}`);
+        }
       }
       lines.push(`${indent}  file: ${j["artifact"]}`);
       return lines;
@@ -108,8 +139,37 @@ function text(name: string, j: Json, indent = ""): string[] {
     case "Number":
       return [`${indent}${name}: ${j["value"]}`];
     case "Dataset":
-      return [`${indent}${name}: Dataset ${j["name"]}, ${j["train"]} train / ${j["test"]} test, ${j["classes"]} classes, input ${(j["inputShape"] as number[]).join("×")}`];
+      return [`${indent}${name}: Dataset ${j["name"]}, ${j["train"]} train / ${j["test"]} test${j["validation"] !== undefined ? ` / ${j["validation"]} validation` : ""}, ${j["classes"]} classes, input ${(j["inputShape"] as number[]).join("×")}`];
     default:
       return [`${indent}${name}: ${JSON.stringify(j["value"])}`];
   }
+}
+
+/** `accuracy 81.20% ± 0.45 [80.70%, 81.60%]`: percentages for shares, plain numbers otherwise. */
+function statLine(label: string, st: Stats, share: boolean): string {
+  if (!share) return `${label} ${st.mean.toPrecision(4)} ± ${st.std.toPrecision(2)} [${st.min.toPrecision(4)}, ${st.max.toPrecision(4)}]`;
+  return `${label} ${pct(st.mean)} ± ${(100 * st.std).toFixed(2)} [${pct(st.min)}, ${pct(st.max)}]`;
+}
+
+function aggregateLines(a: Aggregate | ListAggregate, indent: string): string[] {
+  if (Array.isArray(a.accuracy)) {
+    const list = a as ListAggregate;
+    return list.accuracy.map((acc, k) => {
+      const parts = [
+        list.remaining[k] ? statLine("weights", list.remaining[k]!, true) : undefined,
+        acc ? statLine("accuracy", acc, list.remaining[k] !== null) : "accuracy not measured",
+        list.earlyStopAccuracy?.[k] ? statLine("at early stop", list.earlyStopAccuracy[k]!, true) : undefined,
+      ];
+      return `${indent}[${k}] ${parts.filter(Boolean).join(", ")}`;
+    });
+  }
+  const one = a as Aggregate;
+  return [
+    one.accuracy ? statLine("test accuracy", one.accuracy, true) : undefined,
+    one.earlyStopAccuracy ? statLine("test accuracy at early stop", one.earlyStopAccuracy, true) : undefined,
+    one.remaining ? statLine("weights remaining", one.remaining, true) : undefined,
+    one.value ? statLine("value", one.value, false) : undefined,
+  ]
+    .filter((l): l is string => l !== undefined)
+    .map((l) => `${indent}${l}`);
 }

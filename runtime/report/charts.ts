@@ -5,6 +5,7 @@ import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { MethodRecords } from "../core/net.js";
 import type { RecordFigure } from "../methods/record.js";
+import type { Stats } from "./aggregate.js";
 
 export interface NetSummary {
   /** `dense`, `rounds[3]`: the binding, and the item for a list. */
@@ -19,6 +20,24 @@ export interface NetSummary {
   readonly records?: Readonly<Partial<MethodRecords>>;
   /** The architecture's width: an MLP's first hidden layer, a conv net's or VGG's channel multiplier. */
   readonly width?: number;
+  /** The early-stopping point of the training that made it, where its dataset had a validation split. */
+  readonly earlyStop?: { readonly step: number; readonly testAccuracy: number };
+}
+
+/** One position of a `replicate` block's aggregate: mean ± standard deviation over the replicates. */
+export interface BandPoint {
+  readonly label: string;
+  /** Weights remaining (share) and test accuracy (share), each over the replicates. */
+  readonly remaining: Stats | null;
+  readonly accuracy: Stats | null;
+  readonly earlyStopAccuracy: Stats | null;
+}
+
+/** A `replicate` block's aggregate: one point for replicates of a net, one per position for replicates of lists. */
+export interface ReplicateSummary {
+  readonly name: string;
+  readonly count: number;
+  readonly points: readonly BandPoint[];
 }
 
 const WIDTH = 520;
@@ -34,31 +53,51 @@ async function svg(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-/** (a) Test accuracy against the percentage of weights remaining, log-scaled. */
-export function accuracyBySparsity(nets: readonly NetSummary[]): Promise<string> {
+/**
+ * (a) Test accuracy against the percentage of weights remaining, log-scaled. A `replicate`
+ * block is drawn as Frankle & Carbin draw their trials: the mean, a shaded band of ± one
+ * standard deviation, and a bar from the minimum to the maximum at each point.
+ */
+export function accuracyBySparsity(nets: readonly NetSummary[], replicates: readonly ReplicateSummary[] = []): Promise<string> {
   const lists = new Set(nets.filter((n) => n.name !== n.series).map((n) => n.series));
   // Whether a point belongs to a list is a field of the data, not the list's names in a
   // filter: a `oneOf` filter puts the names in a Vega expression, so names stay data only.
   const values = nets
     .filter((n) => n.accuracy !== null)
-    .map((n) => ({ name: n.name, series: n.series, list: lists.has(n.series), remaining: 100 * n.remaining, accuracy: 100 * n.accuracy! }));
+    .map((n) => ({ name: n.name, series: n.series, list: lists.has(n.series), remaining: 100 * n.remaining, accuracy: 100 * n.accuracy!, band: false }));
+  const bands = replicates.flatMap((r) =>
+    r.points
+      .filter((p) => p.remaining && p.accuracy)
+      .map((p) => ({
+        name: p.label,
+        series: `${r.name} (mean ± std of ${r.count})`,
+        list: r.points.length > 1,
+        band: true,
+        remaining: 100 * p.remaining!.mean,
+        accuracy: 100 * p.accuracy!.mean,
+        low: 100 * (p.accuracy!.mean - p.accuracy!.std),
+        high: 100 * (p.accuracy!.mean + p.accuracy!.std),
+        min: 100 * p.accuracy!.min,
+        max: 100 * p.accuracy!.max,
+      })),
+  );
+  const x = { field: "remaining", type: "quantitative", title: "weights remaining (%)", scale: { type: "log", reverse: true } } as const;
+  const y = { field: "accuracy", type: "quantitative", title: "test accuracy (%)", scale: { zero: false } } as const;
   return svg({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     width: WIDTH,
     height: HEIGHT,
     config,
     title: "Test accuracy against weights remaining",
-    data: { values },
-    encoding: {
-      x: { field: "remaining", type: "quantitative", title: "weights remaining (%)", scale: { type: "log", reverse: true } },
-      y: { field: "accuracy", type: "quantitative", title: "test accuracy (%)", scale: { zero: false } },
-      color: { field: "series", type: "nominal", title: null },
-    },
+    data: { values: [...values, ...bands] },
+    encoding: { x, y, color: { field: "series", type: "nominal", title: null, legend: { labelLimit: 280 } } },
     layer: [
+      { mark: { type: "area", opacity: 0.2 }, encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } }, transform: [{ filter: { field: "band", equal: true } }, { filter: { field: "list", equal: true } }] },
+      { mark: { type: "rule" }, encoding: { y: { field: "min", type: "quantitative" }, y2: { field: "max" } }, transform: [{ filter: { field: "band", equal: true } }] },
       { mark: { type: "line", point: true }, transform: [{ filter: { field: "list", equal: true } }] },
       { mark: { type: "point", filled: true, size: 80, shape: "diamond" }, transform: [{ filter: { field: "list", equal: false } }] },
     ],
-  });
+  } as unknown as vl.TopLevelSpec);
 }
 
 /** (b) Test accuracy over training steps, one line per net. */

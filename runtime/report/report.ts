@@ -3,11 +3,12 @@
 // anything else from the network.
 
 import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
-import { measurement, sparsity, type NetValue } from "../core/net.js";
+import { earlyStopOf, measurement, sparsity, type NetValue } from "../core/net.js";
+import { aggregate, type Aggregate, type Item, type ListAggregate, type Stats } from "./aggregate.js";
 import { readResults, type CachedResult, type Unavailable } from "../plan.js";
 import type { Store } from "../store/store.js";
 import { recordFigures } from "../methods/records.js";
-import { accuracyBySparsity, accuracyOverTraining, recordFigure, testErrorByWidth, widthSweeps, type NetSummary } from "./charts.js";
+import { accuracyBySparsity, accuracyOverTraining, recordFigure, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -40,6 +41,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
     history: history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
     ...(net.records ? { records: net.records } : {}),
     ...(width !== undefined ? { width } : {}),
+    ...(earlyStopOf(net) ? { earlyStop: { step: earlyStopOf(net)!.step, testAccuracy: earlyStopOf(net)!.testAccuracy } } : {}),
   };
 }
 
@@ -59,6 +61,8 @@ export interface ReportMissing {
 /** What a report block names, each element of each list (lists of lists too) read from the store. */
 export interface ReportContents {
   readonly nets: readonly NetSummary[];
+  /** Each `replicate` block named, aggregated (its nets are not drawn one by one). */
+  readonly replicates: readonly ReplicateSummary[];
   readonly values: readonly ReportValue[];
   readonly missing: readonly ReportMissing[];
 }
@@ -101,6 +105,30 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
   const nets: NetSummary[] = [];
   const values: ReportValue[] = [];
   const missing: ReportMissing[] = [];
+  const replicates: ReplicateSummary[] = [];
+  // A replicate block's items as `show --json` prints them, for `aggregate`; undefined when one is not there.
+  const item = (value: CompiledValue): Item | undefined => {
+    if (value.kind === "list") {
+      const items = value.items.map(item);
+      return items.every((i): i is Item => i !== undefined) ? { type: "List", items } : undefined;
+    }
+    if (value.kind === "static") return typeof value.value === "number" ? { type: "Number", value: value.value } : undefined;
+    const result = read(value.stage);
+    if ("why" in result) return undefined;
+    if (result.artifact.kind === "Number") return { type: "Number", value: result.artifact.value };
+    if (result.artifact.kind !== "Net") return undefined;
+    const s = summarise("", "", result.artifact.net);
+    return { type: "Net", accuracy: s.accuracy, weights: { total: 1, remaining: s.remaining }, ...(s.earlyStop ? { earlyStop: s.earlyStop } : {}) };
+  };
+  const inReplicates = new Set<string>();
+  for (const name of names) {
+    const value = graph.bindings.get(name)!;
+    if (value.kind !== "list" || !value.replicates) continue;
+    inReplicates.add(name);
+    const items = value.items.map(item);
+    if (!items.every((i): i is Item => i !== undefined)) continue;
+    replicates.push({ name, count: items.length, points: bandPoints(name, aggregate(items)) });
+  }
   for (const { label, series, value } of all) {
     if (value.kind === "static") {
       values.push({ name: label, value: typeof value.value === "string" ? value.value : JSON.stringify(value.value) });
@@ -109,10 +137,35 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
     if (value.kind !== "stage") continue;
     const result = read(value.stage);
     if ("why" in result) missing.push({ name: label, status: result.status, why: result.why });
-    else if (result.artifact.kind === "Net") nets.push(summarise(label, series, result.artifact.net));
-    else values.push({ name: label, value: describe(result.artifact)! });
+    // A replicate block's nets are drawn and listed as its aggregate.
+    else if (result.artifact.kind === "Net") {
+      if (!inReplicates.has(series.split("[")[0]!)) nets.push(summarise(label, series, result.artifact.net));
+    } else values.push({ name: label, value: describe(result.artifact)! });
   }
-  return { nets, values, missing };
+  return { nets, replicates, values, missing };
+}
+
+/** The aggregate of a replicate block as points: one for replicates of a net or number, one per position of lists. */
+function bandPoints(name: string, a: Aggregate | ListAggregate): BandPoint[] {
+  if (!Array.isArray(a.accuracy)) {
+    const one = a as Aggregate;
+    return [{ label: name, remaining: one.remaining ?? null, accuracy: one.accuracy ?? one.value ?? null, earlyStopAccuracy: one.earlyStopAccuracy ?? null }];
+  }
+  const list = a as ListAggregate;
+  return list.accuracy.map((accuracy, k) => ({ label: `${name}[·][${k}]`, remaining: list.remaining[k] ?? null, accuracy, earlyStopAccuracy: list.earlyStopAccuracy?.[k] ?? null }));
+}
+
+const meanStd = (s: Stats | null, share = true) =>
+  s === null ? "–" : share ? `${(100 * s.mean).toFixed(2)}% ± ${(100 * s.std).toFixed(2)} [${(100 * s.min).toFixed(2)}, ${(100 * s.max).toFixed(2)}]` : `${s.mean.toPrecision(4)} ± ${s.std.toPrecision(2)}`;
+
+function replicateTable(replicates: readonly ReplicateSummary[]): string {
+  const rows = replicates.flatMap((r) =>
+    r.points.map(
+      (p) =>
+        `<tr><td>${escapeHtml(p.label)}</td><td>${r.count}</td><td>${p.remaining ? `${(100 * p.remaining.mean).toFixed(1)}%` : "–"}</td><td>${meanStd(p.accuracy, p.remaining !== null)}</td><td>${meanStd(p.earlyStopAccuracy)}</td></tr>`,
+    ),
+  );
+  return `<table class="replicates"><thead><tr><th>replicates</th><th>n</th><th>weights remaining</th><th>accuracy: mean ± std [min, max]</th><th>at early stop</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 const pct = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(digits)}%`);
@@ -120,14 +173,15 @@ const pct = (x: number | null | undefined, digits = 2) => (x === null || x === u
 function table(nets: readonly NetSummary[], widths: boolean): string {
   const rows = nets.map(
     (n) =>
-      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${n.accuracy === null ? "not measured" : pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td></tr>`,
+      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${n.accuracy === null ? "not measured" : pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td><td>${n.earlyStop ? `${pct(n.earlyStop.testAccuracy)} (step ${n.earlyStop.step})` : "–"}</td></tr>`,
   );
-  return `<table><thead><tr><th>net</th>${widths ? "<th>width</th>" : ""}<th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>net</th>${widths ? "<th>width</th>" : ""}<th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th><th>at early stop</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 export interface ReportSection {
   readonly title: string;
   readonly nets: readonly NetSummary[];
+  readonly replicates?: readonly ReplicateSummary[];
   readonly values?: readonly ReportValue[];
   readonly missing?: readonly ReportMissing[];
 }
@@ -145,13 +199,14 @@ function missingTable(missing: readonly ReportMissing[]): string {
 export async function renderReport(file: string, sections: readonly ReportSection[]): Promise<string> {
   const parts: string[] = [];
   for (const s of sections) {
-    const values = (s.values?.length ? valueTable(s.values) : "") + (s.missing?.length ? missingTable(s.missing) : "");
-    if (s.nets.length === 0) {
+    const replicates = s.replicates ?? [];
+    const values = (replicates.length ? replicateTable(replicates) : "") + (s.values?.length ? valueTable(s.values) : "") + (s.missing?.length ? missingTable(s.missing) : "");
+    if (s.nets.length === 0 && !replicates.some((r) => r.points.some((p) => p.remaining))) {
       // Only numbers (an instability, a mask distance): a table, and no empty figures.
       parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${values}</section>`);
       continue;
     }
-    const figures = [await accuracyBySparsity(s.nets), await accuracyOverTraining(s.nets)];
+    const figures = [await accuracyBySparsity(s.nets, replicates), ...(s.nets.length ? [await accuracyOverTraining(s.nets)] : [])];
     // The figures the methods' records ask for (early-bird emergence, …).
     for (const f of recordFigures(s.nets)) figures.push(await recordFigure(f));
     // Nets of lists that sweep width (three widths or more in one list): test error against width.
@@ -160,7 +215,7 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
     // Only the root tag's are dropped, so text inside the figure is never rewritten.
     const inline = figures.map((f) => `<figure>${f.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`);
-    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${table(s.nets, sweeps)}${values}</section>`);
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${s.nets.length ? table(s.nets, sweeps) : ""}${values}</section>`);
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>
