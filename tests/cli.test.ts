@@ -273,6 +273,16 @@ describe("the README", () => {
     expect(stages(shown)).toHaveLength(15);
   });
 
+  it("its standard recipe checks clean but for the CIFAR-10 folder it names", async () => {
+    const recipe = [...readme.matchAll(/```lth\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes("replicate"));
+    expect(recipe).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), "lth-cli-"));
+    writeFileSync(join(dir, "recipe.lth"), recipe!);
+    const r = await lth(["check", "recipe.lth", "--json"], dir);
+    const diagnostics = JSON.parse(r.stdout) as { code: string }[];
+    expect(diagnostics.map((d) => d.code)).toEqual(["data-not-found"]);
+  });
+
   it("shows what lth check really prints for it", async () => {
     const shown = /```console\n\$ npx lth check experiment\.lth\n([\s\S]*?)```/.exec(readme)?.[1];
     const r = await lth(["check", "experiment.lth"], join(fixtures, "readme"));
