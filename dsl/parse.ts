@@ -18,6 +18,7 @@ import {
   lthLexer,
   LParen,
   Minus,
+  NumberLiteral,
   Pipe,
   RBracket,
   Repeat,
@@ -29,6 +30,7 @@ import {
   Yield,
 } from "./lexer.js";
 import { describeToken, lthParser } from "./parser.js";
+import { closest } from "./check/suggest.js";
 import { SourceFile } from "./source.js";
 
 export interface ParsedFile {
@@ -58,6 +60,12 @@ export function parseSource(source: SourceFile): ParsedFile {
       const line = source.position(nested.startOffset).line;
       const message = `comments do not nest: the comment on line ${line} ended at its first '*/'`;
       spilled.push({ start: nested.startOffset + nested.image.length, end: e.offset, message, reported: false });
+      continue;
+    }
+    // `20 %`: a percentage written with a space, the one slip a stray '%' almost always is.
+    const number = text.startsWith("%") ? numberJustBefore(lexed.tokens, source.text, e.offset) : undefined;
+    if (number) {
+      syntax(e.offset, e.offset + 1, `write ${number.image}% with no space: a percentage's '%' follows its number directly`);
       continue;
     }
     const shown = [...text].length === 1 ? `character '${visible(text)}'` : `characters '${visible(text)}'`;
@@ -123,6 +131,14 @@ export function parseSource(source: SourceFile): ParsedFile {
       // What stands after the last token is unreadable: that, not the early end, is the news.
       if (lexed.errors.some((l) => l.offset >= start)) continue;
     }
+    // `2 epocs`: a misspelt unit reads as a name after a number.
+    const number = e.token.tokenType === Identifier ? numberJustBefore(lexed.tokens, source.text, e.token.startOffset) : undefined;
+    // For a count other than 1, the plural first: `2 epocs` is `2 epochs`, `1 epoc` `1 epoch`.
+    const unit = number && closest(e.token.image, Number(number.image) === 1 ? UNIT_WORDS : [...UNIT_WORDS].sort((a, b) => Number(b.endsWith("s")) - Number(a.endsWith("s"))));
+    if (number && unit) {
+      syntax(start, end, `'${e.token.image}' is not a unit; did you mean '${unit}'? (${number.image} ${unit})`);
+      continue;
+    }
     syntax(start, end, e.message);
   }
 
@@ -137,6 +153,20 @@ export function parseSource(source: SourceFile): ParsedFile {
 }
 
 export const TOO_DEEP = "this file nests too deeply to read";
+
+/** The units a number may take (LANGUAGE.md, Lexical structure), for "did you mean" on a misspelt one. */
+const UNIT_WORDS = ["epoch", "epochs", "step", "steps", "KB", "MB", "GB", "TB", "min"];
+
+/** The number literal that ends right before `offset`, on the same line, with only spaces between; else undefined. */
+function numberJustBefore(tokens: readonly IToken[], text: string, offset: number): IToken | undefined {
+  let before: IToken | undefined;
+  for (const t of tokens) {
+    if (t.startOffset >= offset) break;
+    before = t;
+  }
+  if (!before || before.tokenType !== NumberLiteral) return undefined;
+  return /^[ \t]*$/.test(text.slice(before.endOffset! + 1, offset)) ? before : undefined;
+}
 
 /**
  * Runs a recursive phase; undefined if it ran out of stack. The limits below keep real
