@@ -110,6 +110,8 @@ export function assignable(actual: Type, expected: Type, bindings: Bindings = ne
 
 /** The smallest type both fit (`[1, 2.5]` is a List<Number>), or undefined when none. */
 export function join(a: Type, b: Type): Type | undefined {
+  // Enum values of one list make one enum: [snip, grasp] is a List<snip|grasp>.
+  if (a.kind === "Enum" && b.kind === "Enum") return enumOf(...b.values, ...a.values.filter((v) => !b.values.includes(v)));
   if (assignable(a, b) && a.kind !== "Unknown") return b.kind === "Empty" ? a : b;
   if (assignable(b, a)) return a;
   return undefined;

@@ -203,8 +203,12 @@ class ScriptWriter {
         return `-${this.expr(e.operand, module)}`;
       case "Paren":
         return `(${this.expr(e.inner, module)})`;
-      case "List":
-        return `[${e.items.map((i) => this.expr(i, module)).join(", ")}]`;
+      case "List": {
+        const items = `[${e.items.map((i) => this.expr(i, module)).join(", ")}]`;
+        // Enum values stay their literal types (`"snip" | "grasp"`), which the op methods take.
+        const type = this.program.info.get(e)?.type;
+        return type?.kind === "List" && type.element.kind === "Enum" ? `(${items} as const)` : items;
+      }
       case "Name": {
         const enumValue = this.program.resolution.enumArgs.get(e);
         return enumValue !== undefined ? jsString(enumValue) : this.id(e.name);

@@ -318,6 +318,11 @@ class Resolver {
   }
 
   private readName(e: A.NameExpr, scope: Scope, reads: Set<LetBinding>): void {
+    // A name bound nowhere that is some op's enum value is that value (`for c in [snip, grasp]`).
+    if (!scope.lookup(e.name) && isEnumValue(e.name)) {
+      this.result.enumArgs.set(e, e.name);
+      return;
+    }
     const binding = this.lookup(e.name, e.range, scope);
     if (binding) this.result.refs.set(e, binding);
     if (binding?.kind === "let") reads.add(binding);
@@ -358,6 +363,11 @@ class Resolver {
     }
     if (enumValues.includes(value.name)) {
       this.result.enumArgs.set(value, value.name);
+      return;
+    }
+    // A binding holding an enum value (a loop's `c` over [snip, grasp]): its type is checked against the enum.
+    if (scope.lookup(value.name)) {
+      this.expr(value, scope, reads);
       return;
     }
     this.result.enumArgs.set(value, undefined);
@@ -539,6 +549,12 @@ class Resolver {
     path.push(first.name);
     this.report(first.module, first.node.name.range, "cycle", `'${first.name}' depends on itself: ${path.join(" → ")}`);
   }
+}
+
+/** Whether `name` is a value of some op's enum parameter (`snip`, `global`, `crop_flip`). */
+function isEnumValue(name: string): boolean {
+  for (const op of OPS.values()) for (const param of op.params) if (param.type.kind === "Enum" && param.type.values.includes(name)) return true;
+  return false;
 }
 
 function undefinedNameMessage(name: string, scope: Scope): string {

@@ -124,3 +124,19 @@ describe("show and report aggregate it", () => {
     expect(html).toMatch(/<path[^>]*aria-roledescription="area"|role-mark[^"]*area|mark-area/);
   });
 });
+
+describe("enum values are values (issue 20)", () => {
+  it("a list of criteria loops into prune; a value of the wrong enum is a type-mismatch", () => {
+    const base = "let d = mnist(train: 300, test: 100)\nlet n0 = init(mlp(hidden: [8]), d)\n";
+    const ok = check(`${base}let sweep = for c in [snip, grasp, synflow, magnitude, random] { yield prune(n0, 50%, criterion: c, data: d) }\n`);
+    expect(ok.ok, ok.diagnostics.map((d) => d.message).join("; ")).toBe(true);
+    const graph = compile(ok.program);
+    const criteria = [...graph.graph.nodeEntries()].filter((n) => n.attributes.op === "prune").map((n) => n.attributes.params["criterion"]);
+    expect(criteria).toEqual(["snip", "grasp", "synflow", "magnitude", "random"]);
+    const bad = check(`${base}let sweep = for c in [snip, layerwise] { yield prune(n0, 50%, criterion: c, data: d) }\n`);
+    expect(bad.diagnostics.map((d) => d.code)).toEqual(["type-mismatch"]);
+    expect(bad.diagnostics[0]!.message).toContain("'criterion' expects one of magnitude, random, snip, grasp, synflow");
+    // Still not a value where nothing takes it: a name no enum has stays undefined.
+    expect(check(`${base}let x = [snap]\n`).diagnostics.map((d) => d.code)).toEqual(["undefined-name"]);
+  });
+});
