@@ -118,8 +118,9 @@ program
   .argument("<file>", "the .lth pipeline")
   .argument("<name>", "a binding (or a stage id such as rounds[2].pruned)")
   .option("--json", "as JSON")
+  .option("--csv", "the report's table of its nets as CSV (net, weights remaining, accuracy final / best / at early stop)")
   .option(storeOption, storeHelp)
-  .action(async (file: string, name: string, options: { json?: boolean; store?: string }) => {
+  .action(async (file: string, name: string, options: { json?: boolean; csv?: boolean; store?: string }) => {
     const { showCommand } = await import("./runtime/commands/show.js");
     process.exitCode = showCommand(file, name, options, processIO);
   });
@@ -149,7 +150,7 @@ program
   .description("write one self-contained HTML page with the figures and table of each report block")
   .argument("<file>", "the .lth pipeline (run it first)")
   .option("-o, --out <file>", "the page to write (default: FILE with .html or .svg)")
-  .option("--format <format>", "html (the page) or svg (the accuracy-against-weights figure alone)", "html")
+  .option("--format <format>", "html (the page), svg (the accuracy-against-weights figure alone), csv or markdown (the table; -o - writes to standard output)", "html")
   .option(storeOption, storeHelp)
   .action(async (file: string, options: { out?: string; store?: string; format?: string }) => {
     const { reportCommand } = await import("./runtime/commands/report.js");

@@ -6,12 +6,13 @@ import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { accuracyBySparsity } from "../report/charts.js";
 import { collect, renderReport } from "../report/report.js";
+import { tableRows, toCsv, toMarkdown } from "../report/table.js";
 import { loadPipeline, openStore } from "./pipeline.js";
 
 export async function reportCommand(file: string, options: { out?: string; store?: string; format?: string }, io: CommandIO): Promise<number> {
   const format = options.format ?? "html";
-  if (format !== "html" && format !== "svg") {
-    io.err(`lth report: unknown format '${format}'; use html, or svg for the accuracy-against-weights figure alone`);
+  if (!["html", "svg", "csv", "markdown"].includes(format)) {
+    io.err(`lth report: unknown format '${format}'; use html, svg for the accuracy-against-weights figure alone, or csv or markdown for the table`);
     return EXIT.usage;
   }
   const loaded = loadPipeline(file, io);
@@ -28,9 +29,22 @@ export async function reportCommand(file: string, options: { out?: string; store
     for (const m of missing) io.err(`  ${m.name}: ${m.why}`);
     return EXIT.failed;
   }
-  const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format}`);
-  writeFileSync(out, format === "svg" ? await accuracyBySparsity(sections.flatMap((s) => s.nets), sections.flatMap((s) => s.replicates)) : await renderReport(basename(file), sections));
-  io.err(`wrote ${out}`);
+  const rows = () => sections.flatMap((s) => tableRows(s.title, s.nets, s.replicates, s.replicateNets));
+  const content =
+    format === "svg"
+      ? await accuracyBySparsity(sections.flatMap((s) => s.nets), sections.flatMap((s) => s.replicates))
+      : format === "csv"
+        ? toCsv(rows())
+        : format === "markdown"
+          ? toMarkdown(rows())
+          : await renderReport(basename(file), sections);
+  // `-o -`: standard output, as codegen's.
+  if (options.out === "-") io.out(content.replace(/\n$/, ""));
+  else {
+    const out = resolve(io.cwd, options.out ?? `${file.replace(/\.lth$/, "")}.${format === "markdown" ? "md" : format}`);
+    writeFileSync(out, content);
+    io.err(`wrote ${out}`);
+  }
   // The page lists what it could not show; a person reading the terminal hears it too.
   if (missing.length) {
     io.err(`${missing.length} value${missing.length === 1 ? "" : "s"} not shown:`);

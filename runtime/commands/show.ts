@@ -6,10 +6,12 @@ import { EXIT } from "../../dsl/commands/io.js";
 import { presentRecords, recordLines } from "../methods/records.js";
 import { earlyStopOf, measurement, sparsity } from "../core/net.js";
 import { aggregate, type Aggregate, type ListAggregate, type Stats } from "../report/aggregate.js";
+import { collect } from "../report/report.js";
+import { tableRows, toCsv } from "../report/table.js";
 import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
 import { loadPipeline, openStore, stageWhere } from "./pipeline.js";
 
-export function showCommand(file: string, name: string, options: { json?: boolean; store?: string }, io: CommandIO): number {
+export function showCommand(file: string, name: string, options: { json?: boolean; csv?: boolean; store?: string }, io: CommandIO): number {
   const loaded = loadPipeline(file, io, options.json ? "array" : undefined);
   if (!loaded) return EXIT.usage;
   const { graph } = loaded;
@@ -27,6 +29,23 @@ export function showCommand(file: string, name: string, options: { json?: boolea
   const bad = problems(stages);
   for (const p of bad) io.err(`${stageWhere(p.stage, io.cwd)}: error: ${p.message}`);
   if (bad.length) return EXIT.usage;
+  if (options.csv) {
+    if (options.json) {
+      io.err("lth show: --csv and --json are two formats; give one");
+      return EXIT.usage;
+    }
+    // The report's table for this one binding (its nets; a replicate block's aggregate).
+    const named = graph.bindings.has(name) ? { graph } : undefined;
+    if (!named) {
+      io.err(`lth show --csv: '${name}' is a stage, not a binding; --csv tabulates a binding's nets (bindings: ${[...graph.bindings.keys()].join(", ")})`);
+      return EXIT.usage;
+    }
+    const contents = collect(graph, store, [name], file);
+    for (const m of contents.missing) io.err(`lth show: ${m.name}: ${m.why}`);
+    if (contents.missing.length) return EXIT.failed;
+    io.out(toCsv(tableRows(name, contents.nets, contents.replicates, contents.replicateNets)).replace(/\n$/, ""));
+    return EXIT.ok;
+  }
   const read = cachedResults(graph, store, stagesOf(value), `lth run ${file} ${name}`);
   try {
     const json = toJson(value, read);

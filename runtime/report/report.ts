@@ -63,6 +63,8 @@ export interface ReportContents {
   readonly nets: readonly NetSummary[];
   /** Each `replicate` block named, aggregated (its nets are not drawn one by one). */
   readonly replicates: readonly ReplicateSummary[];
+  /** The nets of those blocks, one by one: for the exported table, not the figures. */
+  readonly replicateNets: readonly NetSummary[];
   readonly values: readonly ReportValue[];
   readonly missing: readonly ReportMissing[];
 }
@@ -106,6 +108,7 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
   const values: ReportValue[] = [];
   const missing: ReportMissing[] = [];
   const replicates: ReplicateSummary[] = [];
+  const replicateNets: NetSummary[] = [];
   // A replicate block's items as `show --json` prints them, for `aggregate`; undefined when one is not there.
   const item = (value: CompiledValue): Item | undefined => {
     if (value.kind === "list") {
@@ -139,10 +142,10 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
     if ("why" in result) missing.push({ name: label, status: result.status, why: result.why });
     // A replicate block's nets are drawn and listed as its aggregate.
     else if (result.artifact.kind === "Net") {
-      if (!inReplicates.has(series.split("[")[0]!)) nets.push(summarise(label, series, result.artifact.net));
+      (inReplicates.has(series.split("[")[0]!) ? replicateNets : nets).push(summarise(label, series, result.artifact.net));
     } else values.push({ name: label, value: describe(result.artifact)! });
   }
-  return { nets, replicates, values, missing };
+  return { nets, replicates, replicateNets, values, missing };
 }
 
 /** The aggregate of a replicate block as points: one for replicates of a net or number, one per position of lists. */

@@ -110,6 +110,26 @@ describe("show and report aggregate it", () => {
     expectStats(numbers.aggregate.value, numbers.items.map((i) => i.value));
   });
 
+  it("exports the table as CSV (show --csv, report --format csv) and Markdown, to standard output with -o -", async () => {
+    const csv = (await rig.lth(["show", rig.file, "runs", "--csv"])).stdout.split("\n");
+    expect(csv[0]).toBe("report,net,weights_remaining,accuracy_final,accuracy_best,step_best,accuracy_early_stop,step_early_stop,replicates,accuracy_std,accuracy_early_stop_std");
+    const rows = csv.slice(1).map((l) => l.split(","));
+    const runs = (await show("runs")) as { items: { accuracy: number; earlyStop: { testAccuracy: number; step: number } }[]; aggregate: { accuracy: Stat } };
+    // One row per replicate, then the aggregate.
+    expect(rows.map((r) => [r[1], r[8]])).toEqual([["runs[0]", "1"], ["runs[1]", "1"], ["runs[2]", "1"], ["runs", "3"]]);
+    expect(rows.slice(0, 3).map((r) => Number(r[3]))).toEqual(runs.items.map((i) => i.accuracy));
+    expect(rows.slice(0, 3).map((r) => [Number(r[6]), Number(r[7])])).toEqual(runs.items.map((i) => [i.earlyStop.testAccuracy, i.earlyStop.step]));
+    expect(Number(rows[3]![3])).toBeCloseTo(runs.aggregate.accuracy.mean, 12);
+    expect(Number(rows[3]![9])).toBeCloseTo(runs.aggregate.accuracy.std, 12);
+    const report = await rig.lth(["report", rig.file, "--format", "csv", "-o", "-"]);
+    expect(report.exitCode, report.stderr).toBe(0);
+    expect(report.stdout.split("\n").filter((l) => l.includes(",runs,"))).toHaveLength(1);
+    expect(report.stdout.split("\n").filter((l) => /,imp\[·\]\[\d\],/.test(l))).toHaveLength(2);
+    const markdown = await rig.lth(["report", rig.file, "--format", "markdown", "-o", "-"]);
+    expect(markdown.stdout).toContain("| report | net | weights remaining | final accuracy | best accuracy (step) | at early stop (step) | replicates |");
+    expect(markdown.stdout).toContain(`| runs | 100.0% | ${(100 * runs.aggregate.accuracy.mean).toFixed(2)}% ± ${(100 * runs.aggregate.accuracy.std).toFixed(2)} |`);
+  });
+
   it("report: the mean with a ±std band, and the aggregate in a table", async () => {
     const out = join(rig.dir, "report.html");
     const r = await rig.lth(["report", rig.file, "-o", out]);
