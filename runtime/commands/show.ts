@@ -4,8 +4,8 @@ import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage
 import type { CommandIO } from "../../dsl/commands/io.js";
 import { EXIT } from "../../dsl/commands/io.js";
 import { presentRecords, recordLines } from "../methods/records.js";
-import { earlyStopOf, measurement, sparsity } from "../core/net.js";
-import { aggregate, type Aggregate, type ListAggregate, type Stats } from "../report/aggregate.js";
+import { sparsity } from "../core/net.js";
+import { aggregate, isListAggregate, netFigures, type Aggregate, type ListAggregate, type Stats } from "../report/aggregate.js";
 import { collect } from "../report/report.js";
 import { tableRows, toCsv } from "../report/table.js";
 import { cachedResults, NotComputed, problems, resolveTargets, selectStages, type CachedResult } from "../plan.js";
@@ -72,16 +72,13 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
   switch (artifact.kind) {
     case "Net": {
       const net = artifact.net;
-      const layers = sparsity(net);
-      // Only a measurement of these very parameters: a pruned net's inherited history is its parent's.
-      const measured = measurement(net);
+      // Accuracy only from a measurement of these very parameters (a pruned net's inherited
+      // history is its parent's), and the early-stopping point of the training that made them.
+      const { earlyStop, ...figures } = netFigures(net);
       return {
         type: "Net",
-        accuracy: measured?.accuracy ?? null,
-        loss: measured?.loss ?? null,
-        measured: measured !== undefined,
-        weights: { total: layers.reduce((a, l) => a + l.total, 0), remaining: layers.reduce((a, l) => a + l.remaining, 0) },
-        layers,
+        ...figures,
+        layers: sparsity(net),
         history: net.history.map((h) => ({
           step: h.step,
           epoch: h.epoch,
@@ -89,8 +86,9 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
           loss: h.loss,
           ...(h.validationLoss !== undefined ? { validationLoss: h.validationLoss, validationAccuracy: h.validationAccuracy } : {}),
         })),
-        // The early-stopping point (lowest validation loss) of the training that made these parameters.
-        ...(earlyStopOf(net) ? { earlyStop: earlyStopOf(net) } : {}),
+        // The early-stopping point (lowest validation loss): step, epoch, validation loss and
+        // accuracy, and test accuracy and loss there.
+        ...(earlyStop ? { earlyStop } : {}),
         steps: net.steps,
         // Each method's record under its name, as the method presents it.
         ...Object.fromEntries(presentRecords(net).map((r) => [r.name, r.json])),
@@ -132,9 +130,11 @@ function text(name: string, j: Json, indent = ""): string[] {
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
       ];
       for (const line of recordLines(j)) lines.push(`${indent}  ${line}`);
-      const early = j["earlyStop"] as { step: number; epoch: number; validationLoss: number; validationAccuracy: number; testAccuracy: number } | undefined;
+      const early = j["earlyStop"] as { step: number; epoch: number; validationLoss: number; validationAccuracy: number; testAccuracy: number; testLoss: number } | undefined;
       if (early) {
-        lines.push(`${indent}  early stop (lowest validation loss): step ${early.step} (epoch ${early.epoch.toFixed(2)}), validation loss ${early.validationLoss.toFixed(4)}, validation accuracy ${pct(early.validationAccuracy)}, test accuracy ${pct(early.testAccuracy)}`);
+        lines.push(
+          `${indent}  early stop (lowest validation loss): step ${early.step} (epoch ${early.epoch.toFixed(2)}), validation loss ${early.validationLoss.toFixed(4)}, validation accuracy ${pct(early.validationAccuracy)}, test accuracy ${pct(early.testAccuracy)}, test loss ${early.testLoss.toFixed(4)}`,
+        );
       }
       const layers = j["layers"] as { name: string; total: number; remaining: number }[];
       const nameWidth = Math.max(6, ...layers.map((l) => l.name.length));
@@ -171,18 +171,20 @@ function statLine(label: string, st: Stats, share: boolean): string {
 }
 
 function aggregateLines(a: Aggregate | ListAggregate, indent: string): string[] {
-  if (Array.isArray(a.accuracy)) {
-    const list = a as ListAggregate;
-    return list.accuracy.map((acc, k) => {
-      const parts = [
-        list.remaining[k] ? statLine("weights", list.remaining[k]!, true) : undefined,
-        acc ? statLine("accuracy", acc, list.remaining[k] !== null) : "accuracy not measured",
-        list.earlyStopAccuracy?.[k] ? statLine("at early stop", list.earlyStopAccuracy[k]!, true) : undefined,
-      ];
+  if (isListAggregate(a)) {
+    return a.accuracy.map((acc, k) => {
+      const value = a.value?.[k];
+      const parts = value
+        ? [statLine("value", value, false)]
+        : [
+            a.remaining[k] ? statLine("weights", a.remaining[k]!, true) : undefined,
+            acc ? statLine("accuracy", acc, true) : "accuracy not measured",
+            a.earlyStopAccuracy?.[k] ? statLine("at early stop", a.earlyStopAccuracy[k]!, true) : undefined,
+          ];
       return `${indent}[${k}] ${parts.filter(Boolean).join(", ")}`;
     });
   }
-  const one = a as Aggregate;
+  const one = a;
   return [
     one.accuracy ? statLine("test accuracy", one.accuracy, true) : undefined,
     one.earlyStopAccuracy ? statLine("test accuracy at early stop", one.earlyStopAccuracy, true) : undefined,

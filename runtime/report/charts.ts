@@ -56,7 +56,8 @@ async function svg(spec: vl.TopLevelSpec): Promise<string> {
 /**
  * (a) Test accuracy against the percentage of weights remaining, log-scaled. A `replicate`
  * block is drawn as Frankle & Carbin draw their trials: the mean, a shaded band of ± one
- * standard deviation, and a bar from the minimum to the maximum at each point.
+ * standard deviation, and a bar from the minimum to the maximum at each point; replicates of
+ * one net are a point with a thick ± std bar over the thin min-max one.
  */
 export function accuracyBySparsity(nets: readonly NetSummary[], replicates: readonly ReplicateSummary[] = []): Promise<string> {
   const lists = new Set(nets.filter((n) => n.name !== n.series).map((n) => n.series));
@@ -94,6 +95,12 @@ export function accuracyBySparsity(nets: readonly NetSummary[], replicates: read
     layer: [
       { mark: { type: "area", opacity: 0.2 }, encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } }, transform: [{ filter: { field: "band", equal: true } }, { filter: { field: "list", equal: true } }] },
       { mark: { type: "rule" }, encoding: { y: { field: "min", type: "quantitative" }, y2: { field: "max" } }, transform: [{ filter: { field: "band", equal: true } }] },
+      // Replicates of one net: its ± std as a thick error bar over the thin min-max one.
+      {
+        mark: { type: "rule", strokeWidth: 6, opacity: 0.35 },
+        encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } },
+        transform: [{ filter: { field: "band", equal: true } }, { filter: { field: "list", equal: false } }],
+      },
       { mark: { type: "line", point: true }, transform: [{ filter: { field: "list", equal: true } }] },
       { mark: { type: "point", filled: true, size: 80, shape: "diamond" }, transform: [{ filter: { field: "list", equal: false } }] },
     ],

@@ -4,7 +4,7 @@
 
 import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
 import { earlyStopOf, measurement, sparsity, type NetValue } from "../core/net.js";
-import { aggregate, type Aggregate, type Item, type ListAggregate, type Stats } from "./aggregate.js";
+import { aggregate, isListAggregate, netFigures, type Aggregate, type Item, type ListAggregate, type Stats } from "./aggregate.js";
 import { readResults, type CachedResult, type Unavailable } from "../plan.js";
 import type { Store } from "../store/store.js";
 import { recordFigures } from "../methods/records.js";
@@ -119,9 +119,9 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
     const result = read(value.stage);
     if ("why" in result) return undefined;
     if (result.artifact.kind === "Number") return { type: "Number", value: result.artifact.value };
+    if (result.artifact.kind === "Metrics") return { type: "Metrics", accuracy: result.artifact.metrics.accuracy };
     if (result.artifact.kind !== "Net") return undefined;
-    const s = summarise("", "", result.artifact.net);
-    return { type: "Net", accuracy: s.accuracy, weights: { total: 1, remaining: s.remaining }, ...(s.earlyStop ? { earlyStop: s.earlyStop } : {}) };
+    return { type: "Net", ...netFigures(result.artifact.net) };
   };
   const inReplicates = new Set<string>();
   for (const name of names) {
@@ -150,12 +150,15 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
 
 /** The aggregate of a replicate block as points: one for replicates of a net or number, one per position of lists. */
 function bandPoints(name: string, a: Aggregate | ListAggregate): BandPoint[] {
-  if (!Array.isArray(a.accuracy)) {
-    const one = a as Aggregate;
-    return [{ label: name, remaining: one.remaining ?? null, accuracy: one.accuracy ?? one.value ?? null, earlyStopAccuracy: one.earlyStopAccuracy ?? null }];
+  if (!isListAggregate(a)) {
+    return [{ label: name, remaining: a.remaining ?? null, accuracy: a.accuracy ?? a.value ?? null, earlyStopAccuracy: a.earlyStopAccuracy ?? null }];
   }
-  const list = a as ListAggregate;
-  return list.accuracy.map((accuracy, k) => ({ label: `${name}[·][${k}]`, remaining: list.remaining[k] ?? null, accuracy, earlyStopAccuracy: list.earlyStopAccuracy?.[k] ?? null }));
+  return a.accuracy.map((accuracy, k) => ({
+    label: `${name}[·][${k}]`,
+    remaining: a.remaining[k] ?? null,
+    accuracy: accuracy ?? a.value?.[k] ?? null,
+    earlyStopAccuracy: a.earlyStopAccuracy?.[k] ?? null,
+  }));
 }
 
 const meanStd = (s: Stats | null, share = true) =>

@@ -17,6 +17,13 @@ function check(text: string) {
   return r;
 }
 
+/** The stage graph of a program that checks clean. */
+function compiled(text: string) {
+  const r = check(text);
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("; "));
+  return compile(r.program);
+}
+
 const PIPELINE = `let d = mnist(train: 300, test: 200, validation: 100)
 let runs = replicate 3 as seed {
   let n = init(arch: mlp(hidden: [32]), data: d, seed: seed)
@@ -35,9 +42,7 @@ let barriers = replicate 2 as seed {
 
 describe("the language", () => {
   it("binds the variable to 1 … N and gives a Replicates value, usable as a list", () => {
-    const r = check(`${PIPELINE}let first = runs[0]\nlet final = last(runs)\nlet again = for n in runs { yield n }\n`);
-    expect(r.ok, r.diagnostics.map((d) => d.message).join("; ")).toBe(true);
-    const graph = compile(r.program);
+    const graph = compiled(`${PIPELINE}let first = runs[0]\nlet final = last(runs)\nlet again = for n in runs { yield n }\n`);
     const runs = graph.bindings.get("runs")!;
     expect(runs).toMatchObject({ kind: "list", replicates: true });
     expect(runs.kind === "list" && runs.items).toHaveLength(3);
@@ -148,9 +153,7 @@ describe("show and report aggregate it", () => {
 describe("enum values are values (issue 20)", () => {
   it("a list of criteria loops into prune; a value of the wrong enum is a type-mismatch", () => {
     const base = "let d = mnist(train: 300, test: 100)\nlet n0 = init(mlp(hidden: [8]), d)\n";
-    const ok = check(`${base}let sweep = for c in [snip, grasp, synflow, magnitude, random] { yield prune(n0, 50%, criterion: c, data: d) }\n`);
-    expect(ok.ok, ok.diagnostics.map((d) => d.message).join("; ")).toBe(true);
-    const graph = compile(ok.program);
+    const graph = compiled(`${base}let sweep = for c in [snip, grasp, synflow, magnitude, random] { yield prune(n0, 50%, criterion: c, data: d) }\n`);
     const criteria = [...graph.graph.nodeEntries()].filter((n) => n.attributes.op === "prune").map((n) => n.attributes.params["criterion"]);
     expect(criteria).toEqual(["snip", "grasp", "synflow", "magnitude", "random"]);
     const bad = check(`${base}let sweep = for c in [snip, layerwise] { yield prune(n0, 50%, criterion: c, data: d) }\n`);
