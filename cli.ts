@@ -136,6 +136,15 @@ program
   });
 
 program
+  .command("init")
+  .description("set up a folder for experiments of your own: package.json (lth and tsx as dependencies), a sample pipeline, .gitignore for the store")
+  .argument("[dir]", "the folder (default: the current one); nothing in it is overwritten")
+  .action(async (dir: string | undefined) => {
+    const { initCommand } = await import("./runtime/commands/init.js");
+    process.exitCode = initCommand(dir, processIO);
+  });
+
+program
   .command("codegen")
   .description("write the pipeline as a TypeScript script that builds and runs the same stages (same keys, same store)")
   .argument("<file>", "the .lth pipeline")
