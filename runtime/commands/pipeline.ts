@@ -1,6 +1,7 @@
 // What `plan`, `run`, `show`, `graph` and `gc` share: a pipeline file, checked and compiled,
 // or its diagnostics printed (a language error is exit status 2: `EXIT` in dsl/commands/io.ts).
 
+import { closest } from "../../dsl/check/suggest.js";
 import { resolve } from "node:path";
 import { CompileError, compile } from "../../compiler/compile.js";
 import type { Stage, StageGraph } from "../../compiler/stage.js";
@@ -81,7 +82,9 @@ export function selectedStages(command: string, file: string, names: readonly st
   const { graph } = loaded;
   const targets = names.length ? resolveTargets(graph, names) : undefined;
   if (targets && "unknown" in targets) {
-    io.err(`lth ${command}: ${file} has no binding or stage named '${targets.unknown}'`);
+    const bindings = [...graph.bindings.keys()];
+    const near = closest(targets.unknown, bindings);
+    io.err(`lth ${command}: ${file} has no binding or stage named '${targets.unknown}'${near ? `; did you mean '${near}'?` : ""} (bindings: ${bindings.join(", ")})`);
     return undefined;
   }
   const stages = selectStages(graph, targets?.ids);

@@ -126,7 +126,7 @@ function text(name: string, j: Json, indent = ""): string[] {
       const history = j["history"] as { step: number; epoch: number; accuracy: number; loss: number; validationLoss?: number; validationAccuracy?: number }[];
       const unmeasured = history.length ? ", test accuracy not measured: its weights or mask changed after the last measurement (evaluate(net, data) measures it)" : ", untrained";
       const lines = [
-        `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "no engine"})${acc === null ? unmeasured : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
+        `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "computed without a tensor engine"})${acc === null ? unmeasured : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
       ];
       for (const line of recordLines(j)) lines.push(`${indent}  ${line}`);

@@ -159,7 +159,7 @@ function describe(p: TrainingProgress, eta: string): string {
   const steps = `${count(p.step)}/${count(p.steps)}`;
   const loss = finite(p.loss, (x) => x.toPrecision(4));
   const acc = p.accuracy === undefined ? "-" : finite(p.accuracy * 100, (x) => `${x.toFixed(1)}%`);
-  return `epoch ${epochs}  step ${steps}  loss ${loss}  acc ${acc}  eta ${eta}`;
+  return `epoch ${epochs}  step ${steps}  train loss ${loss} · test acc ${acc}  eta ${eta}`;
 }
 
 /** Extrapolates the stage's own pace so far over the steps it has left. */

@@ -100,6 +100,15 @@ let overlap = mask_distance(rounds[0], rounds[2])
     expect(r.stdout.trim().split("\n").at(-1)).toBe(`${certain} to run, up to ${maybe} more if their inputs change, ${plan.length - certain - maybe} cached`);
   });
 
+  it("run and plan with an unknown name list the bindings, with the nearest one", async () => {
+    const rig = new Rig(PIPELINE);
+    for (const command of ["run", "plan"]) {
+      const r = await rig.lth([command, rig.file, "contrl"]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`has no binding or stage named 'contrl'; did you mean 'control'? (bindings: data, net0, dense, rounds, control, score, overlap)`);
+    }
+  });
+
   it("show is an error that says to run first, before the run", async () => {
     const rig = new Rig(PIPELINE);
     const r = await rig.lth(["show", rig.file, "dense"]);

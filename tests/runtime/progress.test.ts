@@ -97,8 +97,8 @@ describe("plain output (not a terminal)", () => {
     expect(out.text()).toBe(
       [
         "backend: wasm (@tensorflow/tfjs-node is not installed)",
-        "  dense  epoch 1/3  step 100/500  loss 0.1235  acc 97.1%  eta 2m40s",
-        "  dense  epoch 2/3  step 400/500  loss 0.05000  acc 98.0%  eta 13s",
+        "  dense  epoch 1/3  step 100/500  train loss 0.1235 · test acc 97.1%  eta 2m40s",
+        "  dense  epoch 2/3  step 400/500  train loss 0.05000 · test acc 98.0%  eta 13s",
         "ran     dense  (train, 3.2 s)",
         "cached  data  (mnist)",
         "failed  rounds[1]  (train, 0.4 s): out of memory",
@@ -133,11 +133,11 @@ describe("plain output (not a terminal)", () => {
     r.summary({ ran: 3, cached: 5, failed: 0, blocked: 0 }, 12.44);
     expect(out.text()).toBe(
       [
-        "  a  epoch 1/1  step 0/0  loss nan  acc -  eta -",
-        "  b  epoch 1/2  step 5/0  loss inf  acc nan  eta 0s",
-        "  c  epoch 1/2  step 1/1000  loss 1235  acc 100.0%  eta 2h46m",
-        "  c  epoch 1/2  step 1000/1000  loss -0.00001234  acc -  eta 0s",
-        "  a  epoch 1/2  step 2/4  loss 0.5000  acc -  eta 10s",
+        "  a  epoch 1/1  step 0/0  train loss nan · test acc -  eta -",
+        "  b  epoch 1/2  step 5/0  train loss inf · test acc nan  eta 0s",
+        "  c  epoch 1/2  step 1/1000  train loss 1235 · test acc 100.0%  eta 2h46m",
+        "  c  epoch 1/2  step 1000/1000  train loss -0.00001234 · test acc -  eta 0s",
+        "  a  epoch 1/2  step 2/4  train loss 0.5000 · test acc -  eta 10s",
         "failed  c  (train, nan s)",
         "3 ran, 5 cached, 0 failed in 12.4 s",
         "",
@@ -171,7 +171,7 @@ describe("live output (a terminal)", () => {
     t = 2000;
     r.progress(report("dense", { accuracy: 0.5 }));
     expect(out.text()).toContain("dense");
-    expect(out.text()).toContain("epoch 1/2  step 10/100  loss 0.5000  acc 50.0%  eta 18s");
+    expect(out.text()).toContain("epoch 1/2  step 10/100  train loss 0.5000 · test acc 50.0%  eta 18s");
     expect(out.text()).toContain("\u001b[?25l");
     r.close();
     r.close();
@@ -207,7 +207,7 @@ describe("live output (a terminal)", () => {
     let shown = screen(out.text());
     expect(shown.rows.slice(0, 2)).toEqual(["backend: cpu", "ran     mask  (prune, 0.1 s)"]);
     expect(shown.rows).toHaveLength(4);
-    expect(shown.rows[2]).toMatch(/^rounds\[0\]  █+░+  epoch 1\/2  step 50\/100  loss 0\.5000  acc -  eta 1s$/u);
+    expect(shown.rows[2]).toMatch(/^rounds\[0\]  █+░+  epoch 1\/2  step 50\/100  train loss 0\.5000 · test acc -  eta 1s$/u);
     expect(shown.rows[3]).toMatch(/^dense      █+░+  epoch 1\/2  step 25\/100 .* eta 3s$/u);
     expect(shown.cursorVisible).toBe(false);
 
