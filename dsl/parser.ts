@@ -76,6 +76,12 @@ const messages: IParserErrorMessageProvider = {
     if (ruleName === "block" && expected === RCurly) {
       return `expected 'let', 'yield' or '}' in a block but found ${describeToken(actual)}`;
     }
+    if (ruleName === "replicate" && expected === NumberLiteral) {
+      return `expected the number of replicates, written out ('replicate 3 as seed { … }'), but found ${describeToken(actual)}`;
+    }
+    if (ruleName === "replicate" && expected === As) {
+      return `expected 'as' and the name bound to 1 … N ('replicate 3 as seed { … }') but found ${describeToken(actual)}`;
+    }
     if (expected === EOF) {
       return `unexpected ${describeToken(actual)}; ${ITEM_STARTS}`;
     }

@@ -106,6 +106,11 @@ let rounds = repeat 2 from dense as t {
   /* before yield */ yield train(rewind(pruned, to: net0), data, 1 epoch)
   // last in a block
 }
+let runs = replicate 3 as seed {
+  // one run per seed
+  /* per replicate */ let start = init(lenet_300_100(), data, seed: seed)
+  yield train(start, data, 1 epoch, seed: seed) // trailing its yield
+}
 let control = last(rounds) // step zero
   |> reinit(seed: 99) // step one
   |> train(data, 1 epoch)

@@ -55,6 +55,11 @@ describe("a valid file using every grammar form", () => {
     expect(kinds).not.toContain("Missing");
   });
 
+  it("has a replicate block", () => {
+    const replicates = parsed.ast.items.filter((i) => i.kind === "Let" && i.value.kind === "For" && i.value.replicate);
+    expect(replicates).toHaveLength(1);
+  });
+
   it("keeps every comment", () => {
     expect(parsed.ast.comments.map((c) => c.text.slice(0, 2))).toEqual(["/*", "//"]);
   });
@@ -115,6 +120,19 @@ describe("expressions", () => {
     const value = firstLetValue("let letter = f(importance, stepsize, epochal, infinity, asx)");
     if (value.kind !== "Call") throw new Error("call expected");
     expect(value.args.map((a) => a.value.kind)).toEqual(["Name", "Name", "Name", "Name", "Name"]);
+    const replicas = firstLetValue("let a = f(replicates, replicated)");
+    expect(replicas.kind === "Call" && replicas.args.map((a) => a.value.kind)).toEqual(["Name", "Name"]);
+  });
+
+  it("reads a replicate block as a for over 1 … N, keeping the count as written", () => {
+    const text = "let runs = replicate 3 as seed {\n  let n = init(a, d, seed: seed)\n  yield train(n, d, 1 epoch)\n}";
+    const value = firstLetValue(text);
+    if (value.kind !== "For" || !value.replicate) throw new Error("replicate expected");
+    expect(slice(text, value)).toBe(text.slice("let runs = ".length));
+    expect(slice(text, value.replicate.count)).toBe("3");
+    expect(value.variable.name).toBe("seed");
+    expect(value.over.kind === "List" && value.over.items.map((i) => i.kind === "Number" && i.value)).toEqual([1, 2, 3]);
+    expect(value.body.lets.map((l) => l.name.name)).toEqual(["n"]);
   });
 });
 
