@@ -163,7 +163,7 @@ class Compiler {
     // Each loop is checked to at most 10,000 rounds, but loops nest: 10,000³ rounds would
     // exhaust memory long before they finished. Refuse at the loop that goes over, instead.
     if (++this.rounds > MAX_ROUNDS) {
-      throw new CompileError(module.source.path, loop.range, `this pipeline unrolls into more than ${MAX_ROUNDS.toLocaleString("en")} rounds of repeat and for blocks; nested loops multiply their counts`);
+      throw new CompileError(module.source.path, loop.range, `this pipeline unrolls into more than ${MAX_ROUNDS.toLocaleString("en")} rounds of repeat, for and replicate blocks; nested loops multiply their counts`);
     }
     const round: Frame = { parent, loop, variable, path: `${path}[${k}]`, memo: new Map(), active: new Set() };
     for (const binding of this.program.resolution.blockOrder.get(loop) ?? []) this.letValue(binding, round);

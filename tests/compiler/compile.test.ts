@@ -248,6 +248,29 @@ describe("repeat and for unroll", () => {
     expect(g.graph.hasNode("sweep[3]")).toBe(false);
   });
 
+  it("replicate 3 as seed makes each replicate its own stages, named by replicate, with seed 1, 2, 3", () => {
+    const g = compileText(`${PRELUDE}let runs = replicate 3 as seed {
+  let start = init(lenet_300_100(), data, seed: seed)
+  yield train(start, data, 1 epoch, seed: seed)
+}
+let imp = replicate 2 as s { yield repeat 2 from net0 as t { yield prune(t, 20%, seed: s, criterion: random) } }
+let first = runs[0]
+`);
+    expect([0, 1, 2].map((k) => at(g, `runs[${k}].start`).params["seed"])).toEqual([1, 2, 3]);
+    expect([0, 1, 2].map((k) => at(g, `runs[${k}]`).params["seed"])).toEqual([1, 2, 3]);
+    for (let k = 0; k < 3; k++) expect(at(g, `runs[${k}]`).inputs).toEqual({ net: `runs[${k}].start`, data: "data" });
+    expect(bound(g, "runs")).toEqual({ kind: "list", replicates: true, items: [0, 1, 2].map((k) => ({ kind: "stage", stage: `runs[${k}]` })) });
+    // Replicates of lists: one list per replicate, each of its own rounds.
+    const imp = bound(g, "imp");
+    expect(imp.kind === "list" && imp.replicates && imp.items.map((l) => l.kind === "list" && l.items.map((i) => i.kind === "stage" && i.stage))).toEqual([
+      ["imp[0][0]", "imp[0][1]"],
+      ["imp[1][0]", "imp[1][1]"],
+    ]);
+    expect(at(g, "imp[1][0]").params["seed"]).toBe(2);
+    // An item of a replicate block is an item, not a replicate block.
+    expect(bound(g, "first")).toEqual({ kind: "stage", stage: "runs[0]" });
+  });
+
   it("a loop variable over percents is normalised like a literal percent", () => {
     const g = compileText(`${PRELUDE}let sweep = for r in [10%, 50%, 90%] { yield prune(net0, r) }\n`);
     expect([0, 1, 2].map((k) => at(g, `sweep[${k}]`).params["rate"])).toEqual([0.1, 0.5, 0.9]);
@@ -338,8 +361,13 @@ describe("a pipeline too large to unroll", () => {
     }
     expect(thrown).toBeInstanceOf(CompileError);
     const e = thrown as CompileError;
-    expect(e.message).toBe("this pipeline unrolls into more than 100,000 rounds of repeat and for blocks; nested loops multiply their counts");
+    expect(e.message).toBe("this pipeline unrolls into more than 100,000 rounds of repeat, for and replicate blocks; nested loops multiply their counts");
     expect(text.slice(e.range.start).startsWith("repeat 10000 from u as v")).toBe(true);
+  });
+
+  it("counts a replicate block's replicates as rounds", () => {
+    const text = `${PRELUDE}let xs = for k in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] { yield replicate 10000 as seed { yield reinit(net0, seed: seed) } }\n`;
+    expect(() => compileText(text)).toThrow(CompileError);
   });
 
   it("compiles right up to the limit", () => {
