@@ -82,7 +82,10 @@ export function accuracyBySparsity(nets: readonly NetSummary[], replicates: read
         max: 100 * p.accuracy!.max,
       })),
   );
-  const x = { field: "remaining", type: "quantitative", title: "weights remaining (%)", scale: { type: "log", reverse: true } } as const;
+  // A margin on both sides (a log scale's fifth): the dense net at 100% is not drawn on the axis, and one point gets an axis around it.
+  const all = [...values, ...bands].map((v) => v.remaining);
+  const domain = all.length ? [Math.min(...all) / 1.2, Math.max(...all) * 1.2] : undefined;
+  const x = { field: "remaining", type: "quantitative", title: "weights remaining (%)", scale: { type: "log", reverse: true, ...(domain ? { domain, nice: false } : {}) } } as const;
   const y = { field: "accuracy", type: "quantitative", title: "test accuracy (%)", scale: { zero: false } } as const;
   return svg({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
