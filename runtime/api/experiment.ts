@@ -15,6 +15,9 @@ import { Store, storeDir } from "../store/store.js";
 import { Ops } from "./ops.generated.js";
 import { archOf, isArch, isResult, resultOf, type Result } from "./values.js";
 
+/** The most replicates one `replicate` makes, as the language allows. */
+const MAX_REPLICATES = 10_000;
+
 export interface ExperimentOptions {
   /**
    * The folder relative paths (idx files, CIFAR-10) start from and the store sits in;
@@ -61,6 +64,18 @@ export class Experiment extends Ops {
     const values = withDefaults(decl, given);
     if (decl.category === "architecture") return archOf(architecture(decl, values, site));
     return resultOf(this.stages.add(decl, values, site, op));
+  }
+
+  /**
+   * `replicate N as seed { … yield … }`: `block` called with seed 1, 2, …, `count`, its
+   * results in order. Pass the seed to every `init` and `train` whose randomness should
+   * vary: each replicate's stages are then its own, cached one by one.
+   */
+  replicate<T>(count: number, block: (seed: number) => T): T[] {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICATES) {
+      throw new ExperimentError(`replicate needs a whole number of replicates between 1 and ${MAX_REPLICATES}; found ${count}`);
+    }
+    return Array.from({ length: count }, (_, i) => block(i + 1));
   }
 
   /** The stages built so far, as the executor takes them. */

@@ -9,6 +9,8 @@ import { checkProgram, memoryHost, ModuleLoader } from "../../dsl/check/index.js
 import { formatText } from "../../dsl/commands/fmt.js";
 import { compile } from "../../compiler/compile.js";
 import { stats } from "../../runtime/report/aggregate.js";
+import { Experiment, ExperimentError } from "../../runtime/api/experiment.js";
+import { epochs } from "../../runtime/api/values.js";
 import { Rig } from "./rig.js";
 
 function check(text: string) {
@@ -93,6 +95,12 @@ describe("show and report aggregate it", () => {
     expectStats(j.aggregate["accuracy"]!, accuracies);
     expectStats(j.aggregate["earlyStopAccuracy"]!, j.items.map((i) => (i["earlyStop"] as { testAccuracy: number }).testAccuracy));
     expect(j.aggregate["remaining"]).toEqual({ mean: 1, std: 0, min: 1, max: 1 });
+    // Each net's early-stopping point, as show --json prints it for a net on its own.
+    for (const item of j.items) {
+      expect(Object.keys(item["earlyStop"] as object).sort()).toEqual(["epoch", "step", "testAccuracy", "testLoss", "validationAccuracy", "validationLoss"]);
+    }
+    const alone = (await show("runs[1]")) as { earlyStop: unknown };
+    expect(alone.earlyStop).toEqual(j.items[1]!["earlyStop"]);
     // The sample standard deviation, by hand.
     const mean = accuracies.reduce((a, b) => a + b, 0) / 3;
     expect(j.aggregate["accuracy"]!.std).toBeCloseTo(Math.sqrt(accuracies.reduce((a, x) => a + (x - mean) ** 2, 0) / 2), 12);
@@ -161,5 +169,17 @@ describe("enum values are values (issue 20)", () => {
     expect(bad.diagnostics[0]!.message).toContain("'criterion' expects one of magnitude, random, snip, grasp, synflow");
     // Still not a value where nothing takes it: a name no enum has stays undefined.
     expect(check(`${base}let x = [snap]\n`).diagnostics.map((d) => d.code)).toEqual(["undefined-name"]);
+  });
+});
+
+describe("the TypeScript API", () => {
+  it("ex.replicate(N, (seed) => …) calls the block with seed 1 … N, as the language does", () => {
+    const ex = new Experiment({ base: "/tmp/lth-api-replicate", quiet: true });
+    const d = ex.mnist({ train: 300, test: 200 });
+    const runs = ex.replicate(3, (seed) => ex.train(ex.init(ex.mlp([8]), d, { seed }), d, epochs(1), { seed }));
+    expect(runs).toHaveLength(3);
+    const g = ex.graph();
+    expect(runs.map((r) => g.graph.getNodeAttributes(r.stage).params["seed"])).toEqual([1, 2, 3]);
+    for (const bad of [0, 2.5, 10_001]) expect(() => ex.replicate(bad, () => 1)).toThrow(ExperimentError);
   });
 });
