@@ -102,7 +102,8 @@ export function isListAggregate(a: Aggregate | ListAggregate): a is ListAggregat
  */
 export function aggregate(items: readonly Item[]): Aggregate | ListAggregate {
   if (items.length === 0) throw new Error("internal: a replicate block has at least one replicate");
-  if (!items.every((i) => i["type"] === "List")) return aggregateOf(items);
+  // A replicate block nested in another yields Replicates: aggregated position by position, as lists.
+  if (!items.every((i) => i["type"] === "List" || i["type"] === "Replicates")) return aggregateOf(items);
   const lists = items.map((i) => i["items"] as Item[]);
   const length = lists[0]!.length;
   const uneven = lists.findIndex((l) => l.length !== length);

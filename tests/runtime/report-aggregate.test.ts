@@ -103,6 +103,14 @@ describe("the aggregate of replicates", () => {
     expect(a).not.toHaveProperty("value");
   });
 
+  it("of replicate blocks nested in one: position by position, as lists", () => {
+    const inner = (xs: number[]): Item => ({ type: "Replicates", count: xs.length, items: xs.map((x, k) => item(trained(k + 1, x))) });
+    const a = aggregate([inner([0.9, 0.8]), inner([0.7, 0.6])]);
+    if (!isListAggregate(a)) throw new Error("not a list aggregate");
+    check(a.accuracy[0], [0.9, 0.7]);
+    check(a.accuracy[1], [0.8, 0.6]);
+  });
+
   it("of lists of unequal length is an error that says which replicate", () => {
     const list = (n: number): Item => ({ type: "List", items: Array.from({ length: n }, () => ({ type: "Number", value: 1 })) });
     expect(() => aggregate([list(2), list(2), list(3)])).toThrow("replicate 3 yields a list of 3, replicate 1 one of 2");
