@@ -176,9 +176,12 @@ class ScriptWriter {
         "}",
       ].join("\n");
     }
-    // A replicate block: its variable runs over 1 … N.
-    const over = e.replicate ? `Array.from({ length: ${this.expr(e.replicate.count, module)} }, (_, i) => i + 1)` : this.expr(e.over, module);
-    return [declare, `for (const ${variable} of ${over}) {`, ...lets, `${defaults}${name}.push(${result});`, "}"].join("\n");
+    // A replicate block: the API's replicate, which calls the block with its variable 1 … N.
+    if (e.replicate) {
+      const type = /^[\w.]+$/.test(element) ? element : `(${element})`;
+      return [`const ${name}: ${type}[] = ${this.ex}.replicate(${this.expr(e.replicate.count, module)}, (${variable}) => {`, ...lets, `${defaults}return ${result};`, "});"].join("\n");
+    }
+    return [declare, `for (const ${variable} of ${this.expr(e.over, module)}) {`, ...lets, `${defaults}${name}.push(${result});`, "}"].join("\n");
   }
 
   /** The TypeScript type of a list's elements, for the loop's array. */
