@@ -21,6 +21,8 @@ export const DIAGNOSTIC_CODES = [
   "import-not-found",
   "import-cycle",
   "data-not-found",
+  /** A warning: an argument that changes no result (a seed given to a magnitude prune). */
+  "ineffective-arg",
 ] as const;
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
@@ -57,6 +59,10 @@ export interface RenderedDiagnostic {
 
 export function error(file: SourceFile, range: Range, code: DiagnosticCode, message: string): Diagnostic {
   return { file, range, severity: "error", code, message };
+}
+
+export function warning(file: SourceFile, range: Range, code: DiagnosticCode, message: string): Diagnostic {
+  return { file, range, severity: "warning", code, message };
 }
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {

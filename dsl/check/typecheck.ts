@@ -4,7 +4,7 @@
 
 import { MEMORY_UNITS } from "./resources.js";
 import type * as A from "../ast.js";
-import { error, type Diagnostic } from "../diagnostics.js";
+import { error, warning, type Diagnostic } from "../diagnostics.js";
 import { lookupOp, type Bounds, type OpDecl, type ParamDecl } from "../ops.js";
 import type { Range } from "../source.js";
 import {
@@ -339,6 +339,7 @@ export class TypeChecker {
       if (info.value && !info.reported) values.set(param.name, info.value);
     }
     this.checkConstraints(op, resolved, values, call.op.range);
+    this.ineffectiveSeed(op, resolved, values);
     if (this.dataFiles) this.checkDataFiles(op, resolved, values, this.dataFiles);
     for (const param of op.params) {
       const when = param.requiredWhen;
@@ -349,6 +350,20 @@ export class TypeChecker {
     }
     unbound();
     return { type: substitute(op.result, bindings) };
+  }
+
+  /**
+   * A `seed` written in a prune whose criterion draws nothing (magnitude, snip, grasp,
+   * synflow): a warning, since it changes no result, only the stage's key.
+   */
+  private ineffectiveSeed(op: OpDecl, resolved: ResolvedCall, values: ReadonlyMap<string, Value>): void {
+    if (op.name !== "prune") return;
+    const seed = resolved.args.get("seed");
+    const criterion = values.get("criterion");
+    if (seed?.kind !== "arg" || criterion?.kind !== "Enum" || criterion.value === "random") return;
+    this.diagnostics.push(
+      warning(this.module.source, seed.value.range, "ineffective-arg", `'seed' changes nothing in a ${criterion.value} prune (only criterion: random draws at random); it only gives the stage another key, so it reruns to the same result`),
+    );
   }
 
   private source(source: ArgSource, param: ParamDecl, bindings: Bindings, values: ReadonlyMap<string, Value>): ExprInfo {
