@@ -41,6 +41,8 @@ export interface Cifar10Options {
   readonly label_noise?: Percent;
   /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
   readonly validation?: number;
+  /** 0: the first train and test images in file order; another: a seeded subset of all of them (and of the validation split's choice); default 0 */
+  readonly seed?: number;
 }
 
 /** The optional parameters of `cifar100`. */
@@ -55,6 +57,8 @@ export interface Cifar100Options {
   readonly label_noise?: Percent;
   /** training examples held out as a validation split (seeded), on which train measures validation loss and finds the early-stopping point; default 0 */
   readonly validation?: number;
+  /** 0: the first train and test images in file order; another: a seeded subset of all of them (and of the validation split's choice); default 0 */
+  readonly seed?: number;
 }
 
 /** The optional parameters of `synthetic`. */

@@ -46,6 +46,14 @@ function recordCount(format: CifarFormat, file: string): number {
   return size / record;
 }
 
+/** How many images the set in `dir` holds, training and test, from the files' sizes. */
+export function recordTotals(format: CifarFormat, dir: string): { train: number; test: number } {
+  return {
+    train: format.trainFiles.reduce((n, f) => n + recordCount(format, join(dir, f)), 0),
+    test: recordCount(format, join(dir, format.testFile)),
+  };
+}
+
 /** `count` images must be among the records of `files`; throws naming them when they hold fewer. */
 function checkCount(format: CifarFormat, files: readonly string[], count: number, what: string): void {
   const available = files.reduce((n, file) => n + recordCount(format, file), 0);

@@ -6,8 +6,9 @@ import type { ParamValue } from "../../compiler/stage.js";
 import type { DatasetValue, Split } from "../core/dataset.js";
 import { DataFileError, readIdxDataset, subsetTooLarge, validationTooLarge } from "../data/idx.js";
 import { loadShippedDigits } from "../data/mnist.js";
-import { readCifar } from "../data/cifar10.js";
-import { LABELS, readCifar100 } from "../data/cifar100.js";
+import { CIFAR10, readCifar } from "../data/cifar10.js";
+import { IMAGE_BYTES, recordTotals } from "../data/cifar-binary.js";
+import { CIFAR100, LABELS, readCifar100 } from "../data/cifar100.js";
 import { Random } from "../core/random.js";
 import { datasetInput, num, str, type OpContext } from "./context.js";
 import { OpFailure } from "../core/errors.js";
@@ -81,13 +82,17 @@ export function idx(ctx: OpContext): DatasetValue {
 export function cifar10(ctx: OpContext): DatasetValue {
   let sets;
   try {
-    sets = readCifar(ctx.files["dir"]!, num(ctx, "train"), num(ctx, "test"));
+    const seed = subsetSeed(ctx);
+    const dir = ctx.files["dir"]!;
+    // Seed 0: the first images, in file order (as before seed existed); another: a seeded subset of them all.
+    const read = seed ? readCifar(dir, recordTotals(CIFAR10, dir).train, recordTotals(CIFAR10, dir).test) : readCifar(dir, num(ctx, "train"), num(ctx, "test"));
+    sets = seed ? subsets(read, num(ctx, "train"), num(ctx, "test"), seed, "cifar10") : read;
   } catch (e) {
     if (e instanceof DataFileError) throw new OpFailure(e.message);
     throw e;
   }
   const split = (s: typeof sets.train): Split => ({ n: s.labels.length, x: s.images, y: s.labels });
-  return imageDataset("cifar10", [32, 32, 3], 10, split(sets.train), split(sets.test), validationCount(ctx.params), labelNoise(ctx.params));
+  return imageDataset("cifar10", [32, 32, 3], 10, split(sets.train), split(sets.test), validationCount(ctx.params), labelNoise(ctx.params), subsetSeed(ctx));
 }
 
 /** CIFAR-100's binary version in `dir`: the first `train` and `test` images of train.bin and test.bin, with fine or coarse labels. */
@@ -96,13 +101,17 @@ export function cifar100(ctx: OpContext): DatasetValue {
   if (labels !== "fine" && labels !== "coarse") throw new Error(`internal: cifar100's labels are fine or coarse, not '${labels}'`);
   let sets;
   try {
-    sets = readCifar100(ctx.files["dir"]!, num(ctx, "train"), num(ctx, "test"), labels);
+    const seed = subsetSeed(ctx);
+    const dir = ctx.files["dir"]!;
+    const totals = seed ? recordTotals(CIFAR100, dir) : undefined;
+    const read = readCifar100(dir, totals?.train ?? num(ctx, "train"), totals?.test ?? num(ctx, "test"), labels);
+    sets = seed ? subsets(read, num(ctx, "train"), num(ctx, "test"), seed, "cifar100") : read;
   } catch (e) {
     if (e instanceof DataFileError) throw new OpFailure(e.message);
     throw e;
   }
   const split = (s: typeof sets.train): Split => ({ n: s.labels.length, x: s.images, y: s.labels });
-  return imageDataset("cifar100", [32, 32, 3], LABELS[labels].classes, split(sets.train), split(sets.test), validationCount(ctx.params), labelNoise(ctx.params));
+  return imageDataset("cifar100", [32, 32, 3], LABELS[labels].classes, split(sets.train), split(sets.test), validationCount(ctx.params), labelNoise(ctx.params), subsetSeed(ctx));
 }
 
 /**
@@ -125,6 +134,24 @@ function imageDataset(name: string, inputShape: readonly number[], classes: numb
     test,
     ...(split.validation ? { validation: split.validation } : {}),
   });
+}
+
+/** A CIFAR op's `seed`: absent (the stage key omits it) at its default, 0. */
+function subsetSeed(ctx: OpContext): number {
+  return ctx.params["seed"] !== undefined ? num(ctx, "seed") : 0;
+}
+
+type Images = { images: Uint8Array; labels: Int32Array };
+
+/** Seeded subsets of `train` and `test` images of every image read, each kept in file order. */
+function subsets(all: { train: Images; test: Images }, train: number, test: number, seed: number, op: string): { train: Images; test: Images } {
+  const pick = (set: Images, n: number, which: string): Images => {
+    const total = set.labels.length;
+    if (n > total) throw new OpFailure(`${which}: ${n} asks for more images than the files hold (${total})`);
+    const s = subsetOf({ n: total, x: set.images, y: set.labels }, IMAGE_BYTES, n, new Random(seed, `${op}/subset/${which}`));
+    return { images: s.x as Uint8Array, labels: s.y };
+  };
+  return { train: pick(all.train, train, "train"), test: pick(all.test, test, "test") };
 }
 
 /** `n` examples of `split` drawn by `random` (a seeded permutation), kept in the split's own order. */

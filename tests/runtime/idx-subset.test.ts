@@ -1,13 +1,14 @@
 // Subsets of IDX files: `idx(…, train: N, test: M, seed)` takes seeded subsets of the files'
 // examples (in the files' order), checked against the files' sizes before anything runs.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkIdxFiles, encodeIdx } from "../../runtime/data/idx.js";
 import { OpFailure } from "../../runtime/core/errors.js";
-import { idx } from "../../runtime/ops/datasets.js";
+import { cifar10, idx } from "../../runtime/ops/datasets.js";
+import { cifarFiles, encodeCifarBatch } from "../../runtime/data/cifar10.js";
 import type { ParamValue } from "../../compiler/stage.js";
 import type { OpContext } from "../../runtime/ops/context.js";
 
@@ -69,5 +70,33 @@ describe("idx(…, train, test, seed)", () => {
     expect(checkIdxFiles(paths, 0, { train: 60, test: 30 })).toBeUndefined();
     expect(() => load({ train: 61 })).toThrow(OpFailure);
     expect(checkIdxFiles(paths, 20, { train: 20 })).toContain("validation");
+  });
+});
+
+describe("cifar10(…, train, test, seed)", () => {
+  // 5 batch files of 4 images and a test file of 6, each image's first byte its number in the set.
+  const folder = join(dir, "cifar");
+  mkdirSync(folder);
+  cifarFiles(folder).forEach((file, b) => {
+    const count = b < 5 ? 4 : 6;
+    const first = b < 5 ? 4 * b : 100;
+    writeFileSync(file, encodeCifarBatch(Array.from({ length: count }, (_, r) => (first + r) % 10), (r, offset) => (offset === 0 ? first + r : 7)));
+  });
+  const load = (params: Record<string, ParamValue>) => {
+    const d = cifar10({ stage: "data", params: { dir: folder, label_noise: 0, ...params }, inputs: {}, files: { dir: folder }, progress: () => {} });
+    const ids = (s: { n: number; x: Uint8Array | Float32Array }) => Array.from({ length: s.n }, (_, i) => s.x[i * 3072]!);
+    return { train: ids(d.train), test: ids(d.test) };
+  };
+
+  it("seed 0 (or none) keeps the first images in file order; another seed draws a subset of them all", () => {
+    expect(load({ train: 6, test: 3 })).toEqual({ train: [0, 1, 2, 3, 4, 5], test: [100, 101, 102] });
+    expect(load({ train: 6, test: 3, seed: 0 })).toEqual(load({ train: 6, test: 3 }));
+    const a = load({ train: 6, test: 3, seed: 4 });
+    expect(a.train).toHaveLength(6);
+    expect(a.train).toEqual([...a.train].sort((x, y) => x - y));
+    expect(a.train).not.toEqual([0, 1, 2, 3, 4, 5]);
+    expect(Math.max(...a.train)).toBeLessThan(20);
+    expect(load({ train: 6, test: 3, seed: 4 })).toEqual(a);
+    expect(() => load({ train: 21, test: 3, seed: 4 })).toThrow(/train: 21 asks for more images than the files hold \(20\)/);
   });
 });
