@@ -148,17 +148,22 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
   return { nets, replicates, replicateNets, values, missing };
 }
 
+/** A point whose figure is a number's value (an instability, a mask distance), not an accuracy: tabled as a plain number. */
+type ValuePoint = BandPoint & { readonly value: true };
+
+function isValuePoint(p: BandPoint): p is ValuePoint {
+  return "value" in p;
+}
+
 /** The aggregate of a replicate block as points: one for replicates of a net or number, one per position of lists. */
 function bandPoints(name: string, a: Aggregate | ListAggregate): BandPoint[] {
-  if (!isListAggregate(a)) {
-    return [{ label: name, remaining: a.remaining ?? null, accuracy: a.accuracy ?? a.value ?? null, earlyStopAccuracy: a.earlyStopAccuracy ?? null }];
-  }
-  return a.accuracy.map((accuracy, k) => ({
-    label: `${name}[·][${k}]`,
-    remaining: a.remaining[k] ?? null,
-    accuracy: accuracy ?? a.value?.[k] ?? null,
-    earlyStopAccuracy: a.earlyStopAccuracy?.[k] ?? null,
-  }));
+  const point = (label: string, remaining: Stats | null, accuracy: Stats | null, value: Stats | null, earlyStopAccuracy: Stats | null): BandPoint => {
+    if (accuracy !== null || value === null) return { label, remaining, accuracy, earlyStopAccuracy };
+    const numbers: ValuePoint = { label, remaining, accuracy: value, earlyStopAccuracy, value: true };
+    return numbers;
+  };
+  if (!isListAggregate(a)) return [point(name, a.remaining ?? null, a.accuracy ?? null, a.value ?? null, a.earlyStopAccuracy ?? null)];
+  return a.accuracy.map((accuracy, k) => point(`${name}[·][${k}]`, a.remaining[k] ?? null, accuracy, a.value?.[k] ?? null, a.earlyStopAccuracy?.[k] ?? null));
 }
 
 const meanStd = (s: Stats | null, share = true) =>
@@ -168,7 +173,7 @@ function replicateTable(replicates: readonly ReplicateSummary[]): string {
   const rows = replicates.flatMap((r) =>
     r.points.map(
       (p) =>
-        `<tr><td>${escapeHtml(p.label)}</td><td>${r.count}</td><td>${p.remaining ? `${(100 * p.remaining.mean).toFixed(1)}%` : "–"}</td><td>${meanStd(p.accuracy, p.remaining !== null)}</td><td>${meanStd(p.earlyStopAccuracy)}</td></tr>`,
+        `<tr><td>${escapeHtml(p.label)}</td><td>${r.count}</td><td>${p.remaining ? `${(100 * p.remaining.mean).toFixed(1)}%` : "–"}</td><td>${meanStd(p.accuracy, !isValuePoint(p))}</td><td>${meanStd(p.earlyStopAccuracy)}</td></tr>`,
     ),
   );
   return `<table class="replicates"><thead><tr><th>replicates</th><th>n</th><th>weights remaining</th><th>accuracy: mean ± std [min, max]</th><th>at early stop</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;

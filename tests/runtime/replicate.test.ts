@@ -152,6 +152,9 @@ describe("show and report aggregate it", () => {
     expect(html).toContain('<table class="replicates">');
     expect(html).toContain(`<td>runs</td><td>3</td><td>100.0%</td><td>${(100 * runs.aggregate.accuracy.mean).toFixed(2)}% ± ${(100 * runs.aggregate.accuracy.std).toFixed(2)}`);
     expect(html).toContain("<td>imp[·][1]</td><td>2</td><td>64.0%</td>");
+    // Numbers are tabled as numbers, not as percentages.
+    const barriers = (await show("barriers")) as { aggregate: { value: Stat } };
+    expect(html).toContain(`<td>barriers</td><td>2</td><td>–</td><td>${barriers.aggregate.value.mean.toPrecision(4)} ± ${barriers.aggregate.value.std.toPrecision(2)}</td>`);
     // The band: an area between mean − std and mean + std, labelled as such.
     expect(html).toMatch(/imp \(mean ± std of 2\)/);
     expect(html).toMatch(/<path[^>]*aria-roledescription="area"|role-mark[^"]*area|mark-area/);
