@@ -21,6 +21,7 @@ export const DIAGNOSTIC_CODES = [
   "import-not-found",
   "import-cycle",
   "data-not-found",
+  "lineage-mismatch",
   /** A warning: an argument that changes no result (a seed given to a magnitude prune). */
   "ineffective-arg",
 ] as const;

@@ -25,6 +25,7 @@ import {
   type Value,
 } from "../types.js";
 import { dataFileProblem, type DataFileHost } from "./data-files.js";
+import { Lineages, surelyDifferent } from "./lineage.js";
 import type { Module } from "./program.js";
 import type { ArgSource, Binding, LetBinding, Resolution, ResolvedCall } from "./resolve.js";
 
@@ -46,6 +47,7 @@ export const MAX_REPEAT = 10_000;
 
 export class TypeChecker {
   readonly info = new Map<A.Expr, ExprInfo>();
+  private lineages: Lineages | undefined;
   private readonly bindingInfo = new Map<Binding, ExprInfo>();
   private readonly inProgress = new Set<Binding>();
   /** The checked value of each `defaults` entry. */
@@ -340,6 +342,7 @@ export class TypeChecker {
     }
     this.checkConstraints(op, resolved, values, call.op.range);
     this.ineffectiveSeed(op, resolved, values);
+    if (op.name === "rewind") this.sameLineage(resolved);
     if (this.dataFiles) this.checkDataFiles(op, resolved, values, this.dataFiles);
     for (const param of op.params) {
       const when = param.requiredWhen;
@@ -350,6 +353,27 @@ export class TypeChecker {
     }
     unbound();
     return { type: substitute(op.result, bindings) };
+  }
+
+  /** `rewind(net, to: other)` with the two from different `init`s: an error at `to`, read from the text. */
+  private sameLineage(resolved: ResolvedCall): void {
+    const net = resolved.args.get("net");
+    const to = resolved.args.get("to");
+    if (net?.kind !== "arg" || to?.kind !== "arg") return;
+    this.lineages ??= new Lineages(this.resolution);
+    const a = this.lineages.of(net.value);
+    const b = this.lineages.of(to.value);
+    if (a === "unknown" || b === "unknown" || a.size === 0 || b.size === 0) return;
+    const valueOf = (e: A.Expr) => this.info.get(e)?.value;
+    // Different only if every origin of one surely differs from every origin of the other.
+    const apart = [...a].every((x) => [...b].every((y) => surelyDifferent(x, y, this.resolution, valueOf)));
+    if (!apart) return;
+    const where = (set: ReadonlySet<A.CallExpr>) => [...set].map((c) => `${c.op.name} at line ${this.module.source.position(c.range.start).line}`).join(" or ");
+    this.report(
+      to.value.range,
+      "lineage-mismatch",
+      `rewind needs two nets from the same initialisation: 'net' descends from the ${where(a)}, 'to' from the ${where(b)}; rewind to a net trained from the same init (a reinit starts a new one)`,
+    );
   }
 
   /**
