@@ -206,21 +206,28 @@ export class AstBuilder {
     return { kind: "List", range, items };
   }
 
-  private repeat(node: C.RepeatCstNode): A.RepeatExpr {
-    const range = this.range(node);
-    const c = node.children;
+  /**
+   * A loop's count as written (`repeat INT`, `replicate INT`): a whole number, with an
+   * optional minus so that the checker reports `-1` by its range; a fraction is a problem here.
+   */
+  private count(c: { NumberLiteral?: IToken[]; Minus?: IToken[] }, start: number, what: string): { count: A.NumberLiteral | A.NegateExpr; literal: A.NumberLiteral; negative: boolean } {
     const countToken = first(c.NumberLiteral);
     const minus = first(c.Minus);
     const literal: A.NumberLiteral = present(countToken)
       ? this.number(countToken)
-      : { kind: "Number", range: { start: range.start, end: range.start }, value: NaN, integer: true, text: "" };
-    // The grammar's `repeat INT`: a count of rounds is whole.
-    if (present(countToken) && !literal.integer) {
-      this.problems.push({ range: literal.range, message: `'repeat' takes a whole number of rounds; found ${literal.text}` });
-    }
+      : { kind: "Number", range: { start, end: start }, value: NaN, integer: true, text: "" };
+    if (present(countToken) && !literal.integer) this.problems.push({ range: literal.range, message: `${what}; found ${literal.text}` });
     const count: A.NumberLiteral | A.NegateExpr = present(minus)
       ? { kind: "Negate", range: { start: minus.startOffset, end: literal.range.end }, operand: literal }
       : literal;
+    return { count, literal, negative: present(minus) };
+  }
+
+  private repeat(node: C.RepeatCstNode): A.RepeatExpr {
+    const range = this.range(node);
+    const c = node.children;
+    // The grammar's `repeat INT`: a count of rounds is whole.
+    const { count } = this.count(c, range.start, "'repeat' takes a whole number of rounds");
     return {
       kind: "Repeat",
       range,
@@ -235,18 +242,8 @@ export class AstBuilder {
   private replicate(node: C.ReplicateCstNode): A.ForExpr {
     const range = this.range(node);
     const c = node.children;
-    const countToken = first(c.NumberLiteral);
-    const minus = first(c.Minus);
-    const literal: A.NumberLiteral = present(countToken)
-      ? this.number(countToken)
-      : { kind: "Number", range: { start: range.start, end: range.start }, value: NaN, integer: true, text: "" };
-    if (present(countToken) && !literal.integer) {
-      this.problems.push({ range: literal.range, message: `'replicate' takes a whole number of replicates; found ${literal.text}` });
-    }
-    const count: A.NumberLiteral | A.NegateExpr = present(minus)
-      ? { kind: "Negate", range: { start: minus.startOffset, end: literal.range.end }, operand: literal }
-      : literal;
-    const n = present(minus) || !Number.isInteger(literal.value) ? 0 : Math.min(literal.value, MAX_REPLICATES);
+    const { count, literal, negative } = this.count(c, range.start, "'replicate' takes a whole number of replicates");
+    const n = negative || !Number.isInteger(literal.value) ? 0 : Math.min(literal.value, MAX_REPLICATES);
     const items: A.NumberLiteral[] = Array.from({ length: n }, (_, i) => ({ kind: "Number", range: literal.range, value: i + 1, integer: true, text: String(i + 1) }));
     return {
       kind: "For",
