@@ -300,6 +300,13 @@ export interface Unavailable {
 }
 
 /** For a stage that is not cached: why, naming a failed input when that is what stands in the way. */
+/** The inputs a stage waits on: those of `upstream`, and of `new` while an input runs first. */
+function waitsFor(r: RunReason | undefined): readonly StageId[] | undefined {
+  if (r?.kind === "upstream") return r.inputs;
+  if (r?.kind === "new" && r.after) return r.after;
+  return undefined;
+}
+
 function unavailable(decisions: ReadonlyMap<StageId, PlannedStage>, id: StageId, runHint: string): Unavailable {
   const reason = (d: PlannedStage | undefined) => (d?.decision.status === "run" ? d.decision.reason : undefined);
   const r = reason(decisions.get(id));
@@ -313,14 +320,15 @@ function unavailable(decisions: ReadonlyMap<StageId, PlannedStage>, id: StageId,
     seen.add(at);
     const here = reason(decisions.get(at));
     if (here?.kind === "failed") return [at, here];
-    if (here?.kind !== "upstream") return undefined;
-    for (const input of here.inputs) {
+    const inputs = waitsFor(here);
+    if (!inputs) return undefined;
+    for (const input of inputs) {
       const found = search(input);
       if (found) return found;
     }
     return undefined;
   };
-  const upstream = r?.kind === "upstream" ? r.inputs.map(search).find((x) => x) : undefined;
+  const upstream = waitsFor(r)?.map(search).find((x) => x);
   if (upstream) return { id, status: "failed", why: `it is not computed: its input '${upstream[0]}' failed when last run: ${failed(upstream[1])}` };
   return { id, status: "not computed", why: `it is not computed yet: run \`${runHint}\` to compute it` };
 }
