@@ -42,9 +42,14 @@ function label(stage: Stage): string {
     const expected = d.kind === "Param" ? stage.params[d.name] : normalise(d);
     return JSON.stringify(expected) === JSON.stringify(v);
   };
-  const shown = Object.entries(stage.params)
-    .filter(([k, v]) => !isDefault(k, v))
-    .map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`);
+  // A data op's files by name (`train-images-idx3-ubyte.gz`, the folder `cifar-10-batches-bin`): which data, at a glance.
+  const files = Object.values(stage.files).map((path) => path.split(/[\\/]/).filter(Boolean).pop() ?? path);
+  const shown = [
+    ...files,
+    ...Object.entries(stage.params)
+      .filter(([k, v]) => !isDefault(k, v))
+      .map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`),
+  ];
   return [stage.id, `${stage.op}(${shown.join(", ")})`].join("\n");
 }
 

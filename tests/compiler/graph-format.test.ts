@@ -376,16 +376,16 @@ describe("hostile text", () => {
     expect(json.stages.find((s) => s.id === "d")!.files["images"]).toBe(`/p/${HOSTILE}`);
   });
 
-  it("does not reach DOT or Mermaid labels: paths are files, not params", () => {
+  it("reaches DOT and Mermaid labels only as the file's name, escaped: a data op's label names its files", () => {
     const g = compileText(text);
-    for (const format of ["dot", "mermaid"] as const) {
-      const out = formatGraph(g, format);
-      expect(out).not.toContain("script");
-      expect(out).not.toContain("alert");
-      expect(out).not.toContain("ird");
-      expect(out).not.toContain("`");
-    }
-    expect([...dotNodes(formatGraph(g, "dot")).values()][0]).toBe("d\nidx()");
+    const name = HOSTILE.split(/[\\/]/).pop()!;
+    // DOT: the label reads back exactly (quotes, backslashes and newlines escaped).
+    expect([...dotNodes(formatGraph(g, "dot")).values()][0]).toBe(`d\nidx(${name}, b.idx, c.idx, d.idx)`);
+    // Mermaid: no markup, quote, backtick or brace survives unescaped.
+    const mermaid = formatGraph(g, "mermaid").split("\n").find((l) => l.includes("idx("))!;
+    const label = mermaid.slice(mermaid.indexOf('["') + 2, mermaid.lastIndexOf('"]'));
+    expect(label.replaceAll("<br/>", "")).not.toMatch(/[<>"`{}|]/);
+    expect(label).toContain("script#62; #96;$#123;x#125;#96;");
   });
 
   /**
