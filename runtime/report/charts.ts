@@ -167,3 +167,21 @@ export function testErrorByWidth(nets: readonly NetSummary[]): Promise<string> {
     },
   });
 }
+
+/** (e) A list of numbers a report names (a mask or filter distance per IMP round): value by position, one line per list. */
+export function numbersByPosition(points: readonly { readonly series: string; readonly index: number; readonly value: number }[]): Promise<string> {
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    width: WIDTH,
+    height: HEIGHT,
+    config,
+    title: "Values by position in their list",
+    data: { values: points.map((p) => ({ ...p })) },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "index", type: "quantitative", title: "position in the list", axis: { tickMinStep: 1 }, scale: { domain: [-0.5, Math.max(...points.map((p) => p.index)) + 0.5], nice: false } },
+      y: { field: "value", type: "quantitative", title: "value" },
+      color: { field: "series", type: "nominal", title: null, legend: { labelLimit: 280 } },
+    },
+  } as unknown as vl.TopLevelSpec);
+}

@@ -8,7 +8,7 @@ import { aggregate, isListAggregate, netFigures, type Aggregate, type Item, type
 import { readResults, type CachedResult, type Unavailable } from "../plan.js";
 import type { Store } from "../store/store.js";
 import { recordFigures } from "../methods/records.js";
-import { accuracyBySparsity, accuracyOverTraining, recordFigure, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
+import { accuracyBySparsity, accuracyOverTraining, numbersByPosition, recordFigure, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -49,6 +49,8 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
 export interface ReportValue {
   readonly name: string;
   readonly value: string;
+  /** A number that is an item of a list (`distances[3]`): its list and position, for a figure of the list. */
+  readonly point?: { readonly series: string; readonly index: number; readonly value: number };
 }
 
 /** A value a report names that is not there to draw: not computed, failed (and why), or damaged. */
@@ -143,7 +145,12 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
     // A replicate block's nets are drawn and listed as its aggregate.
     else if (result.artifact.kind === "Net") {
       (inReplicates.has(series.split("[")[0]!) ? replicateNets : nets).push(summarise(label, series, result.artifact.net));
-    } else values.push({ name: label, value: describe(result.artifact)! });
+    } else {
+      // A number in a list (a mask or filter distance per round) is also a point of that list's figure.
+      const index = /\[(\d+)\]$/.exec(label);
+      const point = result.artifact.kind === "Number" && series !== label && index ? { series, index: Number(index[1]), value: result.artifact.value } : undefined;
+      values.push({ name: label, value: describe(result.artifact)!, ...(point ? { point } : {}) });
+    }
   }
   return { nets, replicates, replicateNets, values, missing };
 }
@@ -207,17 +214,25 @@ function missingTable(missing: readonly ReportMissing[]): string {
   return `<table class="missing"><thead><tr><th>not shown</th><th></th><th>why</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+/** An SVG figure inline in the page: without the root tag's namespace declarations, so the page names no URL. */
+function inlineFigure(svg: string): string {
+  return `<figure>${svg.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`;
+}
+
 export async function renderReport(file: string, sections: readonly ReportSection[]): Promise<string> {
   const parts: string[] = [];
   for (const s of sections) {
     const replicates = s.replicates ?? [];
     const values = (replicates.length ? replicateTable(replicates) : "") + (s.values?.length ? valueTable(s.values) : "") + (s.missing?.length ? missingTable(s.missing) : "");
+    // Lists of numbers (mask or filter distances per round): one line each, by position.
+    const points = (s.values ?? []).flatMap((v) => (v.point ? [v.point] : []));
+    const numberFigures = points.length ? [await numbersByPosition(points)] : [];
     if (s.nets.length === 0 && !replicates.some((r) => r.points.some((p) => p.remaining))) {
-      // Only numbers (an instability, a mask distance): a table, and no empty figures.
-      parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${values}</section>`);
+      // Only numbers (an instability, a mask distance): a table, a figure for lists of them, no empty figures.
+      parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${numberFigures.map(inlineFigure).join("")}${values}</section>`);
       continue;
     }
-    const figures = [await accuracyBySparsity(s.nets, replicates), ...(s.nets.length ? [await accuracyOverTraining(s.nets)] : [])];
+    const figures = [await accuracyBySparsity(s.nets, replicates), ...(s.nets.length ? [await accuracyOverTraining(s.nets)] : []), ...numberFigures];
     // The figures the methods' records ask for (early-bird emergence, …).
     for (const f of recordFigures(s.nets)) figures.push(await recordFigure(f));
     // Nets of lists that sweep width (three widths or more in one list): test error against width.
@@ -225,7 +240,7 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     if (sweeps) figures.push(await testErrorByWidth(s.nets));
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
     // Only the root tag's are dropped, so text inside the figure is never rewritten.
-    const inline = figures.map((f) => `<figure>${f.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`);
+    const inline = figures.map(inlineFigure);
     parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${s.nets.length ? table(s.nets, sweeps) : ""}${values}</section>`);
   }
   return `<!doctype html>

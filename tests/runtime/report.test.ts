@@ -83,6 +83,22 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
   });
 });
 
+describe("a list of numbers in a report", () => {
+  it("gets a figure of value by position, one line per list, beside its table", async () => {
+    const rig = new Rig(`${SMALL_IMP}let distances = for r in rounds { yield mask_distance(r, net0) }\nreport "distances" { distances }\n`);
+    const r = await rig.run();
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = join(rig.dir, "d.html");
+    expect((await rig.lth(["report", rig.file, "-o", out])).exitCode).toBe(0);
+    const html = readFileSync(out, "utf8");
+    expect(html).toContain("Values by position in their list");
+    expect(html.match(/<figure>/g)).toHaveLength(1);
+    // Three points on one line: the rounds' distances, as the table lists them.
+    expect(html).toContain("<td>distances[2]</td>");
+    expect((html.match(/role-mark[^"]*symbol|aria-roledescription="point"/g) ?? []).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe("a report of numbers alone", () => {
   it("is a table of the values, without empty figures", async () => {
     const html = await renderReport("p.lth", [{ title: "Instability", nets: [], values: [{ name: "at_init", value: "0.001000" }, { name: "xs[1]", value: "accuracy 91.00%, loss 0.3000" }] }]);
