@@ -33,8 +33,8 @@ export function showParam(op: string, param: string, v: ParamValue | undefined):
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-/** A stage's label: its id and its call, with only the parameters that differ from the op's defaults. */
-function label(stage: Stage): string {
+/** A stage's parameters that differ from its op's defaults, as `name: value`. */
+export function nonDefaultParams(stage: Stage): string[] {
   const decl = lookupOp(stage.op);
   const isDefault = (param: string, v: ParamValue): boolean => {
     const d = decl?.params.find((p) => p.name === param)?.default;
@@ -42,15 +42,16 @@ function label(stage: Stage): string {
     const expected = d.kind === "Param" ? stage.params[d.name] : normalise(d);
     return JSON.stringify(expected) === JSON.stringify(v);
   };
+  return Object.entries(stage.params)
+    .filter(([k, v]) => !isDefault(k, v))
+    .map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`);
+}
+
+/** A stage's label: its id and its call, with only the parameters that differ from the op's defaults. */
+function label(stage: Stage): string {
   // A data op's files by name (`train-images-idx3-ubyte.gz`, the folder `cifar-10-batches-bin`): which data, at a glance.
   const files = Object.values(stage.files).map((path) => path.split(/[\\/]/).filter(Boolean).pop() ?? path);
-  const shown = [
-    ...files,
-    ...Object.entries(stage.params)
-      .filter(([k, v]) => !isDefault(k, v))
-      .map(([k, v]) => `${k}: ${showParam(stage.op, k, v)}`),
-  ];
-  return [stage.id, `${stage.op}(${shown.join(", ")})`].join("\n");
+  return [stage.id, `${stage.op}(${[...files, ...nonDefaultParams(stage)].join(", ")})`].join("\n");
 }
 
 function dotString(s: string): string {

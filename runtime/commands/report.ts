@@ -8,6 +8,9 @@ import { accuracyBySparsity } from "../report/charts.js";
 import { collect, renderReport } from "../report/report.js";
 import { tableRows, toCsv, toMarkdown } from "../report/table.js";
 import { loadPipeline, openStore } from "./pipeline.js";
+import { lthPackageRoot } from "./init.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export async function reportCommand(file: string, options: { out?: string; store?: string; format?: string }, io: CommandIO): Promise<number> {
   const format = options.format ?? "html";
@@ -37,7 +40,7 @@ export async function reportCommand(file: string, options: { out?: string; store
         ? toCsv(rows())
         : format === "markdown"
           ? toMarkdown(rows())
-          : await renderReport(basename(file), sections);
+          : await renderReport(basename(file), sections, { version: lthVersion() });
   // `-o -`: standard output, as codegen's.
   if (options.out === "-") io.out(content.replace(/\n$/, ""));
   else {
@@ -51,4 +54,9 @@ export async function reportCommand(file: string, options: { out?: string; store
     for (const m of missing) io.err(`  ${m.name}: ${m.why}`);
   }
   return EXIT.ok;
+}
+
+/** The version of this lth, for the report's provenance. */
+function lthVersion(): string {
+  return (JSON.parse(readFileSync(join(lthPackageRoot(), "package.json"), "utf8")) as { version: string }).version;
 }

@@ -20,6 +20,8 @@ export interface NetSummary {
   readonly records?: Readonly<Partial<MethodRecords>>;
   /** The architecture's width: an MLP's first hidden layer, a conv net's or VGG's channel multiplier. */
   readonly width?: number;
+  /** Each layer's share of weights remaining, in the net's order. */
+  readonly layers?: readonly { readonly name: string; readonly remaining: number }[];
   /** The early-stopping point of the training that made it, where its dataset had a validation split. */
   readonly earlyStop?: { readonly step: number; readonly testAccuracy: number };
 }
@@ -179,9 +181,35 @@ export function numbersByPosition(points: readonly { readonly series: string; re
     data: { values: points.map((p) => ({ ...p })) },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "index", type: "quantitative", title: "position in the list", axis: { tickMinStep: 1 }, scale: { domain: [-0.5, Math.max(...points.map((p) => p.index)) + 0.5], nice: false } },
+      x: {
+        field: "index",
+        type: "quantitative",
+        title: "position in the list",
+        axis: { values: Array.from({ length: Math.max(...points.map((p) => p.index)) + 1 }, (_, i) => i), format: "d" },
+        scale: { domain: [-0.5, Math.max(...points.map((p) => p.index)) + 0.5], nice: false },
+      },
       y: { field: "value", type: "quantitative", title: "value" },
       color: { field: "series", type: "nominal", title: null, legend: { labelLimit: 280 } },
+    },
+  } as unknown as vl.TopLevelSpec);
+}
+
+/** (f) Each pruned net's share of weights remaining per layer, layers in the net's order. */
+export function sparsityByLayer(nets: readonly NetSummary[]): Promise<string> {
+  const order = [...new Set(nets.flatMap((n) => (n.layers ?? []).map((l) => l.name)))];
+  const values = nets.flatMap((n) => (n.layers ?? []).map((l) => ({ name: n.name, layer: l.name, remaining: 100 * l.remaining })));
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    width: WIDTH,
+    height: HEIGHT,
+    config,
+    title: "Weights remaining per layer",
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "layer", type: "ordinal", title: "layer", sort: order, axis: { labelAngle: -45 } },
+      y: { field: "remaining", type: "quantitative", title: "weights remaining (%)", scale: { domain: [0, 100] } },
+      color: { field: "name", type: "nominal", title: null, legend: { columns: nets.length > 14 ? 2 : 1 } },
     },
   } as unknown as vl.TopLevelSpec);
 }

@@ -5,10 +5,13 @@
 import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
 import { earlyStopOf, measurement, sparsity, type NetValue } from "../core/net.js";
 import { aggregate, isListAggregate, netFigures, type Aggregate, type Item, type ListAggregate, type Stats } from "./aggregate.js";
-import { readResults, type CachedResult, type Unavailable } from "../plan.js";
+import { plan, readResults, selectStages, type CachedResult, type Unavailable } from "../plan.js";
+import { nonDefaultParams } from "../../compiler/graph-format.js";
+import { fileDigest } from "../store/store.js";
+import { existsSync } from "node:fs";
 import type { Store } from "../store/store.js";
 import { recordFigures } from "../methods/records.js";
-import { accuracyBySparsity, accuracyOverTraining, numbersByPosition, recordFigure, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
+import { accuracyBySparsity, accuracyOverTraining, numbersByPosition, recordFigure, sparsityByLayer, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -33,6 +36,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
   const history = measured ? net.history : [];
   const best = history.reduce<NetSummary["best"]>((b, h) => (!b || h.accuracy > b.accuracy ? { accuracy: h.accuracy, step: h.step } : b), null);
   return {
+    layers: layers.map((l) => ({ name: l.name, remaining: l.remaining / Math.max(1, l.total) })),
     name,
     series,
     remaining,
@@ -61,7 +65,18 @@ export interface ReportMissing {
 }
 
 /** What a report block names, each element of each list (lists of lists too) read from the store. */
+/** Where a result shown comes from: every stage behind it, its backend, the parameters it sets and the files it read. */
+export interface ProvenanceRow {
+  readonly id: string;
+  readonly op: string;
+  /** The backend that computed it; null for an op that uses none; undefined when it is not computed. */
+  readonly backend: string | null | undefined;
+  readonly params: readonly string[];
+  readonly files: readonly { readonly path: string; readonly digest: string | null }[];
+}
+
 export interface ReportContents {
+  readonly provenance: readonly ProvenanceRow[];
   readonly nets: readonly NetSummary[];
   /** Each `replicate` block named, aggregated (its nets are not drawn one by one). */
   readonly replicates: readonly ReplicateSummary[];
@@ -152,7 +167,27 @@ export function collect(graph: StageGraph, store: Store, names: readonly string[
       values.push({ name: label, value: describe(result.artifact)!, ...(point ? { point } : {}) });
     }
   }
-  return { nets, replicates, replicateNets, values, missing };
+  return { provenance: provenanceOf(graph, store, all.flatMap((e) => stagesOf(e.value))), nets, replicates, replicateNets, values, missing };
+}
+
+/** Every stage the shown results need (their ancestors too), in dependency order, with where each came from. */
+function provenanceOf(graph: StageGraph, store: Store, ids: readonly string[]): ProvenanceRow[] {
+  const stages = selectStages(graph, ids as Parameters<typeof selectStages>[1]);
+  return plan(graph, store, stages).map(({ stage, decision }) => ({
+    id: stage.id,
+    op: stage.op,
+    backend: decision.status === "cached" ? decision.record.backend : undefined,
+    params: nonDefaultParams(stage),
+    files: Object.values(stage.files).map((path) => ({ path, digest: existsSync(path) ? fileDigest(path) : null })),
+  }));
+}
+
+function provenanceSection(rows: readonly ProvenanceRow[], version: string | undefined): string {
+  const body = rows.map(
+    (r) =>
+      `<tr><td>${escapeHtml(r.id)}</td><td>${escapeHtml(r.op)}</td><td>${r.backend === undefined ? "not computed" : escapeHtml(r.backend ?? "none (no tensors)")}</td><td>${escapeHtml(r.params.join(", ") || "defaults")}</td><td>${r.files.map((f) => `${escapeHtml(f.path)}<br><code>${f.digest ? escapeHtml(f.digest.slice(0, 16)) : "missing"}</code>`).join("<br>")}</td></tr>`,
+  );
+  return `<details class="provenance"><summary>Provenance: lth ${escapeHtml(version ?? "?")}, ${rows.length} stage${rows.length === 1 ? "" : "s"}</summary><table><thead><tr><th>stage</th><th>op</th><th>backend</th><th>parameters set (the rest at the op's defaults)</th><th>files read (SHA-256)</th></tr></thead><tbody>${body.join("")}</tbody></table></details>`;
 }
 
 /** A point whose figure is a number's value (an instability, a mask distance), not an accuracy: tabled as a plain number. */
@@ -198,6 +233,7 @@ function table(nets: readonly NetSummary[], widths: boolean): string {
 
 export interface ReportSection {
   readonly title: string;
+  readonly provenance?: readonly ProvenanceRow[];
   readonly nets: readonly NetSummary[];
   readonly replicates?: readonly ReplicateSummary[];
   readonly values?: readonly ReportValue[];
@@ -219,7 +255,7 @@ function inlineFigure(svg: string): string {
   return `<figure>${svg.replace(/^<svg\b[^>]*>/, (tag) => tag.replace(/ xmlns(:xlink)?="[^"]*"/g, ""))}</figure>`;
 }
 
-export async function renderReport(file: string, sections: readonly ReportSection[]): Promise<string> {
+export async function renderReport(file: string, sections: readonly ReportSection[], options: { version?: string } = {}): Promise<string> {
   const parts: string[] = [];
   for (const s of sections) {
     const replicates = s.replicates ?? [];
@@ -229,10 +265,17 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     const numberFigures = points.length ? [await numbersByPosition(points)] : [];
     if (s.nets.length === 0 && !replicates.some((r) => r.points.some((p) => p.remaining))) {
       // Only numbers (an instability, a mask distance): a table, a figure for lists of them, no empty figures.
-      parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${numberFigures.map(inlineFigure).join("")}${values}</section>`);
+      parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${numberFigures.map(inlineFigure).join("")}${values}${s.provenance ? provenanceSection(s.provenance, options.version) : ""}</section>`);
       continue;
     }
-    const figures = [await accuracyBySparsity(s.nets, replicates), ...(s.nets.length ? [await accuracyOverTraining(s.nets)] : []), ...numberFigures];
+    const pruned = s.nets.filter((n) => n.layers && n.remaining < 1);
+    const figures = [
+      await accuracyBySparsity(s.nets, replicates),
+      ...(s.nets.length ? [await accuracyOverTraining(s.nets)] : []),
+      // Where each pruned net keeps its weights: the share remaining in every layer.
+      ...(pruned.length ? [await sparsityByLayer(pruned)] : []),
+      ...numberFigures,
+    ];
     // The figures the methods' records ask for (early-bird emergence, …).
     for (const f of recordFigures(s.nets)) figures.push(await recordFigure(f));
     // Nets of lists that sweep width (three widths or more in one list): test error against width.
@@ -241,7 +284,7 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
     // Only the root tag's are dropped, so text inside the figure is never rewritten.
     const inline = figures.map(inlineFigure);
-    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${s.nets.length ? table(s.nets, sweeps) : ""}${values}</section>`);
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${s.nets.length ? table(s.nets, sweeps) : ""}${values}${s.provenance ? provenanceSection(s.provenance, options.version) : ""}</section>`);
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>

@@ -45,11 +45,13 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
   it("draws accuracy against sparsity, accuracy over training, early-bird emergence and a table, with nothing remote", async () => {
     const { page } = await reported();
     const html = readFileSync(page, "utf8");
-    expect(html.match(/<svg/g)).toHaveLength(3);
+    // Accuracy against weights, over training, weights per layer (the pruned nets), early-bird emergence.
+    expect(html.match(/<svg/g)).toHaveLength(4);
     expect(html).toContain("Test accuracy against weights remaining");
     expect(html).toContain("Early-bird channel masks");
-    // dense, three rounds, the control and the bird.
-    expect(html.match(/<tr><td>/g)).toHaveLength(6);
+    expect(html).toContain("Weights remaining per layer");
+    // dense, three rounds, the control and the bird (the provenance table follows).
+    expect(html.split("<details")[0]!.match(/<tr><td>/g)).toHaveLength(6);
     expect(html).toContain("IMP &#60;small&#62; &#38; &#34;quoted&#34;");
     expect(html).not.toMatch(/https?:|<script|<link|@import|src=/);
   });
@@ -74,7 +76,7 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
     const dom = await withTest(execa(CHROMIUM!, [...flags, "--enable-logging=stderr", "--v=0", "--dump-dom", `file://${page}`], { reject: false }));
     expect(dom.exitCode).toBe(0);
     const svgs = dom.stdout.split("<svg").slice(1);
-    expect(svgs).toHaveLength(3);
+    expect(svgs).toHaveLength(4);
     for (const svg of svgs) expect(svg.match(/<path/g)?.length ?? 0).toBeGreaterThan(5);
     expect(dom.stderr).not.toMatch(/CONSOLE.*(error|Uncaught)/i);
     const r = await withTest(execa(CHROMIUM!, [...flags, "--window-size=1200,1700", `--screenshot=${shot}`, `file://${page}`], { reject: false }));
@@ -96,6 +98,26 @@ describe("a list of numbers in a report", () => {
     // Three points on one line: the rounds' distances, as the table lists them.
     expect(html).toContain("<td>distances[2]</td>");
     expect((html.match(/role-mark[^"]*symbol|aria-roledescription="point"/g) ?? []).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("provenance and sparsity per layer", () => {
+  it("the page says which lth, which backend computed each stage, the parameters set and the files read with their digests, and draws each pruned net's layers", async () => {
+    const rig = new Rig(SMALL_IMP);
+    const r = await rig.run();
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = join(rig.dir, "p.html");
+    expect((await rig.lth(["report", rig.file, "-o", out])).exitCode).toBe(0);
+    const html = readFileSync(out, "utf8");
+    const version = (JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string }).version;
+    expect(html).toContain(`<summary>Provenance: lth ${version}, `);
+    // Every stage behind the results, with its backend as the run's events give it.
+    for (const stage of r.stages) {
+      const backend = stage.backend ?? "none (no tensors)";
+      expect(html, stage.id).toMatch(new RegExp(`<tr><td>${stage.id.replace(/[[\].]/g, "\\$&")}</td><td>${stage.op}</td><td>${backend.replace(/[()]/g, "\\$&")}</td>`));
+    }
+    expect(html).toContain("lr: 0.01, batch: 50, optimizer: adam");
+    expect(html).toContain("Weights remaining per layer");
   });
 });
 
