@@ -83,7 +83,21 @@ class ScriptWriter {
   }
 
   private cite(module: Module, range: { start: number }): string {
-    return `// ${commentText(basename(module.source.path))}:${module.source.position(range.start).line}`;
+    return `${this.leadingComments(module, range.start)}// ${commentText(basename(module.source.path))}:${module.source.position(range.start).line}`;
+  }
+
+  /**
+   * The `.lth` file's comments written just above the item that starts at `start` (after the
+   * item before it), as TypeScript comments: a pipeline's explanations stay with its statements.
+   */
+  private leadingComments(module: Module, start: number): string {
+    const items = module.ast.items;
+    const at = items.findIndex((i) => i.range.start === start);
+    if (at < 0) return "";
+    const from = at > 0 ? items[at - 1]!.range.end : 0;
+    const comments = module.ast.comments.filter((c) => c.range.start >= from && c.range.end <= start);
+    // A block comment that holds `*/` only at its end is valid TypeScript as it is; `//` lines too.
+    return comments.map((c) => `${c.text}\n`).join("");
   }
 
   write(): string {

@@ -2,7 +2,8 @@
 // and builds the very stages `lth run` builds: run, it leaves `lth run` nothing to do.
 
 import { execa } from "execa";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { apiOpsSource } from "../../compiler/codegen/api-ops.js";
@@ -82,5 +83,16 @@ describe("lth codegen", () => {
       expect(result.summary.ran).toBe(0);
       expect(result.summary.cached).toBeGreaterThan(5);
     }
+  });
+});
+
+describe("the .lth file's comments", () => {
+  it("stay with the statements they stand above", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lth-codegen-comments-"));
+    const file = join(dir, "main.lth");
+    writeFileSync(file, "// The data.\nlet data = synthetic(n: 100, features: 4, classes: 2)\n\n/* The net,\n   fresh. */\nlet net0 = init(mlp(hidden: [4]), data)\nlet t = train(net0, data, 1 epoch) // trailing\n");
+    const text = generate(file, join(dir, "main.ts"));
+    expect(text).toContain("// The data.\n// main.lth:2\nconst data = ");
+    expect(text).toContain("/* The net,\n   fresh. */\n// main.lth:6\nconst net0 = ");
   });
 });
