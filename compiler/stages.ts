@@ -93,6 +93,11 @@ function atDefault(decl: ParamDecl, value: CompiledValue, args: ReadonlyMap<stri
   return fallback?.kind === "static" && JSON.stringify(fallback.value) === JSON.stringify(value.value);
 }
 
+/** What makes two calls one stage: the same op, version, parameters, inputs and files. */
+function signatureOf(s: Pick<Stage, "op" | "version" | "params" | "inputs" | "files">): string {
+  return JSON.stringify([s.op, s.version, s.params, s.inputs, s.files]);
+}
+
 export class StageBuilder {
   readonly graph = new DirectedGraph<Stage>();
   /** Identical calls (same op, parameters and inputs) share one stage. */
@@ -111,7 +116,7 @@ export class StageBuilder {
       else if (decl.unit === "path") files[decl.name] = resolvePath(dirname(site.file), staticValue(value, site) as string);
       else params[decl.name] = staticValue(value, site);
     }
-    const signature = JSON.stringify([op.name, op.version, params, inputs, files]);
+    const signature = signatureOf({ op: op.name, version: op.version, params, inputs, files });
     const existing = this.bySignature.get(signature);
     if (existing) {
       this.graph.updateNodeAttribute(existing, "names", (names = []) => (names.includes(name) ? names : [...names, name]));
@@ -134,6 +139,37 @@ export class StageBuilder {
     for (const input of new Set(Object.values(inputs))) this.graph.addEdge(input, id);
     this.bySignature.set(signature, id);
     return id;
+  }
+
+  /** How many stages the builder holds: a mark for `renameSince`. */
+  get size(): number {
+    return this.graph.order;
+  }
+
+  /**
+   * Gives the stages made since `mark` (their ids in the order they were made) the names
+   * `rename` picks, as the compiler names a binding's stages (`dense`, `dense/prune`); stages
+   * that read them follow. Returns the old id → new id map. (The API's `named`: a script's
+   * calls make their inner stages first, so a statement's names are known only at its end.)
+   */
+  renameSince(mark: number, rename: (stage: Stage) => string): Map<StageId, StageId> {
+    const fresh = this.graph.nodes().slice(mark).map((id) => this.graph.getNodeAttributes(id));
+    const renamed = new Map<StageId, StageId>();
+    if (fresh.length === 0) return renamed;
+    for (const stage of fresh) {
+      this.bySignature.delete(signatureOf(stage));
+      this.graph.dropNode(stage.id);
+    }
+    for (const stage of fresh) {
+      const id = this.uniqueId(rename(stage));
+      renamed.set(stage.id, id);
+      const inputs = Object.fromEntries(Object.entries(stage.inputs).map(([k, v]) => [k, renamed.get(v) ?? v]));
+      const moved: Stage = { ...stage, id, inputs, names: [id] };
+      this.graph.addNode(id, moved);
+      for (const input of new Set(Object.values(inputs))) this.graph.addEdge(input, id);
+      this.bySignature.set(signatureOf(moved), id);
+    }
+    return renamed;
   }
 
   private uniqueId(name: string): StageId {

@@ -133,9 +133,27 @@ class ScriptWriter {
     const value = b.node.value;
     const cite = this.cite(b.module, b.node.range);
     const inner = value.kind === "Paren" ? value.inner : value;
+    // The stage name `lth run` gives this binding: `dense`, or `rounds[${round}].pruned` in a block.
+    const path = this.path === undefined ? b.name : `${this.path}.${b.name}`;
     // A defaults object a loop uses is declared before the loop, not in its block, where later statements could not see it.
-    if (inner.kind === "Repeat" || inner.kind === "For") return `${this.defaultsFor(inner, b.module)}${cite}\n${this.loop(inner, b.module, name)}`;
-    return `${this.defaultsFor(value, b.module)}${cite}\nconst ${name} = ${this.expr(value, b.module)};`;
+    if (inner.kind === "Repeat" || inner.kind === "For") return `${this.defaultsFor(inner, b.module)}${cite}\n${this.loop(inner, b.module, name, path)}`;
+    return `${this.defaultsFor(value, b.module)}${cite}\nconst ${name} = ${this.named(path, value, this.expr(value, b.module))};`;
+  }
+
+  /** The `.lth` stage-name prefix of the block being written (a template literal's body), or undefined at file level. */
+  private path: string | undefined;
+
+  /**
+   * `ex.named("dense", () => …)` around an expression that makes stages, so the script's run
+   * lines name them as `lth run` does; the expression itself elsewhere.
+   */
+  private named(path: string, e: A.Expr, text: string): string {
+    const inner = e.kind === "Paren" ? e.inner : e;
+    const call = inner.kind === "Call" ? inner : inner.kind === "Pipe" ? inner.call : undefined;
+    const op = call && this.program.resolution.calls.get(call)?.op;
+    if (!op || op.category === "architecture" || op.name === "last") return text;
+    const name = path.includes("${") ? `\`${path}\`` : jsString(path);
+    return `${this.ex}.named(${name}, () => ${text})`;
   }
 
   /** The `defaults` options objects an expression uses, written before their first use. */
@@ -169,16 +187,22 @@ class ScriptWriter {
     return out.join("");
   }
 
-  private loop(e: A.RepeatExpr | A.ForExpr, module: Module, name: string): string {
+  private loop(e: A.RepeatExpr | A.ForExpr, module: Module, name: string, path?: string): string {
     const element = this.typeName(this.program.info.get(e)?.type, true);
     const variable = this.id(e.variable.name);
+    const round = e.kind === "Repeat" ? this.fresh("round") : undefined;
+    // Each round's stages are named `rounds[k]…`, as `lth run` names them; k from the loop's own counter.
+    const outer = this.path;
+    const index = round ?? (e.kind === "For" && e.replicate ? `${variable} - 1` : `${name}.length`);
+    this.path = path === undefined ? undefined : `${path}[\${${index}}]`;
     const lets = (this.program.resolution.blockOrder.get(e) ?? []).map((b) => this.letStatement(b));
     const defaults = this.defaultsFor(e.body.result, module);
-    const result = this.expr(e.body.result, module);
+    const rawResult = this.expr(e.body.result, module);
+    const result = this.path === undefined ? rawResult : this.named(this.path, e.body.result, rawResult);
+    this.path = outer;
     // `readonly Net[]` elements need parentheses: `readonly Net[][]` would be a readonly array, with no push.
     const declare = `const ${name}: ${/^[\w.]+$/.test(element) ? element : `(${element})`}[] = [];`;
     if (e.kind === "Repeat") {
-      const round = this.fresh("round");
       const count = this.expr(e.count, module);
       const from = this.expr(e.from, module);
       return [

@@ -78,6 +78,25 @@ export class Experiment extends Ops {
     return Array.from({ length: count }, (_, i) => block(i + 1));
   }
 
+  /**
+   * Names the stages `make` adds as `lth run` names a binding's: the one its result is becomes
+   * `name`, the others `name/op` (`dense`, `ticket/prune`). Generated scripts wrap each
+   * statement so, and their run lines read as the `.lth` file's. Stages that existed before
+   * (an identical call made earlier) keep their names.
+   */
+  named<T>(name: string, make: () => T): T {
+    const mark = this.stages.size;
+    const value = make();
+    const outer = isResult(value) ? value.stage : undefined;
+    const renamed = this.stages.renameSince(mark, (s) => (s.id === outer ? name : `${name}/${s.op}`));
+    const remap = (v: unknown): unknown => {
+      if (isResult(v)) return resultOf(renamed.get(v.stage) ?? v.stage);
+      if (Array.isArray(v)) return v.map(remap);
+      return v;
+    };
+    return remap(value) as T;
+  }
+
   /** The stages built so far, as the executor takes them. */
   graph(): StageGraph {
     return stageGraph(this.stages, this.file);

@@ -50,6 +50,10 @@ describe("lth init", () => {
       const script = await withTest(execa(process.execPath, [tsx, out], { cwd: dir, reject: false }));
       expect(script.exitCode, script.stderr).toBe(0);
       expect(script.stdout).toMatch(/0 ran, 6 cached, 0 failed/);
+      // Named as lth run names them, after the script's constants: not train#2.
+      expect(script.stdout.split("\n").filter((l) => l.startsWith("cached")).map((l) => l.split(/\s+/)[1]).sort()).toEqual(
+        ["data", "dense", "net0", "ticket", "ticket/prune", "ticket/rewind"].sort(),
+      );
     }
     expect(existsSync(join(dir, "scripts", ".lth"))).toBe(false);
   });
