@@ -99,7 +99,8 @@ describe("lth report", () => {
     expect(html).toMatch(/<tr class="failed"><td>boom<\/td><td>failed<\/td><td>it failed when last run: the training loss became/);
     expect(html).toMatch(/<tr class="failed"><td>after<\/td><td>failed<\/td><td>it is not computed: its input &#39;boom&#39; failed/);
     expect(html).toMatch(/<tr class="missing"><td>unrun<\/td><td>not computed<\/td>/);
-    // Both figures are drawn, from the four nets.
-    expect(html.match(/<svg/g)).toHaveLength(2);
+    // The figures are drawn from the four nets: accuracy against weights, over training, and weights per layer of the pruned ones.
+    expect(html.match(/<svg/g)).toHaveLength(3);
+    expect(html).toContain("Weights remaining per layer");
   });
 });

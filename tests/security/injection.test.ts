@@ -85,10 +85,13 @@ describe("generated TypeScript (lth codegen)", () => {
     walk(parse(script), (n) => kinds.push(ts.SyntaxKind[n.kind]));
     return kinds;
   }
-  const stringLiterals = (script: string): string[] => {
+  /** A stage name given to `ex.named(name, …)`: the binding's name, which the checker made an identifier. */
+  const isStageName = (n: ts.Node) =>
+    ts.isCallExpression(n.parent) && n.parent.arguments[0] === n && ts.isPropertyAccessExpression(n.parent.expression) && n.parent.expression.name.text === "named";
+  const stringLiterals = (script: string, names = false): string[] => {
     const out: string[] = [];
     walk(parse(script), (n) => {
-      if (ts.isStringLiteral(n)) out.push(n.text);
+      if (ts.isStringLiteral(n) && isStageName(n) === names) out.push(n.text);
     });
     return out;
   };
@@ -138,6 +141,8 @@ describe("generated TypeScript (lth codegen)", () => {
     const literals = stringLiterals(hostile.script);
     // The import's module name, the `let note` string, and the idx paths.
     expect(literals).toHaveLength(1 + 1 + 4);
+    // The stage names the script gives `ex.named` are the bindings' names, identifiers by the language's rules.
+    expect(stringLiterals(hostile.script, true).sort()).toEqual(["d", "libnet", "n"]);
     expect(literals[0]).toBe("lth");
     expect(literals[1]).toBe(HOSTILE);
     // Paths are rewritten to hold from the script's folder: each names the very file the `.lth` meant.
