@@ -319,6 +319,18 @@ const declarations: readonly OpDecl[] = [
     constraints: [VALIDATION_WITHIN_TRAIN],
   },
   {
+    name: "concat",
+    version: 1,
+    category: "data",
+    doc: "concatenated inputs (Chen, Wang & Kyrillidis, 2021): training examples are ordered pairs of inputs joined into one (images side by side), each labelled with the average of its two one-hot labels; each input with itself first, then distinct pairs drawn with seed; test inputs each joined with itself",
+    params: [
+      data("the dataset whose inputs are paired"),
+      { name: "pairs", type: Int, doc: "training examples of the result: from n (each input with itself) to n² (every ordered pair)", unit: "examples", bounds: { min: 1 } },
+      seed("seed of the pairs drawn", 0),
+    ],
+    result: Dataset,
+  },
+  {
     name: "synthetic",
     version: 1,
     category: "data",
@@ -621,18 +633,31 @@ const declarations: readonly OpDecl[] = [
   {
     name: "loft",
     // 2: records the measurement of the net it returns
-    version: 2,
+    // 3: each worker trains only its sub-network (narrow partitioned layers), with train's optimizers and schedules
+    version: 3,
     category: "training",
-    doc: "LoFT (Wang et al., 2023): filter-wise model-parallel pretraining; each sync deals the partitioned conv layers' filters out to parallel workers, which train only their slice",
+    constraints: [MILESTONES_WITH_STEP],
+    doc: "LoFT (Wang et al., 2023): filter-wise model-parallel pretraining; each sync deals the partitioned conv layers' filters out to parallel workers, each of which builds and trains only its sub-network (its filters, the next layer's matching input channels, the replicated layers)",
     params: [
       net("a conv net"),
       data(),
       { name: "length", type: Duration, doc: "how long to train: batches consumed by all workers together", unit: "epochs|steps", bounds: POSITIVE },
       { name: "workers", type: Int, doc: "parallel workers, each a process with its own tensor engine and copy of the data", bounds: { min: 1, max: 64 }, default: int(4) },
       { name: "local_steps", type: Int, doc: "steps each worker takes between syncs", unit: "steps", bounds: { min: 1 }, default: int(15) },
-      { name: "lr", type: Num, doc: "learning rate (plain SGD)", bounds: POSITIVE, default: num(0.1) },
-      { name: "batch", type: Int, doc: "minibatch size of each worker", unit: "examples", bounds: { min: 1 }, default: int(60) },
-      seed("seed of the data order and the partitions", 0),
+      ...TRAINING.filter((p) => p.name !== "augment" && p.name !== "eval_every").map((p) =>
+        p.name === "optimizer"
+          ? { ...p, doc: "update rule of each worker (a fresh one at each repartition, as the paper's code)", default: choice("momentum") }
+          : p.name === "weight_decay"
+            ? { ...p, doc: "L2 weight decay (the paper's code: 1e-5 on ImageNet)", default: num(1e-5) }
+            : p.name === "seed"
+              ? seed("seed of the data order and the partitions", 0)
+              : p.name === "batch"
+                ? { ...p, doc: "minibatch size of each worker" }
+                : p,
+      ),
+      { name: "keep", type: Percent, doc: "share of each partitioned layer's filters, by L2 norm, whose overlap between successive syncs is the filter distance", bounds: { min: 0, max: 100, minExclusive: true }, default: { kind: "Percent", value: 50 } },
+      { name: "until", type: Num, doc: "end pretraining once the filter distance between successive syncs has stayed below this for window syncs (absent: train the whole length)", bounds: { min: 0, max: 1, minExclusive: true }, optional: true },
+      { name: "window", type: Int, doc: "successive syncs the filter distance must stay below until", unit: "syncs", bounds: { min: 1, max: 1000 }, default: int(3) },
     ],
     result: Net,
   },

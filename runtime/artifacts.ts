@@ -157,6 +157,7 @@ function encodeDataset(d: DatasetValue): Uint8Array {
   for (const [name, split] of splits) {
     tensors[`${name}.x`] = split.x instanceof Uint8Array ? { dtype: "U8", shape: [split.n, ...d.inputShape], data: split.x } : { dtype: "F32", shape: [split.n, features], data: split.x };
     tensors[`${name}.y`] = { dtype: "I32", shape: [split.n], data: split.y };
+    if (split.y2) tensors[`${name}.y2`] = { dtype: "I32", shape: [split.n], data: split.y2 };
   }
   return encodeSafetensors(tensors, {
     format: "lth.dataset/1",
@@ -176,7 +177,8 @@ function decodeDataset(bytes: Uint8Array, file: string): DatasetValue {
     const x = tensors.get(`${name}.x`);
     const y = tensors.get(`${name}.y`);
     if (!x || !y) throw new ArtifactFormatError(`${file}: no ${name} split`);
-    return { n: y.shape[0] ?? 0, x: x.data as Uint8Array | Float32Array, y: y.data as Int32Array };
+    const y2 = tensors.get(`${name}.y2`);
+    return { n: y.shape[0] ?? 0, x: x.data as Uint8Array | Float32Array, y: y.data as Int32Array, ...(y2 ? { y2: y2.data as Int32Array } : {}) };
   };
   return {
     name: metadata["name"] ?? "",

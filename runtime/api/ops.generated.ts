@@ -61,6 +61,12 @@ export interface Cifar100Options {
   readonly seed?: number;
 }
 
+/** The optional parameters of `concat`. */
+export interface ConcatOptions {
+  /** seed of the pairs drawn; default 0 */
+  readonly seed?: number;
+}
+
 /** The optional parameters of `synthetic`. */
 export interface SyntheticOptions {
   /** seed of the mixture and the sample; default 0 */
@@ -333,12 +339,34 @@ export interface LoftOptions {
   readonly workers?: number;
   /** steps each worker takes between syncs; default 15 */
   readonly local_steps?: number;
-  /** learning rate (plain SGD); default 0.1 */
+  /** learning rate; default 0.1 */
   readonly lr?: number | Num;
   /** minibatch size of each worker; default 60 */
   readonly batch?: number;
+  /** update rule of each worker (a fresh one at each repartition, as the paper's code); default momentum */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 weight decay (the paper's code: 1e-5 on ImageNet); default 0.00001 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
+  readonly schedule?: "constant" | "cosine" | "step";
+  /** linear learning-rate warmup; default 0 steps */
+  readonly warmup?: Duration;
   /** seed of the data order and the partitions; default 0 */
   readonly seed?: number;
+  /** where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160); required when schedule is step */
+  readonly milestones?: readonly Duration[];
+  /** the step schedule's factor at each milestone; default 0.1 */
+  readonly gamma?: number | Num;
+  /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
+  readonly nesterov?: boolean;
+  /** share of each partitioned layer's filters, by L2 norm, whose overlap between successive syncs is the filter distance; default 50% */
+  readonly keep?: Percent;
+  /** end pretraining once the filter distance between successive syncs has stayed below this for window syncs (absent: train the whole length) */
+  readonly until?: number | Num;
+  /** successive syncs the filter distance must stay below until; default 3 */
+  readonly window?: number;
 }
 
 /** The optional parameters of `filter_distance`. */
@@ -369,6 +397,11 @@ export abstract class Ops {
   /** the CIFAR-100 binary version (train.bin, test.bin) in a folder */
   cifar100(dir: string, options: Cifar100Options = {}): Dataset {
     return this.call("cifar100", { dir, ...options }) as Dataset;
+  }
+
+  /** concatenated inputs (Chen, Wang & Kyrillidis, 2021): training examples are ordered pairs of inputs joined into one (images side by side), each labelled with the average of its two one-hot labels; each input with itself first, then distinct pairs drawn with seed; test inputs each joined with itself */
+  concat(data: Dataset, pairs: number, options: ConcatOptions = {}): Dataset {
+    return this.call("concat", { data, pairs, ...options }) as Dataset;
   }
 
   /** a seeded Gaussian-mixture classification set, for tests */
@@ -481,7 +514,7 @@ export abstract class Ops {
     return this.call("instability", { net, data, length, ...options }) as Num;
   }
 
-  /** LoFT (Wang et al., 2023): filter-wise model-parallel pretraining; each sync deals the partitioned conv layers' filters out to parallel workers, which train only their slice */
+  /** LoFT (Wang et al., 2023): filter-wise model-parallel pretraining; each sync deals the partitioned conv layers' filters out to parallel workers, each of which builds and trains only its sub-network (its filters, the next layer's matching input channels, the replicated layers) */
   loft(net: Net, data: Dataset, length: Duration, options: LoftOptions = {}): Net {
     return this.call("loft", { net, data, length, ...options }) as Net;
   }

@@ -6,6 +6,12 @@ export interface Split {
   /** n × features: bytes for images (scaled by `scale` when used), floats otherwise. */
   readonly x: Uint8Array | Float32Array;
   readonly y: Int32Array;
+  /**
+   * A second label per example, in training sets made by `concat`: an example's target is the
+   * average of the one-hot vectors of `y` and `y2` (Chen, Wang & Kyrillidis 2021), so its loss is
+   * the mean of the cross-entropies against each.
+   */
+  readonly y2?: Int32Array;
 }
 
 export interface DatasetValue {

@@ -79,6 +79,13 @@ export class EngineNet {
   constructor(
     tf: typeof TF,
     readonly net: NetValue,
+    /**
+     * Per layer index, a factor its input is multiplied by in the forward pass: a LoFT worker's
+     * sub-network reads 1/W of a partitioned layer's channels, scaled back up by W (channels
+     * dropped and rescaled, as inverted dropout), so the merged net sees activations at the scale
+     * each worker trained at.
+     */
+    private readonly inputScale?: ReadonlyMap<number, number>,
   ) {
     this.tf = tf;
     // A variable shares its initial tensor's data and adds a reference: the tensor itself must go.
@@ -142,7 +149,8 @@ export class EngineNet {
         if (l.shortcut) continue;
         blockInput = input;
         input = h;
-        let c = this.conv(p, h, weight, training, updates);
+        const scale = this.inputScale?.get(i);
+        let c = this.conv(p, scale !== undefined && scale !== 1 ? tf.mul(h, scale) : h, weight, training, updates);
         if (l.residual) {
           const next = this.params[i + 1];
           const shortcut = l.residual === "projection" ? this.conv(next!, blockInput, weights?.[i + 1] ?? next!.weight, training, updates) : blockInput;

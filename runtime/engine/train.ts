@@ -69,6 +69,7 @@ export function trainStep(
   lr: number,
   weights?: () => Tensor[],
   batch?: Float32Array,
+  y2?: Tensor,
 ): Tensor {
   return tf.tidy(() => {
     const indices = tf.tensor1d(idx, "int32");
@@ -76,8 +77,14 @@ export function trainStep(
     if (!batch && !x) throw new Error("internal: trainStep needs the resident examples or a batch");
     const xb = batch ? tf.tensor2d(batch, [idx.length, batch.length / idx.length]) : tf.gather(x!, indices);
     const yb = tf.gather(y, indices);
+    // A concatenated pair's target is the average of its two labels' one-hot vectors: the mean of the two cross-entropies.
+    const yb2 = y2 ? tf.gather(y2, indices) : undefined;
     const updates: { mean: Tensor; variance: Tensor }[] = [];
-    const { value, grads } = tf.variableGrads(() => crossEntropy(tf, model.forward(xb, true, updates, weights?.()), yb, model.net.classes), variables);
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.forward(xb, true, updates, weights?.());
+      const loss = crossEntropy(tf, logits, yb, model.net.classes);
+      return yb2 ? (tf.mul(tf.add(loss, crossEntropy(tf, logits, yb2, model.net.classes)), 0.5) as TF.Scalar) : loss;
+    }, variables);
     optimizer.step(lr, variables.map((v) => grads[v.name]!));
     model.setStatistics(updates);
     return value;
@@ -215,6 +222,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   const augmenter = o.augment === "crop_flip" ? new Augmenter(data, o.seed) : undefined;
   const xTrain = augmenter ? undefined : features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
+  const yTrain2 = data.train.y2 ? tf.tensor1d(data.train.y2, "int32") : undefined;
   const xTest = features(tf, data, data.test);
   const yTest = tf.tensor1d(data.test.y, "int32");
   const validation = data.validation && data.validation.n > 0 ? { x: features(tf, data, data.validation), y: tf.tensor1d(data.validation.y, "int32") } : undefined;
@@ -256,7 +264,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       const from = inEpoch * batch;
       const idx = order.subarray(from, Math.min(n, from + batch));
       const lr = lrAt(t);
-      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr, forwardWeights, augmenter?.batch(idx, epoch));
+      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr, forwardWeights, augmenter?.batch(idx, epoch), yTrain2);
       hooks.afterStep?.(t + 1, model);
       pending.push(loss);
       done = t + 1 - first;
@@ -313,6 +321,6 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   } finally {
     optimizer.dispose();
     model.dispose();
-    tf.dispose([yTrain, xTest, yTest, ...(xTrain ? [xTrain] : []), ...(validation ? [validation.x, validation.y] : [])]);
+    tf.dispose([yTrain, xTest, yTest, ...(xTrain ? [xTrain] : []), ...(yTrain2 ? [yTrain2] : []), ...(validation ? [validation.x, validation.y] : [])]);
   }
 }

@@ -14,8 +14,11 @@
 // layers' distances weighted by C: 0 when both nets keep the same filters everywhere, 1 when
 // they keep disjoint ones. Dense layers take no part.
 //
-// This is the overlap form named in the issue, not the filter distance of LoFT (Wang et al.
-// 2023), which that paper defines differently; the two are not interchangeable.
+// LoFT (Wang et al. 2023) names a filter distance that tracks when the winning filters emerge,
+// but its formula is in neither the abstracts nor the released code (which never computes one;
+// its prune.py ranks each block's conv1 filters by squared L2 norm and keeps half). Until the
+// paper's text can be read, this overlap form of the same ranking stands in for it, and `loft`
+// records it between successive syncs (LANGUAGE.md says so).
 //
 // Both nets must have the same conv layers (names and shapes), and at least one.
 
@@ -37,6 +40,11 @@ export function filterDistanceOf(a: NetValue, b: NetValue, keep: number): number
   const convA = convLayers(a);
   const convB = convLayers(b);
   requireSameArchitecture(convA, convB, "filter_distance");
+  return filterDistanceOfLayers(convA, convB, keep);
+}
+
+/** The measure over the given conv layers of two nets, in the same order and of the same shapes. */
+export function filterDistanceOfLayers(convA: readonly Layer[], convB: readonly Layer[], keep: number): number {
   let weighted = 0;
   let filters = 0;
   convA.forEach((la, i) => {

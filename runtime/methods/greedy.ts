@@ -84,6 +84,9 @@ export function greedy(ctx: OpContext, engine: Engine): NetValue {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
   checkData(net, data);
+  if (data.train.y2) {
+    throw new OpFailure(`greedy judges each choice by accuracy on training labels, and the training examples of '${data.name}' are concatenated pairs with two labels each, which greedy does not read; it takes datasets with one label an example`);
+  }
   if (!isChain(net.layers)) {
     throw new OpFailure(
       `greedy grows each layer from the input on, and a layer's units feed only the next layer; this net's residual blocks (${describeArch(net)}) add a block's input to its output, so a unit left out would still reach the layers after it. Use prune (magnitude, snip, grasp or synflow) on a ResNet, or greedy on an mlp, conv2/4/6 or vgg`,

@@ -336,7 +336,11 @@ export function pruneBySaliency(ctx: OpContext, engine: Engine): NetValue {
     return pruneByScores(net, masks.map((m) => Float32Array.from(m)), rate, outputRate, scope);
   }
   if (!ctx.inputs["data"]) throw new OpFailure(`prune by ${criterion} scores weights on a batch of training data: give it one, as in prune(net, ${+(rate * 100).toFixed(6)}%, criterion: ${criterion}, data: <dataset>)`);
-  const scores = saliencyScores(engine, net, criterion, datasetInput(ctx, "data"));
+  const data = datasetInput(ctx, "data");
+  if (data.train.y2) {
+    throw new OpFailure(`prune by ${criterion} scores weights by the loss on training labels, and the training examples of '${data.name}' are concatenated pairs with two labels each, which ${criterion} does not read; prune by magnitude or synflow (no labels)`);
+  }
+  const scores = saliencyScores(engine, net, criterion, data);
   for (const [i, s] of scores.entries()) {
     if (s.some((v, j) => net.layers[i]!.mask[j] === 1 && Number.isNaN(v))) {
       throw new OpFailure(`prune by ${criterion}: the scores of layer ${net.layers[i]!.name} are not numbers (NaN); are the net's weights finite?`);

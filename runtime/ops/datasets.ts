@@ -338,6 +338,9 @@ export function augment(ctx: OpContext): DatasetValue {
   out.set(x);
   const labels = new Int32Array(n * factor);
   for (let k = 0; k < factor; k++) labels.set(y, k * n);
+  // A concatenated pair's second label goes with its copies.
+  const second = data.train.y2 ? new Int32Array(n * factor) : undefined;
+  if (second) for (let k = 0; k < factor; k++) second.set(data.train.y2!, k * n);
   const [height = 1, width = 1, channels = features] = image ? data.inputShape : [];
   const channelCount = data.mean.length;
   // Raw units per standardised unit, per channel.
@@ -359,5 +362,5 @@ export function augment(ctx: OpContext): DatasetValue {
       if (noise > 0) for (let f = 0; f < features; f++) out[at + f] = out[at + f]! + rawStd[f % channelCount]! * gauss.normal();
     }
   }
-  return { ...data, train: { n: n * factor, x: out, y: labels } };
+  return { ...data, train: { n: n * factor, x: out, y: labels, ...(second ? { y2: second } : {}) } };
 }

@@ -7,6 +7,7 @@ import { OPS } from "../../dsl/ops.js";
 import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import type { OpImpl } from "./context.js";
+import { concat } from "./concat.js";
 import { augment, cifar10, cifar100, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkCifar100Files, cifar100Files } from "../data/cifar100.js";
@@ -59,6 +60,7 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
     },
   ],
   ["augment", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: augment(ctx) }) }],
+  ["concat", { engine: false, run: (ctx) => ({ kind: "Dataset", dataset: concat(ctx) }) }],
   // Every method's ops: methods/index.ts.
   ...Object.entries(METHOD_OPS),
 ]);

@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeArtifact } from "../../runtime/artifacts.js";
 import type { Layer, NetValue } from "../../runtime/core/net.js";
-import { deal, partitionedLayers, putInputs, putOutputs, takeInputs, takeOutputs } from "../../runtime/methods/loft/slices.js";
+import { deal, dealtTo, partitionedLayers, putInputs, putOutputs, subnetwork, takeInputs, takeOutputs } from "../../runtime/methods/loft/slices.js";
+import { netCost } from "../../runtime/core/cost.js";
 import { Rig } from "./rig.js";
 
 describe("LoFT's partitions", () => {
@@ -59,13 +60,68 @@ async function stored(rig: Rig, name: string): Promise<NetValue> {
 
 const bytes = (l: Layer) => l.weight.byteLength + (l.bias?.byteLength ?? 0);
 
+describe("LoFT's sub-networks", () => {
+  const layer = (name: string, kind: "conv" | "dense", inputs: number, outputs: number, kernel: number, norm = false): Layer => {
+    const n = outputs * inputs * kernel * kernel;
+    const vec = (f: (i: number) => number) => Float32Array.from({ length: outputs }, (_, i) => f(i));
+    return {
+      name, kind, inputs, outputs, kernel, activation: "relu", pool: false,
+      weight: Float32Array.from({ length: n }, (_, i) => i),
+      mask: Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+      ...(norm ? { norm: { gamma: vec((i) => i), beta: vec((i) => -i), mean: vec((i) => 10 + i), variance: vec((i) => 20 + i) } } : { bias: vec((i) => 100 + i) }),
+    };
+  };
+
+  it("cut each partitioned layer to its filters and the next layer to the matching inputs, masks and batch norm with them", () => {
+    const layers = [layer("conv1", "conv", 3, 4, 3, true), layer("conv2", "conv", 4, 5, 3), layer("fc", "dense", 20, 2, 1)];
+    const sub = subnetwork(layers, { 0: Int32Array.from([1, 3]) });
+    expect(sub.map((l) => [l.inputs, l.outputs])).toEqual([[3, 2], [2, 5], [20, 2]]);
+    const per = 3 * 9;
+    expect([...sub[0]!.weight]).toEqual([...layers[0]!.weight.subarray(per, 2 * per), ...layers[0]!.weight.subarray(3 * per, 4 * per)]);
+    expect([...sub[0]!.mask]).toEqual([...layers[0]!.mask.subarray(per, 2 * per), ...layers[0]!.mask.subarray(3 * per, 4 * per)]);
+    expect(sub[0]!.mask).toBeInstanceOf(Uint8Array);
+    expect([...sub[0]!.norm!.gamma]).toEqual([1, 3]);
+    expect([...sub[0]!.norm!.variance]).toEqual([21, 23]);
+    // conv2's filter o reads input channels 1 and 3 only.
+    for (let o = 0; o < 5; o++)
+      for (const [j, c] of [1, 3].entries())
+        for (let k = 0; k < 9; k++) {
+          expect(sub[1]!.weight[(o * 2 + j) * 9 + k]).toBe(layers[1]!.weight[(o * 4 + c) * 9 + k]);
+          expect(sub[1]!.mask[(o * 2 + j) * 9 + k]).toBe(layers[1]!.mask[(o * 4 + c) * 9 + k]);
+        }
+    expect(sub[1]!.bias).toBe(layers[1]!.bias);
+    expect(sub[2]).toBe(layers[2]);
+    // One worker's slice is every filter: its sub-network is the net.
+    const whole = subnetwork(layers, { 0: deal(4, 1, 0, 0, 0)[0]! });
+    whole.forEach((l, i) => expect([...l.weight]).toEqual([...layers[i]!.weight]));
+    expect([0, 1, 2].map((w) => dealtTo(10, 3, w))).toEqual([4, 3, 3]);
+  });
+
+  it("count what the full net and a narrower one hold and compute, from their shapes", () => {
+    // conv 3→8 on 8×8 (pooled to 4×4), conv 8→8, dense 128→10.
+    const net = { inputShape: [8, 8, 3], layers: [{ ...layer("c1", "conv", 3, 8, 3), pool: true }, layer("c2", "conv", 8, 8, 3), layer("fc", "dense", 128, 10, 1)] };
+    const c = netCost(net, 2);
+    expect(c.layers.map((l) => l.forward)).toEqual([8 * 8 * 8 * 3 * 9, 4 * 4 * 8 * 8 * 9, 128 * 10]);
+    expect(c.forward).toBe(8 * 8 * 8 * 27 + 16 * 576 + 1280);
+    // The first layer needs no gradient of its input.
+    expect(c.flopsPerStep).toBe(2 * (2 * 8 * 8 * 8 * 27 + 3 * 16 * 576 + 3 * 1280));
+    expect(c.weights).toBe(8 * 27 + 8 + 8 * 72 + 8 + 1280 + 10);
+    expect(c.activationBytes).toBe(4 * 2 * (8 * 8 * 3 + 8 * 8 * 8 + 4 * 4 * 8 + 4 * 4 * 8 + 10));
+    // Half the filters of c1: c1 and c2's compute halves, fc's stays.
+    const half = netCost({ ...net, layers: [{ ...net.layers[0]!, outputs: 4 }, { ...net.layers[1]!, inputs: 4 }, net.layers[2]!] }, 2);
+    expect(half.layers[0]!.flopsPerStep * 2).toBe(c.layers[0]!.flopsPerStep);
+    expect(half.layers[1]!.flopsPerStep * 2).toBe(c.layers[1]!.flopsPerStep);
+    expect(half.layers[2]!.flopsPerStep).toBe(c.layers[2]!.flopsPerStep);
+  });
+});
+
 describe("loft through the command line", () => {
-  it("with one worker is train, to the byte; with two it learns, in parallel processes, sending what it counts", async () => {
+  it("with one worker is train, to the byte (momentum and weight decay too); with two it learns on sub-networks in parallel processes, sending and counting what it says", async () => {
     const rig = new Rig(`let data = mnist(train: 4000, test: 500)
 let net0 = init(conv4(width: 0.125), data, seed: 1)
-let one = loft(net0, data, 50 steps, workers: 1, local_steps: 15)
-let plain = train(net0, data, 50 steps)
-let two = loft(net0, data, 2 epochs, workers: 2)
+let one = loft(net0, data, 50 steps, workers: 1, local_steps: 15, weight_decay: 0.0001, schedule: cosine)
+let plain = train(net0, data, 50 steps, optimizer: momentum, weight_decay: 0.0001, schedule: cosine)
+let two = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, weight_decay: 0)
 `);
     const r = await rig.run(["--jobs", "1"]);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -81,16 +137,61 @@ let two = loft(net0, data, 2 epochs, workers: 2)
     expect(two.history[two.history.length - 1]!.accuracy).toBeGreaterThan(0.6);
     const record = two.records?.loft!;
     expect(record).toMatchObject({ workers: 2, localSteps: 15, partitioned: ["conv1", "conv3"] });
-    // 4,000 digits in batches of 60 make 67 batches an epoch: 134 in all, 30 per sync, so 5 syncs.
-    expect(record.rounds).toBe(5);
-    // Each sync: the whole net and its filter indices (4 bytes each) to both workers; back, each worker's
-    // slices (together one copy of conv1, conv3 and the weights of conv2 and conv4), its own copy of
-    // everything else, and its losses (8 bytes a batch: 134 batches in all).
+    // 4,000 digits in batches of 60 make 67 batches an epoch: 268 in all, 30 per sync, so 9 syncs.
+    expect(record.rounds).toBe(9);
+    // Each sync, to each worker and back: its sub-network (together one copy of conv1, conv3 and the
+    // weights of conv2 and conv4, and each its own copy of everything else); out also its filter
+    // indices (4 bytes each); back also its losses (8 bytes a batch: 268 batches in all).
     const P = two.layers.reduce((n, l) => n + bytes(l), 0);
     const S = bytes(two.layers[0]!) + two.layers[1]!.weight.byteLength + bytes(two.layers[2]!) + two.layers[3]!.weight.byteLength;
     const filters = two.layers[0]!.outputs + two.layers[2]!.outputs;
-    expect(record.bytesExchanged).toBe(5 * (2 * P + 4 * filters + S + 2 * (P - S)) + 8 * 134);
-    expect(record.dataParallelBytes).toBe(67 * 2 * 2 * P);
+    expect(record.bytesExchanged).toBe(9 * (2 * (S + 2 * (P - S)) + 4 * filters) + 8 * 268);
+    expect(record.dataParallelBytes).toBe(134 * 2 * 2 * P);
     expect(record.bytesExchanged).toBeLessThan(record.dataParallelBytes / 4);
+
+    // Each worker holds half of conv1's and conv3's filters and half of conv2's and conv4's inputs.
+    expect(record.perWorker).toHaveLength(2);
+    const byName = (c: typeof record.full) => Object.fromEntries(c.layers.map((l) => [l.name, l]));
+    const [full, w1, w2] = [byName(record.full), byName(record.perWorker[0]!), byName(record.perWorker[1]!)];
+    for (const name of ["conv1", "conv2", "conv3", "conv4"]) {
+      expect(w1[name]!.flopsPerStep * 2, name).toBe(full[name]!.flopsPerStep);
+      expect(w1[name]!.flopsPerStep, name).toBe(w2[name]!.flopsPerStep);
+    }
+    expect(w1["conv1"]!.weights * 2).toBe(full["conv1"]!.weights);
+    expect(w1["conv1"]!.activationBytes * 2).toBe(full["conv1"]!.activationBytes);
+    expect(w1["fc1"]).toEqual(full["fc1"]);
+    expect(record.perWorker[0]!.weights).toBeLessThan(record.full.weights);
+    expect(record.perWorker[0]!.flopsPerStep).toBeLessThan(record.full.flopsPerStep);
+    // The full net's count is its stored parameters'.
+    expect(record.full.weights).toBe(two.layers.reduce((n, l) => n + l.weight.length + (l.bias?.length ?? 0) + 2 * (l.norm?.gamma.length ?? 0), 0));
+
+    const shown = JSON.parse((await rig.lth(["show", rig.file, "two", "--json"])).stdout) as { loft: { full: { weights: number }; perWorker: { flopsPerStep: number }[] } };
+    expect(shown.loft.full.weights).toBe(record.full.weights);
+    expect(shown.loft.perWorker[1]!.flopsPerStep).toBe(record.perWorker[1]!.flopsPerStep);
+    const text = (await rig.lth(["show", rig.file, "two"])).stdout;
+    expect(text).toMatch(/worker 2: [\d.]+ K weights \(\d+%\), [\d.]+ [kM]B of activations \(\d+%\), [\d.]+ M multiply-adds \(\d+%\)/);
+
+    // The filter distance between successive syncs: one for each sync after the first, in [0, 1].
+    expect(record.keep).toBe(0.5);
+    expect(record.distances).toHaveLength(8);
+    for (const d of record.distances) expect(d >= 0 && d <= 1).toBe(true);
+
+    // A stop condition the same run meets first after sync 3 (its distances after syncs 2 and 3 both
+    // under it) ends pretraining there: the same syncs up to it, then an evaluation, recorded.
+    const until = Math.max(record.distances[0]!, record.distances[1]!) + 1e-9;
+    rig.write(`let data = mnist(train: 4000, test: 500)
+let net0 = init(conv4(width: 0.125), data, seed: 1)
+let early = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, weight_decay: 0, until: ${until}, window: 2)
+`);
+    expect((await rig.run(["--jobs", "1"])).exitCode).toBe(0);
+    const early = await stored(rig, "early");
+    const stop = early.records?.loft!;
+    expect(stop.stopped).toEqual({ sync: 3, step: 45, epoch: 90 / 67 });
+    expect(stop).toMatchObject({ until, window: 2, epochs: 4, rounds: 3 });
+    expect(stop.distances).toEqual(record.distances.slice(0, 2));
+    expect(early.steps).toBe(45);
+    expect(early.history[early.history.length - 1]!.epoch).toBeCloseTo(90 / 67, 10);
+    expect(stop.bytesExchanged).toBeLessThan(record.bytesExchanged / 2);
+    expect((await rig.lth(["show", rig.file, "early"])).stdout).toContain(`stopped at sync 3, epoch 1.34 of 4 (2.66 epochs saved)`);
   });
 });

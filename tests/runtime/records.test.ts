@@ -16,7 +16,8 @@ import { ctx, data, net } from "./nets-fixture.js";
 
 const bird: EarlyBird = { epoch: 3, emerged: true, channelSparsity: 0.25, distances: [0.5, 0.125] };
 const selection: GreedySelection = { tolerance: 0.02, full: 0.75, eval: 40, layers: [{ name: "fc1", kept: 3, total: 16, accuracy: 0.7 }] };
-const traffic: LoftRecord = { workers: 2, localSteps: 4, rounds: 3, partitioned: ["conv1"], bytesExchanged: 2_500_000, dataParallelBytes: 9_000_000 };
+const cost = { weights: 1000, activationBytes: 64_000, flopsPerStep: 2_000_000, layers: [{ name: "conv1", weights: 1000, activationBytes: 32_000, flopsPerStep: 2_000_000 }] };
+const traffic: LoftRecord = { workers: 2, localSteps: 4, rounds: 3, partitioned: ["conv1"], bytesExchanged: 2_500_000, dataParallelBytes: 9_000_000, full: cost, perWorker: [cost, { ...cost, weights: 600, activationBytes: 40_000, flopsPerStep: 1_100_000 }], keep: 0.5, distances: [0.25, 0.125] };
 
 const roundTrip = (n: NetValue): NetValue => {
   const back = decodeArtifact("Net", encodeArtifact({ kind: "Net", net: n }), "n.safetensors");
@@ -55,7 +56,13 @@ describe("method records", () => {
     expect(shown.map((r) => r.name)).toEqual(["earlybird", "greedy", "loft"]);
     expect(shown[0]!.lines).toEqual(["early bird: emerged after 3 epochs; 25.00% of channels masked"]);
     expect(shown[1]!.lines).toEqual(["greedy: fc1 kept 3 of 16"]);
-    expect(shown[2]!.lines).toEqual(["loft: 2 workers, 3 syncs of 4 steps, conv1 partitioned; sent 2.5 MB, data-parallel would send 9.0 MB"]);
+    expect(shown[2]!.lines).toEqual([
+      "loft: 2 workers, 3 syncs of 4 steps, conv1 partitioned; sent 2.5 MB, data-parallel would send 9.0 MB",
+      "  filter distance between syncs: 0.250 first, 0.125 last",
+      "  full net: 1.0 K weights, 64.0 kB of activations a batch, 2.00 M multiply-adds a step",
+      "  worker 1: 1.0 K weights (100%), 64.0 kB of activations (100%), 2.00 M multiply-adds (100%)",
+      "  worker 2: 600 weights (60%), 40.0 kB of activations (63%), 1.10 M multiply-adds (55%)",
+    ]);
     // `show --json`'s form is what the text is printed from.
     expect(recordLines(Object.fromEntries(shown.map((r) => [r.name, r.json])))).toEqual(shown.flatMap((r) => r.lines));
   });

@@ -22,17 +22,55 @@ export function partitionedLayers(layers: readonly Pick<Layer, "kind">[]): numbe
   return out;
 }
 
-/** Sync `round`'s partition of layer `layer`'s `outputs` filters: shuffled (seeded), dealt round-robin to `workers`. */
+/**
+ * Sync `round`'s partition of layer `layer`'s `outputs` filters: shuffled (seeded), dealt
+ * round-robin to `workers`, each worker's in ascending order (its sub-network keeps the full
+ * net's channel order, so one worker's is the whole net, summed in the same order).
+ */
 export function deal(outputs: number, workers: number, seed: number, round: number, layer: number): Int32Array[] {
   const order = new Random(seed, `loft/partition/${round}/${layer}`).permutation(outputs);
-  return Array.from({ length: workers }, (_, w) => Int32Array.from(order.filter((_, j) => j % workers === w)));
+  return Array.from({ length: workers }, (_, w) => Int32Array.from(order.filter((_, j) => j % workers === w)).sort());
+}
+
+/** How many filters of a layer of `outputs` worker `w` of `workers` is dealt at every sync. */
+export function dealtTo(outputs: number, workers: number, w: number): number {
+  return Math.floor(outputs / workers) + (w < outputs % workers ? 1 : 0);
+}
+
+/**
+ * A worker's sub-network (LoFT's narrow net): each partitioned layer cut to its filters (their
+ * rows, biases, batch norm, channel mask), the next layer to the matching input channels; every
+ * other layer whole. `slices[i]` are the filters of partitioned layer i.
+ */
+export function subnetwork(layers: readonly Layer[], slices: Readonly<Record<number, Int32Array>>): Layer[] {
+  return layers.map((l, i) => {
+    let out = l;
+    const own = slices[i];
+    if (own) {
+      const per = l.inputs * l.kernel * l.kernel;
+      out = {
+        ...out,
+        outputs: own.length,
+        weight: takeOutputs(l.weight, per, own),
+        mask: takeOutputs(l.mask, per, own),
+        ...(l.bias ? { bias: takeOutputs(l.bias, 1, own) } : {}),
+        ...(l.norm
+          ? { norm: { gamma: takeOutputs(l.norm.gamma, 1, own), beta: takeOutputs(l.norm.beta, 1, own), mean: takeOutputs(l.norm.mean, 1, own), variance: takeOutputs(l.norm.variance, 1, own) } }
+          : {}),
+        ...(l.channels ? { channels: takeOutputs(l.channels, 1, own) } : {}),
+      };
+    }
+    const fed = slices[i - 1];
+    if (fed) out = { ...out, inputs: fed.length, weight: takeInputs(out.weight, out, fed), mask: takeInputs(out.mask, out, fed) };
+    return out;
+  });
 }
 
 type Shape = Pick<Layer, "inputs" | "outputs" | "kernel">;
 
 /** Filters `f` of a stored [out, in, k, k] weight (or any per-output array with `per` values per output), as one array. */
-export function takeOutputs(values: Float32Array, per: number, f: Int32Array): Float32Array {
-  const out = new Float32Array(f.length * per);
+export function takeOutputs<A extends Float32Array | Uint8Array>(values: A, per: number, f: Int32Array): A {
+  const out = new (values.constructor as new (n: number) => A)(f.length * per);
   f.forEach((o, j) => out.set(values.subarray(o * per, (o + 1) * per), j * per));
   return out;
 }
@@ -42,9 +80,9 @@ export function putOutputs(values: Float32Array, per: number, f: Int32Array, sli
 }
 
 /** Input channels `c` of a stored [out, in, k, k] weight, as one [out, |c|, k, k] array. */
-export function takeInputs(weight: Float32Array, l: Shape, c: Int32Array): Float32Array {
+export function takeInputs<A extends Float32Array | Uint8Array>(weight: A, l: Shape, c: Int32Array): A {
   const area = l.kernel * l.kernel;
-  const out = new Float32Array(l.outputs * c.length * area);
+  const out = new (weight.constructor as new (n: number) => A)(l.outputs * c.length * area);
   for (let o = 0; o < l.outputs; o++) c.forEach((i, j) => out.set(weight.subarray((o * l.inputs + i) * area, (o * l.inputs + i + 1) * area), (o * c.length + j) * area));
   return out;
 }

@@ -1,35 +1,43 @@
 // One LoFT worker: a process with its own tensor engine and its own copy of the training data
 // (a process, not a thread: tfjs-node keeps one global backend per process, which threads
 // would share unlocked).
-// Each sync it receives the whole current net, the filters of each partitioned layer that are
-// its slice, and its batches; it trains the slice (everything else of those layers frozen)
-// and the replicated layers, and sends back only the slice and the replicated layers.
+// Each sync it receives its filters of each partitioned layer, the values of its sub-network,
+// and its batches with their learning rates; it builds and trains only that sub-network (its filters of
+// each partitioned layer, the next layer's matching input channels, every other layer whole)
+// with a fresh optimizer, as the paper's released code re-creates its optimizer at each
+// repartition, and sends back what it trained. A worker dealt the same filters again (the only
+// worker of a one-worker run) keeps its sub-network and optimizer: nothing was repartitioned.
 
-import type * as TF from "@tensorflow/tfjs-core";
 import { decodeArtifact } from "../../artifacts.js";
-import { liveMask, type NetValue } from "../../core/net.js";
+import type { Layer, NetValue } from "../../core/net.js";
 import type { DatasetValue } from "../../core/dataset.js";
 import { loadEngine, type BackendChoice } from "../../engine/backend.js";
-import { type LayerValues, PER_CHANNEL, takeInputs, takeOutputs, valuesOf, withValues } from "./slices.js";
-import { EngineNet, features, toEngine, type Trainable } from "../../engine/model.js";
-import { Optimizer } from "../../engine/optimizer.js";
+import { type LayerValues, subnetwork, valuesOf, withValues } from "./slices.js";
+import { EngineNet, features, toEngine } from "../../engine/model.js";
+import { Optimizer, type OptimizerKind } from "../../engine/optimizer.js";
 import { trainStep } from "../../engine/train.js";
 
 export interface LoftWorkerData {
   readonly backend: BackendChoice;
   readonly net: Uint8Array;
   readonly data: Uint8Array;
+  readonly optimizer: OptimizerKind;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
 }
 
 export type ToLoftWorker =
   | ({ readonly type: "start" } & LoftWorkerData)
   | {
   readonly type: "round";
+  /** The values of this worker's sub-network (`subnetwork`), layer by layer. */
   readonly layers: readonly LayerValues[];
   /** Per layer index: this worker's filters, for the partitioned layers. */
   readonly slices: Readonly<Record<number, Int32Array>>;
   readonly batches: readonly Int32Array[];
-  readonly lr: number;
+  /** The learning rate of each batch (the schedule's, at the batches all workers had consumed). */
+  readonly lrs: readonly number[];
 };
 export type Round = Extract<ToLoftWorker, { type: "round" }>;
 
@@ -57,6 +65,7 @@ try {
   const data = (decodeArtifact("Dataset", start.data, "loft data") as { dataset: DatasetValue }).dataset;
   const xTrain = features(tf, data, data.train);
   const yTrain = tf.tensor1d(data.train.y, "int32");
+  const yTrain2 = data.train.y2 ? tf.tensor1d(data.train.y2, "int32") : undefined;
   send({ type: "ready", backend: engine.backend });
 
   process.on("message", (m: ToLoftWorker) => {
@@ -68,77 +77,73 @@ try {
     }
   });
 
-  /** Trains this worker's slice on its batches, then sends back what it owns. */
+  /** The sub-network and optimizer of the last sync, and the filters they were built for. */
+  let held: { key: string; model: EngineNet; optimizer: Optimizer } | undefined;
+  const release = () => {
+    held?.optimizer.dispose();
+    held?.model.dispose();
+    held = undefined;
+  };
+
+  /** Trains this worker's sub-network on its batches, then sends back what it trained. */
   function round(m: Round): FromLoftWorker {
-    const net: NetValue = { ...template, layers: template.layers.map((l, i) => withValues(l, m.layers[i]!)) };
-    const model = new EngineNet(tf, net);
-    // Gradient masks: the net's own mask, and for a partitioned layer only its filters (and the next layer's matching inputs).
-    const masks: Tensor[] = [];
-    const trainables: Trainable[] = model.params.flatMap((p, i) => {
-      const l = p.layer;
-      const area = l.kernel * l.kernel;
-      // Channels a channel mask removed never train, as in `train`.
-      const live = l.channels ?? new Uint8Array(l.outputs).fill(1);
-      const ownsOutput = new Uint8Array(l.outputs).fill(1);
-      const ownsInput = new Uint8Array(l.inputs).fill(1);
-      const own = m.slices[i];
-      const fed = m.slices[i - 1];
-      if (own) {
-        ownsOutput.fill(0);
-        own.forEach((o) => (ownsOutput[o] = 1));
-      }
-      if (fed) {
-        ownsInput.fill(0);
-        fed.forEach((c) => (ownsInput[c] = 1));
-      }
-      // Live weights of the owned filters, from the owned input channels.
-      const keep = liveMask({ mask: l.mask, outputs: l.outputs, channels: Uint8Array.from(live, (c, o) => c & ownsOutput[o]!) });
-      for (let j = 0; j < keep.length; j++) keep[j] = keep[j]! & ownsInput[Math.floor(j / area) % l.inputs]!;
-      const weightMask = tf.tensor(toEngine(keep, l), p.weight.shape);
-      masks.push(weightMask);
-      const perChannel = own || l.channels ? tf.tensor1d(Float32Array.from(ownsOutput, (o, c) => o & live[c]!)) : undefined;
-      if (perChannel) masks.push(perChannel);
-      const channelVariables = [p.bias, p.gamma, p.beta].filter((v): v is TF.Variable => v !== undefined);
-      return [{ variable: p.weight, mask: weightMask }, ...channelVariables.map((variable) => (perChannel ? { variable, mask: perChannel } : { variable }))];
-    });
-    const variables = trainables.map((t) => t.variable);
-    const optimizer = new Optimizer(tf, "sgd", 0, 0, 0, trainables);
+    const layers = subnetwork(template.layers, m.slices).map((l, i) => withValues(l, m.layers[i]!));
+    const key = JSON.stringify(Object.entries(m.slices).map(([i, f]) => [i, [...f]]));
+    if (held?.key === key) load(held.model, layers);
+    else {
+      release();
+      // A layer fed by a partitioned one reads this worker's share of its channels, scaled back to the whole.
+      const scales = new Map(Object.entries(m.slices).map(([i, f]) => [Number(i) + 1, template.layers[Number(i)]!.outputs / f.length]));
+      const model = new EngineNet(tf, { ...template, layers }, scales);
+      const optimizer = new Optimizer(tf, start.optimizer, start.momentum, start.weightDecay, 0, model.trainables(), engine.fusedUpdate, start.nesterov);
+      held = { key, model, optimizer };
+    }
+    const { model, optimizer } = held;
+    const variables = model.trainables().map((t) => t.variable);
     const losses = new Float64Array(m.batches.length);
     try {
       m.batches.forEach((idx, b) => {
-        const loss = trainStep(tf, model, xTrain, yTrain, idx, variables, optimizer, m.lr);
+        const loss = trainStep(tf, model, xTrain, yTrain, idx, variables, optimizer, m.lrs[b]!, undefined, undefined, yTrain2);
         losses[b] = loss.dataSync()[0]!;
         loss.dispose();
       });
-      const trained = model.read();
-      const slices: Record<number, Partial<LayerValues>> = {};
-      const replicated: Record<number, Partial<LayerValues>> = {};
-      trained.forEach((l, i) => {
-        const values = valuesOf(l);
-        const own = m.slices[i];
-        const fed = m.slices[i - 1];
-        if (own) {
-          const part: Partial<LayerValues> = { weight: takeOutputs(values.weight, l.inputs * l.kernel * l.kernel, own) };
-          for (const key of PER_CHANNEL) if (values[key]) part[key] = takeOutputs(values[key], 1, own);
-          slices[i] = part;
-          return;
-        }
-        const { weight, ...perChannel } = values;
-        if (fed) {
-          // The weights this worker's filters feed are its slice; the layer's bias and batch norm are replicated.
-          slices[i] = { weight: takeInputs(weight, l, fed) };
-          replicated[i] = perChannel;
-        } else replicated[i] = values;
-      });
-      return { type: "done", slices, replicated, losses };
-    } finally {
-      optimizer.dispose();
-      model.dispose();
-      tf.dispose(masks);
+    } catch (e) {
+      release();
+      throw e;
     }
+    const slices: Record<number, Partial<LayerValues>> = {};
+    const replicated: Record<number, Partial<LayerValues>> = {};
+    model.read().forEach((l, i) => {
+      const values = valuesOf(l);
+      if (m.slices[i]) slices[i] = values;
+      else if (m.slices[i - 1]) {
+        // The weights this worker's filters feed are its slice; the layer's bias and batch norm are replicated.
+        const { weight, ...perChannel } = values;
+        slices[i] = { weight };
+        replicated[i] = perChannel;
+      } else replicated[i] = values;
+    });
+    return { type: "done", slices, replicated, losses };
+  }
+
+  /** Puts the coordinator's values into a held sub-network (replicated layers were averaged with the other workers'). */
+  function load(model: EngineNet, layers: readonly Layer[]): void {
+    model.params.forEach((p, i) => {
+      const l = layers[i]!;
+      tf.tidy(() => {
+        p.weight.assign(tf.tensor(toEngine(l.weight, l), p.weight.shape));
+        if (p.bias && l.bias) p.bias.assign(tf.tensor1d(l.bias));
+        if (p.gamma && l.norm) p.gamma.assign(tf.tensor1d(l.norm.gamma));
+        if (p.beta && l.norm) p.beta.assign(tf.tensor1d(l.norm.beta));
+      });
+      if (l.norm) {
+        tf.dispose([p.mean!, p.variance!]);
+        p.mean = tf.tensor1d(l.norm.mean);
+        p.variance = tf.tensor1d(l.norm.variance);
+      }
+    });
   }
 } catch (e) {
   send({ type: "failed", message: e instanceof Error ? e.message : String(e) });
 }
 
-type Tensor = TF.Tensor;
