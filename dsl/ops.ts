@@ -649,6 +649,8 @@ const declarations: readonly OpDecl[] = [
           ? { ...p, doc: "update rule of each worker (a fresh one at each repartition, as the paper's code)", default: choice("momentum") }
           : p.name === "weight_decay"
             ? { ...p, doc: "L2 weight decay (the paper's code: 1e-5 on ImageNet)", default: num(1e-5) }
+            : p.name === "lr"
+              ? { ...p, doc: "learning rate of each worker: 0.01 with momentum 0.9 is the effective step, lr / (1 − momentum), of train's default SGD at 0.1", default: num(0.01) }
             : p.name === "seed"
               ? seed("seed of the data order and the partitions", 0)
               : p.name === "batch"

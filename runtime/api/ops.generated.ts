@@ -339,7 +339,7 @@ export interface LoftOptions {
   readonly workers?: number;
   /** steps each worker takes between syncs; default 15 */
   readonly local_steps?: number;
-  /** learning rate; default 0.1 */
+  /** learning rate of each worker: 0.01 with momentum 0.9 is the effective step, lr / (1 − momentum), of train's default SGD at 0.1; default 0.01 */
   readonly lr?: number | Num;
   /** minibatch size of each worker; default 60 */
   readonly batch?: number;

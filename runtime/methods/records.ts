@@ -29,6 +29,16 @@ export function recordLines(json: Readonly<Record<string, unknown>>): string[] {
   return RECORDS.flatMap((r) => (json[r.name] === undefined ? [] : (r.lines as (j: unknown) => string[])(json[r.name])));
 }
 
+/** The lines `show` prints for a net's known records, in `RECORDS` order (what the report lists). */
+export function linesOfRecords(records: Readonly<Partial<MethodRecords>>): string[] {
+  return RECORDS.flatMap((r) => {
+    const record = records[r.name];
+    if (record === undefined) return [];
+    const json = (r.json as (x: unknown) => Record<string, unknown>)(record);
+    return (r.lines as (j: Record<string, unknown>) => string[])(json);
+  });
+}
+
 /** The figures the records of a report section's nets ask for, in `RECORDS` order. */
 export function recordFigures(nets: readonly { readonly name: string; readonly records?: Readonly<Partial<MethodRecords>> }[]): RecordFigure[] {
   return RECORDS.flatMap((r) => {

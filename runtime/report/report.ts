@@ -10,7 +10,7 @@ import { nonDefaultParams } from "../../compiler/graph-format.js";
 import { fileDigest } from "../store/store.js";
 import { existsSync } from "node:fs";
 import type { Store } from "../store/store.js";
-import { recordFigures } from "../methods/records.js";
+import { linesOfRecords, recordFigures } from "../methods/records.js";
 import { accuracyBySparsity, accuracyOverTraining, numbersByPosition, recordFigure, sparsityByLayer, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
@@ -47,6 +47,15 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
     ...(width !== undefined ? { width } : {}),
     ...(earlyStopOf(net) ? { earlyStop: { step: earlyStopOf(net)!.step, testAccuracy: earlyStopOf(net)!.testAccuracy } } : {}),
   };
+}
+
+/** What the methods recorded about each net (LoFT's traffic, memory and FLOPs; early-bird's emergence…), as `show` prints it. */
+function recordsTable(nets: readonly NetSummary[]): string {
+  const rows = nets.flatMap((n) => {
+    const lines = n.records ? linesOfRecords(n.records) : [];
+    return lines.length ? [`<tr><td>${escapeHtml(n.name)}</td><td><pre>${escapeHtml(lines.join("\n"))}</pre></td></tr>`] : [];
+  });
+  return rows.length ? `<table class="records"><thead><tr><th>net</th><th>what its methods recorded</th></tr></thead><tbody>${rows.join("")}</tbody></table>` : "";
 }
 
 /** A number, metrics or dataset a report names (an `instability`, an `evaluate`), as text. */
@@ -284,7 +293,7 @@ export async function renderReport(file: string, sections: readonly ReportSectio
     // Inline in HTML, an <svg> needs no namespace declarations: the page then names no URL at all.
     // Only the root tag's are dropped, so text inside the figure is never rewritten.
     const inline = figures.map(inlineFigure);
-    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${s.nets.length ? table(s.nets, sweeps) : ""}${values}${s.provenance ? provenanceSection(s.provenance, options.version) : ""}</section>`);
+    parts.push(`<section><h2>${escapeHtml(s.title)}</h2>${inline.join("")}${s.nets.length ? table(s.nets, sweeps) : ""}${recordsTable(s.nets)}${values}${s.provenance ? provenanceSection(s.provenance, options.version) : ""}</section>`);
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`lth report: ${file}`)}</title>
@@ -295,7 +304,7 @@ figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}
 table{border-collapse:collapse;font-size:.9em;margin-top:.5em}
 th,td{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:right}
 th:first-child,td:first-child{text-align:left}
-table.missing td{text-align:left}tr.failed td{color:#a00}
+table.missing td{text-align:left}table.records td{text-align:left;vertical-align:top}table.records pre{margin:0;font-size:.95em}tr.failed td{color:#a00}
 </style></head>
 <body><h1>${escapeHtml(file)}</h1>
 ${parts.join("\n")}

@@ -2,6 +2,7 @@
 // the byte, and a two-worker run through the command line with its communication counted.
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeArtifact } from "../../runtime/artifacts.js";
 import type { Layer, NetValue } from "../../runtime/core/net.js";
@@ -120,8 +121,8 @@ describe("loft through the command line", () => {
     const rig = new Rig(`let data = mnist(train: 4000, test: 500)
 let net0 = init(conv4(width: 0.125), data, seed: 1)
 let one = loft(net0, data, 50 steps, workers: 1, local_steps: 15, weight_decay: 0.0001, schedule: cosine)
-let plain = train(net0, data, 50 steps, optimizer: momentum, weight_decay: 0.0001, schedule: cosine)
-let two = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, weight_decay: 0)
+let plain = train(net0, data, 50 steps, optimizer: momentum, lr: 0.01, weight_decay: 0.0001, schedule: cosine)
+let two = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, lr: 0.1, weight_decay: 0)
 `);
     const r = await rig.run(["--jobs", "1"]);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -181,7 +182,7 @@ let two = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, weight_decay: 0
     const until = Math.max(record.distances[0]!, record.distances[1]!) + 1e-9;
     rig.write(`let data = mnist(train: 4000, test: 500)
 let net0 = init(conv4(width: 0.125), data, seed: 1)
-let early = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, weight_decay: 0, until: ${until}, window: 2)
+let early = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, lr: 0.1, weight_decay: 0, until: ${until}, window: 2)
 `);
     expect((await rig.run(["--jobs", "1"])).exitCode).toBe(0);
     const early = await stored(rig, "early");
@@ -193,5 +194,13 @@ let early = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, weight_decay:
     expect(early.history[early.history.length - 1]!.epoch).toBeCloseTo(90 / 67, 10);
     expect(stop.bytesExchanged).toBeLessThan(record.bytesExchanged / 2);
     expect((await rig.lth(["show", rig.file, "early"])).stdout).toContain(`stopped at sync 3, epoch 1.34 of 4 (2.66 epochs saved)`);
+
+    // The report lists what LoFT recorded and draws the distances, the stop and the threshold.
+    const page = join(rig.dir, "report.html");
+    expect((await rig.lth(["report", rig.file, "-o", page])).exitCode).toBe(0);
+    const html = readFileSync(page, "utf8");
+    expect(html).toContain("LoFT: filter distance to the previous sync");
+    expect(html).toContain("stopped at sync 3, epoch 1.34 of 4 (2.66 epochs saved)");
+    expect(html).toMatch(/worker 2: [\d.]+ K weights/);
   });
 });

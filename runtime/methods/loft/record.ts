@@ -74,4 +74,28 @@ export const loftRecord: MethodRecord<"loft", { [K in keyof LoftRecord]: LoftRec
         ]
       : []),
   ],
+  figure(nets) {
+    // The filter distance between successive syncs: where the winning filters settle, and where a stop condition ended pretraining.
+    const lofts = nets.filter((n) => n.record.distances?.length);
+    if (!lofts.length) return undefined;
+    const values = lofts.flatMap((n) => n.record.distances.map((d, i) => ({ name: n.name, sync: i + 2, distance: d })));
+    const stops = lofts.flatMap((n) => (n.record.stopped ? [{ name: n.name, sync: n.record.stopped.sync }] : []));
+    const thresholds = lofts.flatMap((n) => (n.record.until !== undefined ? [{ name: n.name, until: n.record.until }] : []));
+    return {
+      title: "LoFT: filter distance to the previous sync's partitioned layers",
+      layer: [
+        {
+          data: { values },
+          mark: { type: "line", point: values.length <= 60 },
+          encoding: {
+            x: { field: "sync", type: "quantitative", title: "sync", axis: { tickMinStep: 1 } },
+            y: { field: "distance", type: "quantitative", title: "filter distance" },
+            color: { field: "name", type: "nominal", title: null },
+          },
+        },
+        ...(stops.length ? [{ data: { values: stops }, mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { field: "sync", type: "quantitative" }, color: { field: "name", type: "nominal" } } }] : []),
+        ...(thresholds.length ? [{ data: { values: thresholds }, mark: { type: "rule", strokeDash: [1, 2] }, encoding: { y: { field: "until", type: "quantitative" }, color: { field: "name", type: "nominal" } } }] : []),
+      ],
+    };
+  },
 };
