@@ -644,13 +644,14 @@ const declarations: readonly OpDecl[] = [
       { name: "length", type: Duration, doc: "how long to train: batches consumed by all workers together", unit: "epochs|steps", bounds: POSITIVE },
       { name: "workers", type: Int, doc: "parallel workers, each a process with its own tensor engine and copy of the data", bounds: { min: 1, max: 64 }, default: int(4) },
       { name: "local_steps", type: Int, doc: "steps each worker takes between syncs", unit: "steps", bounds: { min: 1 }, default: int(15) },
+      // train's optimisation parameters and defaults, so that one worker is train with the same
+      // arguments; the paper's recipe is optimizer: momentum (0.9), weight_decay: 1e-5, a fresh
+      // optimizer at each repartition.
       ...TRAINING.filter((p) => p.name !== "augment" && p.name !== "eval_every").map((p) =>
         p.name === "optimizer"
-          ? { ...p, doc: "update rule of each worker (a fresh one at each repartition, as the paper's code)", default: choice("momentum") }
+          ? { ...p, doc: "update rule of each worker, created afresh at each repartition (the paper's code: momentum 0.9)" }
           : p.name === "weight_decay"
-            ? { ...p, doc: "L2 weight decay (the paper's code: 1e-5 on ImageNet)", default: num(1e-5) }
-            : p.name === "lr"
-              ? { ...p, doc: "learning rate of each worker: 0.01 with momentum 0.9 is the effective step, lr / (1 − momentum), of train's default SGD at 0.1", default: num(0.01) }
+            ? { ...p, doc: "L2 weight decay (the paper's code: 1e-5)" }
             : p.name === "seed"
               ? seed("seed of the data order and the partitions", 0)
               : p.name === "batch"

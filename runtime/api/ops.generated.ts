@@ -339,15 +339,15 @@ export interface LoftOptions {
   readonly workers?: number;
   /** steps each worker takes between syncs; default 15 */
   readonly local_steps?: number;
-  /** learning rate of each worker: 0.01 with momentum 0.9 is the effective step, lr / (1 − momentum), of train's default SGD at 0.1; default 0.01 */
+  /** learning rate; default 0.1 */
   readonly lr?: number | Num;
   /** minibatch size of each worker; default 60 */
   readonly batch?: number;
-  /** update rule of each worker (a fresh one at each repartition, as the paper's code); default momentum */
+  /** update rule of each worker, created afresh at each repartition (the paper's code: momentum 0.9); default sgd */
   readonly optimizer?: "sgd" | "momentum" | "adam";
   /** momentum coefficient (momentum optimizer); default 0.9 */
   readonly momentum?: number | Num;
-  /** L2 weight decay (the paper's code: 1e-5 on ImageNet); default 0.00001 */
+  /** L2 weight decay (the paper's code: 1e-5); default 0 */
   readonly weight_decay?: number | Num;
   /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
   readonly schedule?: "constant" | "cosine" | "step";

@@ -120,19 +120,23 @@ describe("loft through the command line", () => {
   it("with one worker is train, to the byte (momentum and weight decay too); with two it learns on sub-networks in parallel processes, sending and counting what it says", async () => {
     const rig = new Rig(`let data = mnist(train: 4000, test: 500)
 let net0 = init(conv4(width: 0.125), data, seed: 1)
-let one = loft(net0, data, 50 steps, workers: 1, local_steps: 15, weight_decay: 0.0001, schedule: cosine)
+let one = loft(net0, data, 50 steps, workers: 1, local_steps: 15, optimizer: momentum, lr: 0.01, weight_decay: 0.0001, schedule: cosine)
+let one_default = loft(net0, data, 50 steps, workers: 1)
+let plain_default = train(net0, data, 50 steps)
 let plain = train(net0, data, 50 steps, optimizer: momentum, lr: 0.01, weight_decay: 0.0001, schedule: cosine)
 let two = loft(net0, data, 4 epochs, workers: 2, optimizer: sgd, lr: 0.1, weight_decay: 0)
 `);
     const r = await rig.run(["--jobs", "1"]);
     expect(r.exitCode, r.stderr).toBe(0);
 
-    const [one, plain] = [await stored(rig, "one"), await stored(rig, "plain")];
-    expect(one.steps).toBe(50);
-    one.layers.forEach((l, i) => {
-      expect(Buffer.from(l.weight.buffer).equals(Buffer.from(plain.layers[i]!.weight.buffer)), l.name).toBe(true);
-      expect(Buffer.from(l.bias!.buffer).equals(Buffer.from(plain.layers[i]!.bias!.buffer)), l.name).toBe(true);
-    });
+    for (const [a, b] of [["one", "plain"], ["one_default", "plain_default"]] as const) {
+      const [one, plain] = [await stored(rig, a), await stored(rig, b)];
+      expect(one.steps).toBe(50);
+      one.layers.forEach((l, i) => {
+        expect(Buffer.from(l.weight.buffer).equals(Buffer.from(plain.layers[i]!.weight.buffer)), `${a} ${l.name}`).toBe(true);
+        expect(Buffer.from(l.bias!.buffer).equals(Buffer.from(plain.layers[i]!.bias!.buffer)), `${a} ${l.name}`).toBe(true);
+      });
+    }
 
     const two = await stored(rig, "two");
     expect(two.history[two.history.length - 1]!.accuracy).toBeGreaterThan(0.6);
