@@ -6,9 +6,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { ParamValue } from "../../compiler/stage.js";
 import type { DatasetValue } from "../../runtime/core/dataset.js";
-import { OpFailure } from "../../runtime/core/errors.js";
 import { augment, mnist, shiftImage, synthetic, withLabelNoise } from "../../runtime/ops/datasets.js";
-import { bytes, ctx } from "./nets-fixture.js";
+import { bytes, ctx, opFailure } from "./nets-fixture.js";
 import { Rig } from "./rig.js";
 
 const digits = (over: Record<string, ParamValue> = {}) => mnist(ctx({ train: 100, test: 50, seed: 1, ...over }));
@@ -22,15 +21,7 @@ function flat(n: number, h: number, w: number, c: number, value: number): Datase
   return { name: "flat", inputShape: [h, w, c], classes: 2, scale: 1 / 255, mean: Array(c).fill(0.5), std: Array(c).fill(0.25), train: { n, x, y }, test: { n: 2, x: x.slice(0, 2 * h * w * c), y: y.slice(0, 2) } };
 }
 
-function failure(f: () => unknown): OpFailure {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OpFailure) return e;
-    throw e;
-  }
-  throw new Error("expected an OpFailure");
-}
+const failure = opFailure;
 
 describe("shiftImage", () => {
   const image = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -4,7 +4,6 @@
 
 import { describe, expect, it } from "vitest";
 import type { DatasetValue } from "../../runtime/core/dataset.js";
-import { OpFailure } from "../../runtime/core/errors.js";
 import { choosePairs, concat } from "../../runtime/ops/concat.js";
 import { synthetic } from "../../runtime/ops/datasets.js";
 import { loadEngine } from "../../runtime/engine/backend.js";
@@ -12,7 +11,7 @@ import { EngineNet, features } from "../../runtime/engine/model.js";
 import { crossEntropy, trainStep } from "../../runtime/engine/train.js";
 import { Optimizer } from "../../runtime/engine/optimizer.js";
 import { init } from "../../runtime/methods/nets.js";
-import { ctx } from "./nets-fixture.js";
+import { ctx, opFailure } from "./nets-fixture.js";
 import { Rig } from "./rig.js";
 
 /** `n` images of 2×3×`c` bytes: example i's pixel p of channel k is 10·i + 2·p + k (mod 256); label i mod 3. */
@@ -26,15 +25,7 @@ function images(n: number, c = 1): DatasetValue {
 
 const pair = (data: DatasetValue, pairs: number, seed = 0) => concat(ctx({ pairs, seed }, { data }));
 
-function failure(f: () => unknown): OpFailure {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OpFailure) return e;
-    throw e;
-  }
-  throw new Error("expected an OpFailure");
-}
+const failure = opFailure;
 
 describe("the pairs concat draws", () => {
   const codes = (p: { firsts: Uint32Array; seconds: Uint32Array }) => [...p.firsts].map((a, i) => `${a},${p.seconds[i]}`);

@@ -9,6 +9,7 @@ import type { OpContext } from "../../runtime/ops/context.js";
 import { synthetic } from "../../runtime/ops/datasets.js";
 import { init } from "../../runtime/methods/nets.js";
 import { prune } from "../../runtime/methods/pruning.js";
+import { OpFailure } from "../../runtime/core/errors.js";
 
 type Input = NetValue | DatasetValue | number;
 
@@ -128,4 +129,15 @@ export function trainParams(over: Record<string, ParamValue> = {}): Record<strin
     seed: 0,
     ...over,
   };
+}
+
+/** The OpFailure `f` throws (any other outcome fails the test). */
+export function opFailure(f: () => unknown): OpFailure {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof OpFailure) return e;
+    throw e;
+  }
+  throw new Error("expected an OpFailure");
 }
