@@ -50,8 +50,12 @@ report "IMP <small> & \\"quoted\\"" { dense, rounds, control, bird }
     expect(html).toContain("Test accuracy against weights remaining");
     expect(html).toContain("Early-bird channel masks");
     expect(html).toContain("Weights remaining per layer");
-    // dense, three rounds, the control and the bird (the provenance table follows).
-    expect(html.split("<details")[0]!.match(/<tr><td>/g)).toHaveLength(6);
+    // dense, three rounds, the control and the bird; then what the methods recorded (the bird's
+    // emergence, as show prints it); the provenance table follows.
+    const [nets, records] = html.split("<details")[0]!.split('<table class="records">') as [string, string];
+    expect(nets.match(/<tr><td>/g)).toHaveLength(6);
+    expect(records.match(/<tr><td>/g)).toHaveLength(1);
+    expect(records).toMatch(/<tr><td>bird<\/td><td><pre>early bird: /);
     expect(html).toContain("IMP &#60;small&#62; &#38; &#34;quoted&#34;");
     expect(html).not.toMatch(/https?:|<script|<link|@import|src=/);
   });

@@ -200,7 +200,7 @@ describe("HTML report (lth report)", () => {
       return String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
     });
   /** The tags that the page and its SVG figures are made of. */
-  const TAGS = new Set(["!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "section", "figure", "svg", "g", "path", "rect", "line", "text", "table", "thead", "tbody", "tr", "th", "td"]);
+  const TAGS = new Set(["!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "section", "figure", "svg", "g", "path", "rect", "line", "text", "table", "thead", "tbody", "tr", "th", "td", "pre"]);
 
   it("escapes titles, names and the file's name in text, attributes and the SVG", async () => {
     const html = await renderReport(`${HOSTILE}.lth`, sections);
@@ -224,7 +224,9 @@ describe("HTML report (lth report)", () => {
     expect(decode(/<h1>(.*?)<\/h1>/s.exec(html)![1]!)).toBe(`${HOSTILE}.lth`);
     expect(decode(/<title>(.*?)<\/title>/s.exec(html)![1]!)).toBe(`lth report: ${HOSTILE}.lth`);
     const rows = [...html.matchAll(/<tr><td>(.*?)<\/td>/gs)].map((m) => decode(m[1]!));
-    expect(rows).toEqual([NAME, `L${NAME}[0]`, `L${NAME}[1]`, NAME]);
+    // The nets, the net whose method records are listed (as show prints them, inside <pre>), then the values.
+    expect(rows).toEqual([NAME, `L${NAME}[0]`, `L${NAME}[1]`, NAME, NAME]);
+    for (const [, pre] of html.matchAll(/<pre>(.*?)<\/pre>/gs)) expect(pre).not.toMatch(/[<>]/);
     // Vega draws the names as legend text (cut short with an ellipsis) and in aria labels: escaped, and whole once decoded.
     const legend = [...html.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => decode(m[1]!)).filter((t) => t.startsWith("n\"q\"") || t.startsWith("L"));
     expect(legend.length).toBeGreaterThan(0);
