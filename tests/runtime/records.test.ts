@@ -69,9 +69,14 @@ describe("method records", () => {
 
   it("ask for report figures only where a net has something to draw", () => {
     expect(recordFigures([{ name: "a", records: { earlybird: { ...bird, distances: [] } } }, { name: "b" }])).toEqual([]);
+    // A LoFT record before version 3 has no distances: nothing to draw.
+    const { distances: _none, keep: _keep, ...before } = traffic;
+    expect(recordFigures([{ name: "b", records: { loft: before as LoftRecord } }])).toEqual([]);
     const figures = recordFigures([{ name: "a", records: { earlybird: bird } }, { name: "b", records: { loft: traffic } }]);
-    expect(figures.map((f) => f.title)).toEqual(["Early-bird channel masks: distance to the previous epoch's"]);
+    expect(figures.map((f) => f.title)).toEqual(["Early-bird channel masks: distance to the previous epoch's", "LoFT: filter distance to the previous sync's partitioned layers"]);
     expect(JSON.stringify(figures[0]!.layer)).toContain('"distance":0.125');
+    // LoFT's: one point per sync after the first.
+    expect(JSON.stringify(figures[1]!.layer)).toContain('{"name":"b","sync":3,"distance":0.125}');
   });
 
   it("that describe a mask go with the mask through rewind; the others stay with the weights", () => {
