@@ -168,6 +168,16 @@ const VALIDATION_WITHIN_TRAIN: Constraint = {
     return `validation holds out training examples and must leave some to train on: validation must be below train; found validation ${v.value} with train ${t.value}`;
   },
 };
+const KAtMostFeatures: Constraint = {
+  doc: "k ≤ features",
+  params: ["k", "features"],
+  violated(values) {
+    const k = values.get("k");
+    const d = values.get("features");
+    if (k?.kind !== "Int" || d?.kind !== "Int" || k.value <= d.value) return undefined;
+    return `the true weight vector has k non-zeros among its features: k must be at most features; found k ${k.value} with features ${d.value}`;
+  },
+};
 const convWidth: ParamDecl = {
   name: "width",
   type: Num,
@@ -331,6 +341,24 @@ const declarations: readonly OpDecl[] = [
     result: Dataset,
   },
   {
+    name: "planted",
+    version: 1,
+    category: "data",
+    doc: "a sparse linear problem with known truth: Gaussian features (pairwise correlation), a weight vector w* with exactly k non-zeros of magnitude in [1, 2), targets x·w* + noise (regression) or their sign (classification); w* and its support kept in the dataset",
+    params: [
+      { name: "n", type: Int, doc: "training examples", unit: "examples", bounds: { min: 1 } },
+      { name: "features", type: Int, doc: "features (the dimension d)", bounds: { min: 1, max: 1_000_000 } },
+      { name: "k", type: Int, doc: "non-zeros of the true weight vector", bounds: { min: 1 } },
+      { name: "noise", type: Num, doc: "standard deviation of the Gaussian noise added to x·w*", bounds: NON_NEGATIVE, default: num(0.1) },
+      { name: "correlation", type: Num, doc: "correlation of every pair of features (0: independent)", bounds: { min: 0, max: 1, maxExclusive: true }, default: num(0) },
+      { name: "task", type: enumOf("regression", "classification"), doc: "regression (squared loss) or two classes (the sign of x·w* + noise; logistic loss)", default: choice("regression") },
+      { name: "test", type: Int, doc: "test examples", unit: "examples", bounds: { min: 1 }, default: int(1000) },
+      seed("seed of the truth and the examples", 0),
+    ],
+    constraints: [KAtMostFeatures],
+    result: Dataset,
+  },
+  {
     name: "synthetic",
     version: 1,
     category: "data",
@@ -373,6 +401,14 @@ const declarations: readonly OpDecl[] = [
     category: "architecture",
     doc: "fully connected, ReLU, with the given hidden widths",
     params: [{ name: "hidden", type: listOf(Int), doc: "width of each hidden layer", unit: "units", elementBounds: { min: 1 } }],
+    result: Arch,
+  },
+  {
+    name: "linear",
+    version: 1,
+    category: "architecture",
+    doc: "no hidden layer: one output for regression (squared loss) or two classes (logistic loss), else one per class (softmax)",
+    params: [],
     result: Arch,
   },
   convnet("conv2", "64-64"),
@@ -685,6 +721,63 @@ const declarations: readonly OpDecl[] = [
       { name: "a", type: Net, doc: "one net" },
       { name: "b", type: Net, doc: "the other net" },
     ],
+    result: Num,
+  },
+  {
+    name: "iht",
+    version: 1,
+    category: "pruning",
+    doc: "iterative hard thresholding of a linear net: full-batch gradient steps, each followed by keeping the k largest weights; then, with debias, the loss minimised on that support",
+    params: [
+      net("a linear net with one output (regression or two classes); its weights are the starting point"),
+      data(),
+      { name: "k", type: Int, doc: "weights kept", bounds: { min: 1 } },
+      { name: "steps", type: Duration, doc: "gradient steps (full batch: an epoch is one step)", unit: "epochs|steps", bounds: POSITIVE },
+      { name: "lr", type: Num, doc: "step size", bounds: POSITIVE },
+      { name: "debias", type: Bool, doc: "refit the kept weights (and the bias) to minimise the loss on the support", default: bool(true) },
+    ],
+    result: Net,
+  },
+  {
+    name: "forward_greedy",
+    version: 1,
+    category: "pruning",
+    doc: "greedy forward selection of a linear net's weights (Shalev-Shwartz, Srebro & Zhang, 2010): from none, add the coordinate of largest gradient k times, re-optimising on the chosen support (fully corrective) or the new coordinate alone",
+    params: [
+      net("a linear net with one output (regression or two classes); only its shape is used"),
+      data(),
+      { name: "k", type: Int, doc: "weights chosen", bounds: { min: 1 } },
+      { name: "corrective", type: Bool, doc: "re-optimise every chosen weight after each addition (else only the new one)", default: bool(true) },
+    ],
+    result: Net,
+  },
+  {
+    name: "l1",
+    version: 1,
+    category: "pruning",
+    doc: "the lasso (or L1-penalised logistic regression) by FISTA: minimises the loss + lambda·‖w‖₁ from the net's weights; weights it sets to exactly 0 are masked",
+    params: [
+      net("a linear net with one output (regression or two classes); its weights are the starting point"),
+      data(),
+      { name: "lambda", type: Num, doc: "weight of the L1 penalty", bounds: NON_NEGATIVE },
+      { name: "steps", type: Duration, doc: "FISTA iterations (full batch: an epoch is one)", unit: "epochs|steps", bounds: POSITIVE },
+    ],
+    result: Net,
+  },
+  {
+    name: "support_recovery",
+    version: 1,
+    category: "analysis",
+    doc: "the share of a planted problem's true support among the net's k largest weights by magnitude, k the support's size (1 = exact recovery)",
+    params: [net("a linear net"), data("the planted problem (its truth)")],
+    result: Num,
+  },
+  {
+    name: "distance_to_truth",
+    version: 1,
+    category: "analysis",
+    doc: "‖w − w*‖₂ / ‖w*‖₂ for a planted problem's truth w* (for classification, w scaled to the norm of w* first: only its direction is identifiable)",
+    params: [net("a linear net"), data("the planted problem (its truth)")],
     result: Num,
   },
   {

@@ -156,8 +156,14 @@ function encodeDataset(d: DatasetValue): Uint8Array {
   const splits: [string, Split][] = [["train", d.train], ["test", d.test], ...(d.validation ? [["validation", d.validation] as [string, Split]] : [])];
   for (const [name, split] of splits) {
     tensors[`${name}.x`] = split.x instanceof Uint8Array ? { dtype: "U8", shape: [split.n, ...d.inputShape], data: split.x } : { dtype: "F32", shape: [split.n, features], data: split.x };
-    tensors[`${name}.y`] = { dtype: "I32", shape: [split.n], data: split.y };
+    tensors[`${name}.y`] = { dtype: "I32", shape: [split.y.length], data: split.y };
     if (split.y2) tensors[`${name}.y2`] = { dtype: "I32", shape: [split.n], data: split.y2 };
+    if (split.targets) tensors[`${name}.targets`] = { dtype: "F32", shape: [split.n], data: split.targets };
+  }
+  // A planted problem's truth, only where there is one: other datasets keep the bytes they always had.
+  if (d.truth) {
+    tensors["truth.weights"] = { dtype: "F32", shape: [d.truth.weights.length], data: d.truth.weights };
+    tensors["truth.support"] = { dtype: "I32", shape: [d.truth.support.length], data: d.truth.support };
   }
   return encodeSafetensors(tensors, {
     format: "lth.dataset/1",
@@ -167,6 +173,7 @@ function encodeDataset(d: DatasetValue): Uint8Array {
     scale: String(d.scale),
     mean: JSON.stringify(d.mean),
     std: JSON.stringify(d.std),
+    ...(d.task ? { task: d.task } : {}),
   });
 }
 
@@ -178,7 +185,14 @@ function decodeDataset(bytes: Uint8Array, file: string): DatasetValue {
     const y = tensors.get(`${name}.y`);
     if (!x || !y) throw new ArtifactFormatError(`${file}: no ${name} split`);
     const y2 = tensors.get(`${name}.y2`);
-    return { n: y.shape[0] ?? 0, x: x.data as Uint8Array | Float32Array, y: y.data as Int32Array, ...(y2 ? { y2: y2.data as Int32Array } : {}) };
+    const targets = tensors.get(`${name}.targets`);
+    return {
+      n: x.shape[0] ?? 0,
+      x: x.data as Uint8Array | Float32Array,
+      y: y.data as Int32Array,
+      ...(y2 ? { y2: y2.data as Int32Array } : {}),
+      ...(targets ? { targets: targets.data as Float32Array } : {}),
+    };
   };
   return {
     name: metadata["name"] ?? "",
@@ -190,5 +204,9 @@ function decodeDataset(bytes: Uint8Array, file: string): DatasetValue {
     train: split("train"),
     test: split("test"),
     ...(tensors.has("validation.y") || tensors.has("validation.x") ? { validation: split("validation") } : {}),
+    ...(metadata["task"] === "regression" ? { task: "regression" as const } : {}),
+    ...(tensors.has("truth.weights") && tensors.has("truth.support")
+      ? { truth: { weights: tensors.get("truth.weights")!.data as Float32Array, support: tensors.get("truth.support")!.data as Int32Array } }
+      : {}),
   };
 }

@@ -67,6 +67,20 @@ export interface ConcatOptions {
   readonly seed?: number;
 }
 
+/** The optional parameters of `planted`. */
+export interface PlantedOptions {
+  /** standard deviation of the Gaussian noise added to x·w*; default 0.1 */
+  readonly noise?: number | Num;
+  /** correlation of every pair of features (0: independent); default 0 */
+  readonly correlation?: number | Num;
+  /** regression (squared loss) or two classes (the sign of x·w* + noise; logistic loss); default regression */
+  readonly task?: "regression" | "classification";
+  /** test examples; default 1000 */
+  readonly test?: number;
+  /** seed of the truth and the examples; default 0 */
+  readonly seed?: number;
+}
+
 /** The optional parameters of `synthetic`. */
 export interface SyntheticOptions {
   /** seed of the mixture and the sample; default 0 */
@@ -375,6 +389,18 @@ export interface FilterDistanceOptions {
   readonly keep?: Percent;
 }
 
+/** The optional parameters of `iht`. */
+export interface IhtOptions {
+  /** refit the kept weights (and the bias) to minimise the loss on the support; default true */
+  readonly debias?: boolean;
+}
+
+/** The optional parameters of `forward_greedy`. */
+export interface ForwardGreedyOptions {
+  /** re-optimise every chosen weight after each addition (else only the new one); default true */
+  readonly corrective?: boolean;
+}
+
 /** Every op of the standard library as a typed method; `call` builds the stage. */
 export abstract class Ops {
   protected abstract call(op: string, args: Readonly<Record<string, unknown>>): unknown;
@@ -404,6 +430,11 @@ export abstract class Ops {
     return this.call("concat", { data, pairs, ...options }) as Dataset;
   }
 
+  /** a sparse linear problem with known truth: Gaussian features (pairwise correlation), a weight vector w* with exactly k non-zeros of magnitude in [1, 2), targets x·w* + noise (regression) or their sign (classification); w* and its support kept in the dataset */
+  planted(n: number, features: number, k: number, options: PlantedOptions = {}): Dataset {
+    return this.call("planted", { n, features, k, ...options }) as Dataset;
+  }
+
   /** a seeded Gaussian-mixture classification set, for tests */
   synthetic(n: number, features: number, classes: number, options: SyntheticOptions = {}): Dataset {
     return this.call("synthetic", { n, features, classes, ...options }) as Dataset;
@@ -422,6 +453,11 @@ export abstract class Ops {
   /** fully connected, ReLU, with the given hidden widths */
   mlp(hidden: readonly number[]): Arch {
     return this.call("mlp", { hidden }) as Arch;
+  }
+
+  /** no hidden layer: one output for regression (squared loss) or two classes (logistic loss), else one per class (softmax) */
+  linear(): Arch {
+    return this.call("linear", {  }) as Arch;
   }
 
   /** Frankle & Carbin's conv2: 64-64 conv (3x3, max-pool after each pair), FC 256-256-10 */
@@ -527,6 +563,31 @@ export abstract class Ops {
   /** normalised Hamming distance between two masks of the same architecture */
   mask_distance(a: Net, b: Net): Num {
     return this.call("mask_distance", { a, b }) as Num;
+  }
+
+  /** iterative hard thresholding of a linear net: full-batch gradient steps, each followed by keeping the k largest weights; then, with debias, the loss minimised on that support */
+  iht(net: Net, data: Dataset, k: number, steps: Duration, lr: number | Num, options: IhtOptions = {}): Net {
+    return this.call("iht", { net, data, k, steps, lr, ...options }) as Net;
+  }
+
+  /** greedy forward selection of a linear net's weights (Shalev-Shwartz, Srebro & Zhang, 2010): from none, add the coordinate of largest gradient k times, re-optimising on the chosen support (fully corrective) or the new coordinate alone */
+  forward_greedy(net: Net, data: Dataset, k: number, options: ForwardGreedyOptions = {}): Net {
+    return this.call("forward_greedy", { net, data, k, ...options }) as Net;
+  }
+
+  /** the lasso (or L1-penalised logistic regression) by FISTA: minimises the loss + lambda·‖w‖₁ from the net's weights; weights it sets to exactly 0 are masked */
+  l1(net: Net, data: Dataset, lambda: number | Num, steps: Duration): Net {
+    return this.call("l1", { net, data, lambda, steps }) as Net;
+  }
+
+  /** the share of a planted problem's true support among the net's k largest weights by magnitude, k the support's size (1 = exact recovery) */
+  support_recovery(net: Net, data: Dataset): Num {
+    return this.call("support_recovery", { net, data }) as Num;
+  }
+
+  /** ‖w − w*‖₂ / ‖w*‖₂ for a planted problem's truth w* (for classification, w scaled to the norm of w* first: only its direction is identifiable) */
+  distance_to_truth(net: Net, data: Dataset): Num {
+    return this.call("distance_to_truth", { net, data }) as Num;
   }
 
   /** the last element */

@@ -33,7 +33,7 @@ const VGG: Record<number, readonly (number | "M")[]> = {
 /** Architectures `init` can build; anything else is refused before a run starts. */
 export function knownArch(arch: ParamValue | undefined): string | undefined {
   const a = (arch ?? {}) as { arch?: string; depth?: number };
-  if (a.arch === "mlp" || (a.arch !== undefined && a.arch in CONVNETS)) return undefined;
+  if (a.arch === "mlp" || a.arch === "linear" || (a.arch !== undefined && a.arch in CONVNETS)) return undefined;
   if (a.arch === "vgg" && VGG[a.depth ?? 0]) return undefined;
   if (a.arch === "resnet") {
     const depth = a.depth ?? 20;
@@ -69,6 +69,10 @@ function layersOf(arch: ParamValue, inputShape: readonly number[], classes: numb
   if (a.arch === "mlp") {
     const widths = [inputShape.reduce((x, y) => x * y, 1), ...(a.hidden ?? []), classes];
     return { head: "flatten", layers: dense(widths) };
+  }
+  if (a.arch === "linear") {
+    // No hidden layer: one output for a regression target or two classes (the logistic loss), else one per class (softmax).
+    return { head: "flatten", layers: dense([inputShape.reduce((x, y) => x * y, 1), classes <= 2 ? 1 : classes]) };
   }
   if (inputShape.length !== 3) {
     return { problem: `${a.arch} needs images (height × width × channels), but this dataset's examples are ${inputShape.join(" × ")} features` };

@@ -12,6 +12,8 @@ export interface Split {
    * the mean of the cross-entropies against each.
    */
   readonly y2?: Int32Array;
+  /** A regression dataset's targets (`planted`'s); its `y` is then empty. */
+  readonly targets?: Float32Array;
 }
 
 export interface DatasetValue {
@@ -33,6 +35,10 @@ export interface DatasetValue {
    * `train` measures validation loss and accuracy on them and records the early-stopping point.
    */
   readonly validation?: Split;
+  /** Targets are values, not classes (`planted(…, task: regression)`): squared loss, R² for accuracy. */
+  readonly task?: "regression";
+  /** A planted problem's truth: the weight vector w* (one per feature) and its support (sorted). */
+  readonly truth?: { readonly weights: Float32Array; readonly support: Int32Array };
 }
 
 /** Test loss and accuracy in [0, 1]. */

@@ -4,7 +4,7 @@
 // supermask, instability's copies) runs it, changing what it needs through its hooks.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, MetricsValue } from "../core/dataset.js";
+import type { DatasetValue, MetricsValue, Split } from "../core/dataset.js";
 import { stepsPerEpoch, toSteps, type Duration } from "../core/duration.js";
 import { OpFailure } from "../core/errors.js";
 import { parametersDigest, withMeasurement, type EarlyStop, type HistoryPoint, type Layer, type NetValue } from "../core/net.js";
@@ -46,6 +46,27 @@ export function crossEntropy(tf: typeof TF, logits: Tensor, labels: Tensor, clas
   return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as TF.Scalar;
 }
 
+/**
+ * The loss of a net's outputs against a split's targets: softmax cross-entropy against int32
+ * labels; the logistic loss when a net has one output for two classes (a `linear` net on
+ * binary data: label 1 where the output is positive); the squared error against float32
+ * targets (a regression dataset: `planted`'s), as the mean of (output − target)².
+ */
+export function lossOf(tf: typeof TF, outputs: Tensor, targets: Tensor, classes: number): TF.Scalar {
+  if (targets.dtype === "float32") return tf.mean(tf.square(tf.sub(tf.reshape(outputs, [-1]), targets))) as TF.Scalar;
+  if (outputs.shape[1] === 1 && classes === 2) {
+    // log(1 + e^(−s·z)) with s = ±1: softplus(−s·z).
+    const sign = tf.sub(tf.mul(tf.cast(targets, "float32"), 2), 1);
+    return tf.mean(tf.softplus(tf.neg(tf.mul(sign, tf.reshape(outputs, [-1]))))) as TF.Scalar;
+  }
+  return crossEntropy(tf, outputs, targets, classes);
+}
+
+/** A split's targets on the engine: its labels (int32), or its values (float32) for a regression dataset. */
+export function targetsOf(tf: typeof TF, split: Split): Tensor {
+  return split.targets ? tf.tensor1d(split.targets, "float32") : tf.tensor1d(split.y, "int32");
+}
+
 /** Reads a scalar and frees it. */
 export function scalar(t: Tensor): number {
   const v = t.dataSync()[0]!;
@@ -82,8 +103,8 @@ export function trainStep(
     const updates: { mean: Tensor; variance: Tensor }[] = [];
     const { value, grads } = tf.variableGrads(() => {
       const logits = model.forward(xb, true, updates, weights?.());
-      const loss = crossEntropy(tf, logits, yb, model.net.classes);
-      return yb2 ? (tf.mul(tf.add(loss, crossEntropy(tf, logits, yb2, model.net.classes)), 0.5) as TF.Scalar) : loss;
+      const loss = lossOf(tf, logits, yb, model.net.classes);
+      return yb2 ? (tf.mul(tf.add(loss, lossOf(tf, logits, yb2, model.net.classes)), 0.5) as TF.Scalar) : loss;
     }, variables);
     optimizer.step(lr, variables.map((v) => grads[v.name]!));
     model.setStatistics(updates);
@@ -91,10 +112,15 @@ export function trainStep(
   });
 }
 
-/** Test loss and accuracy, in chunks so memory stays flat for large test sets; `weights` as `EngineNet.forward` takes them. */
+/**
+ * Test loss and accuracy, in chunks so memory stays flat for large test sets; `weights` as
+ * `EngineNet.forward` takes them. Against a regression dataset's values the loss is the mean
+ * squared error and the accuracy R² (1 − squared error / the targets' variance about their mean).
+ */
 export function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, weights?: readonly Tensor[]): MetricsValue {
   const n = x.shape[0]!;
   const chunk = model.net.layers.some((l) => l.kind === "conv") ? MEASURE_CHUNK.conv : MEASURE_CHUNK.dense;
+  const regression = y.dtype === "float32";
   let loss = 0;
   let correct = 0;
   for (let start = 0; start < n; start += chunk) {
@@ -102,13 +128,24 @@ export function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, w
     const [l, c] = tf.tidy(() => {
       const xb = tf.slice(x, [start, 0], [size, -1]);
       const yb = tf.slice(y, [start], [size]);
-      const logits = model.forward(xb, false, undefined, weights);
-      const lossSum = tf.mul(crossEntropy(tf, logits, yb, model.net.classes), size);
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), "float32"));
+      const outputs = model.forward(xb, false, undefined, weights);
+      const lossSum = tf.mul(lossOf(tf, outputs, yb, model.net.classes), size);
+      if (regression) return [lossSum, tf.scalar(0)];
+      // One output for two classes: class 1 where it is positive.
+      const predicted = outputs.shape[1] === 1 ? tf.cast(tf.greater(tf.reshape(outputs, [-1]), 0), "int32") : tf.argMax(outputs, 1);
+      const hits = tf.sum(tf.cast(tf.equal(predicted, yb), "float32"));
       return [lossSum, hits];
     });
     loss += scalar(l!);
     correct += scalar(c!);
+  }
+  if (regression) {
+    const values = y.dataSync() as Float32Array;
+    let mean = 0;
+    for (const v of values) mean += v / n;
+    let variance = 0;
+    for (const v of values) variance += ((v - mean) * (v - mean)) / n;
+    return { loss: loss / n, accuracy: 1 - loss / n / variance };
   }
   return { loss: loss / n, accuracy: correct / n };
 }
@@ -119,7 +156,7 @@ export function testMetrics(engine: Engine, net: NetValue, data: DatasetValue): 
   checkData(net, data);
   const model = new EngineNet(tf, net);
   const x = features(tf, data, data.test);
-  const y = tf.tensor1d(data.test.y, "int32");
+  const y = targetsOf(tf, data.test);
   try {
     return measure(tf, model, x, y);
   } finally {
@@ -221,11 +258,11 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
   // With augmentation each batch is built on the host; the training set needs no resident copy.
   const augmenter = o.augment === "crop_flip" ? new Augmenter(data, o.seed) : undefined;
   const xTrain = augmenter ? undefined : features(tf, data, data.train);
-  const yTrain = tf.tensor1d(data.train.y, "int32");
+  const yTrain = targetsOf(tf, data.train);
   const yTrain2 = data.train.y2 ? tf.tensor1d(data.train.y2, "int32") : undefined;
   const xTest = features(tf, data, data.test);
-  const yTest = tf.tensor1d(data.test.y, "int32");
-  const validation = data.validation && data.validation.n > 0 ? { x: features(tf, data, data.validation), y: tf.tensor1d(data.validation.y, "int32") } : undefined;
+  const yTest = targetsOf(tf, data.test);
+  const validation = data.validation && data.validation.n > 0 ? { x: features(tf, data, data.validation), y: targetsOf(tf, data.validation) } : undefined;
   const evalSteps = o.evalEvery ? Math.max(1, toSteps(o.evalEvery, perEpoch)) : perEpoch;
   const history: HistoryPoint[] = [...net.history];
   const epochBase = history.length ? history[history.length - 1]!.epoch : 0;

@@ -84,6 +84,7 @@ export function greedy(ctx: OpContext, engine: Engine): NetValue {
   const net = netInput(ctx, "net");
   const data = datasetInput(ctx, "data");
   checkData(net, data);
+  if (data.train.targets) throw new OpFailure(`greedy judges each choice by accuracy on training classes, and the dataset '${data.name}' has values (regression); on a planted problem use forward_greedy`);
   if (data.train.y2) {
     throw new OpFailure(`greedy judges each choice by accuracy on training labels, and the training examples of '${data.name}' are concatenated pairs with two labels each, which greedy does not read; it takes datasets with one label an example`);
   }

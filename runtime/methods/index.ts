@@ -2,6 +2,7 @@
 // module adds one line here (see runtime/README.md, "Adding a method").
 
 import type { OpImplementations } from "../ops/context.js";
+import { implementations as convex } from "./convex.js";
 import { implementations as distances } from "./distances.js";
 import { implementations as earlybird } from "./earlybird.js";
 import { implementations as gradual } from "./gradual.js";
@@ -13,7 +14,7 @@ import { implementations as pruning } from "./pruning.js";
 import { implementations as supermask } from "./supermask.js";
 import { implementations as training } from "./training.js";
 
-const MODULES: readonly OpImplementations[] = [nets, training, pruning, gradual, supermask, earlybird, greedy, instability, loft, distances];
+const MODULES: readonly OpImplementations[] = [nets, training, pruning, gradual, supermask, earlybird, greedy, instability, loft, distances, convex];
 
 /** Each method op's implementation, by op name; an op implemented twice is a bug. */
 export const METHOD_OPS: OpImplementations = MODULES.reduce<Record<string, OpImplementations[string]>>((all, module) => {

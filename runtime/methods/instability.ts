@@ -17,7 +17,7 @@ import { datasetInput, netInput, num, type OpContext, onEngine, type OpImplement
 import { OpFailure } from "../core/errors.js";
 import type { Engine } from "../engine/backend.js";
 import { checkData, EngineNet, features } from "../engine/model.js";
-import { fit, measure, type FitOptions } from "../engine/train.js";
+import { fit, measure, targetsOf, type FitOptions } from "../engine/train.js";
 import { trainingOptions } from "./training.js";
 
 type Tensor = TF.Tensor;
@@ -94,7 +94,7 @@ export function interpolationErrors(engine: Engine, a: NetValue, b: NetValue, da
   const problem = sameShape(a, b);
   if (problem) throw new OpFailure(`the two nets cannot be interpolated: ${problem}`);
   const x = features(tf, data, data.test);
-  const y = tf.tensor1d(data.test.y, "int32");
+  const y = targetsOf(tf, data.test);
   try {
     return grid.map((alpha) => testError(tf, interpolate(a, b, alpha), x, y));
   } finally {

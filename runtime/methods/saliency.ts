@@ -337,6 +337,7 @@ export function pruneBySaliency(ctx: OpContext, engine: Engine): NetValue {
   }
   if (!ctx.inputs["data"]) throw new OpFailure(`prune by ${criterion} scores weights on a batch of training data: give it one, as in prune(net, ${+(rate * 100).toFixed(6)}%, criterion: ${criterion}, data: <dataset>)`);
   const data = datasetInput(ctx, "data");
+  if (data.train.targets) throw new OpFailure(`prune by ${criterion} scores weights by the cross-entropy on training classes, and the dataset '${data.name}' has values (regression); prune by magnitude or synflow`);
   if (data.train.y2) {
     throw new OpFailure(`prune by ${criterion} scores weights by the loss on training labels, and the training examples of '${data.name}' are concatenated pairs with two labels each, which ${criterion} does not read; prune by magnitude or synflow (no labels)`);
   }

@@ -96,6 +96,7 @@ export function concat(ctx: OpContext): DatasetValue {
   const pairs = num(ctx, "pairs");
   const seed = num(ctx, "seed");
   const n = data.train.n;
+  if (data.train.targets) throw new OpFailure(`concat labels each pair by its two classes, and the dataset '${data.name}' has values (regression), not classes`);
   if (data.train.y2) throw new OpFailure(`the dataset '${data.name}' is already made of concatenated pairs; concat joins two inputs, not pairs of pairs`);
   if (pairs < n || pairs > n * n) {
     throw new OpFailure(

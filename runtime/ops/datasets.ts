@@ -324,6 +324,7 @@ export function augment(ctx: OpContext): DatasetValue {
       `augment can shift only images (height × width × channels), but the dataset '${data.name}' has examples of shape ${data.inputShape.join(" × ")}; use shift: 0 (noise alone works on any data)`,
     );
   }
+  if (data.train.targets) throw new OpFailure(`augment copies images with their classes, and the dataset '${data.name}' has values (regression), not classes`);
   if (factor === 1) return data;
   const { n, x, y } = data.train;
   const features = data.inputShape.reduce((a, b) => a * b, 1);

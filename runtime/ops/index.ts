@@ -8,6 +8,7 @@ import { ensurePacked } from "../data/mnist.js";
 import { fileDigest } from "../store/store.js";
 import type { OpImpl } from "./context.js";
 import { concat } from "./concat.js";
+import { planted, plantedTooLarge } from "./planted.js";
 import { augment, cifar10, cifar100, idx, mnist, synthetic, syntheticTooLarge } from "./datasets.js";
 import { checkCifarFiles, cifarFiles } from "../data/cifar10.js";
 import { checkCifar100Files, cifar100Files } from "../data/cifar100.js";
@@ -40,6 +41,7 @@ export const IMPLEMENTATIONS: ReadonlyMap<string, OpImpl> = new Map<string, OpIm
       run: (ctx) => ({ kind: "Dataset", dataset: idx(ctx) }),
     },
   ],
+  ["planted", { engine: false, validate: (stage) => plantedTooLarge(stage.params), run: (ctx) => ({ kind: "Dataset", dataset: planted(ctx) }) }],
   ["synthetic", { engine: false, validate: (stage) => syntheticTooLarge(stage.params), run: (ctx) => ({ kind: "Dataset", dataset: synthetic(ctx) }) }],
   [
     "cifar10",

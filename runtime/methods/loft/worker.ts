@@ -15,7 +15,7 @@ import { loadEngine, type BackendChoice } from "../../engine/backend.js";
 import { type LayerValues, subnetwork, valuesOf, withValues } from "./slices.js";
 import { EngineNet, features, toEngine } from "../../engine/model.js";
 import { Optimizer, type OptimizerKind } from "../../engine/optimizer.js";
-import { trainStep } from "../../engine/train.js";
+import { targetsOf, trainStep } from "../../engine/train.js";
 
 export interface LoftWorkerData {
   readonly backend: BackendChoice;
@@ -64,7 +64,7 @@ try {
   const template = (decodeArtifact("Net", start.net, "loft net") as { net: NetValue }).net;
   const data = (decodeArtifact("Dataset", start.data, "loft data") as { dataset: DatasetValue }).dataset;
   const xTrain = features(tf, data, data.train);
-  const yTrain = tf.tensor1d(data.train.y, "int32");
+  const yTrain = targetsOf(tf, data.train);
   const yTrain2 = data.train.y2 ? tf.tensor1d(data.train.y2, "int32") : undefined;
   send({ type: "ready", backend: engine.backend });
 
