@@ -724,6 +724,14 @@ const declarations: readonly OpDecl[] = [
     result: Num,
   },
   {
+    name: "transfer",
+    version: 1,
+    category: "pruning",
+    doc: "a ticket moved to another dataset (Morcos et al., 2019): layers whose shape the new data leaves unchanged keep weights and mask; a layer whose shape changes (the output layer for another class count, an input layer for another input size) is drawn afresh from seed, all alive",
+    params: [net("the ticket (usually rewound to its early weights)"), data("the dataset to move it to"), seed("seed of any layer drawn afresh", 0)],
+    result: Net,
+  },
+  {
     name: "iht",
     version: 1,
     category: "pruning",

@@ -389,6 +389,12 @@ export interface FilterDistanceOptions {
   readonly keep?: Percent;
 }
 
+/** The optional parameters of `transfer`. */
+export interface TransferOptions {
+  /** seed of any layer drawn afresh; default 0 */
+  readonly seed?: number;
+}
+
 /** The optional parameters of `iht`. */
 export interface IhtOptions {
   /** refit the kept weights (and the bias) to minimise the loss on the support; default true */
@@ -563,6 +569,11 @@ export abstract class Ops {
   /** normalised Hamming distance between two masks of the same architecture */
   mask_distance(a: Net, b: Net): Num {
     return this.call("mask_distance", { a, b }) as Num;
+  }
+
+  /** a ticket moved to another dataset (Morcos et al., 2019): layers whose shape the new data leaves unchanged keep weights and mask; a layer whose shape changes (the output layer for another class count, an input layer for another input size) is drawn afresh from seed, all alive */
+  transfer(net: Net, data: Dataset, options: TransferOptions = {}): Net {
+    return this.call("transfer", { net, data, ...options }) as Net;
   }
 
   /** iterative hard thresholding of a linear net: full-batch gradient steps, each followed by keeping the k largest weights; then, with debias, the loss minimised on that support */

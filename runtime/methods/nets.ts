@@ -120,7 +120,38 @@ export function shuffleMask(ctx: OpContext): NetValue {
   return { ...net, layers };
 }
 
+/**
+ * A ticket moved to another dataset (Morcos et al. 2019, "One ticket to win them all"): the
+ * same architecture planned for the new data's input shape and classes; every layer whose
+ * shape is unchanged keeps its weights, mask and channel mask; every layer whose shape
+ * changes (the output layer for another class count; the first layer, or the first dense
+ * layer after the convs, for inputs of another size) is drawn afresh by the net's scheme
+ * from `seed`, all its weights alive. A flat 784 and a 28×28×1 image are the same input to
+ * an MLP, so its first layer is kept.
+ */
+export function transfer(ctx: OpContext): NetValue {
+  const net = netInput(ctx, "net");
+  const data = datasetInput(ctx, "data");
+  const seed = num(ctx, "seed");
+  const plan = planNet(net.arch, data.inputShape, data.classes);
+  if ("problem" in plan) throw new OpFailure(`transfer: ${plan.problem}`);
+  if (plan.layers.length !== net.layers.length || plan.layers.some((l, i) => l.name !== net.layers[i]!.name || l.kind !== net.layers[i]!.kind)) {
+    throw new OpFailure(`transfer keeps the net's architecture, but on the dataset '${data.name}' (${data.inputShape.join("×")}, ${data.classes} classes) it has other layers (${plan.layers.map((l) => l.name).join(", ")} instead of ${net.layers.map((l) => l.name).join(", ")})`);
+  }
+  const changed: string[] = [];
+  const layers = net.layers.map((l, i) => {
+    const p = plan.layers[i]!;
+    if (p.inputs === l.inputs && p.outputs === l.outputs && p.kernel === l.kernel) return l;
+    changed.push(l.name);
+    return { ...layerShape({ ...l, inputs: p.inputs, outputs: p.outputs }), mask: new Uint8Array(p.outputs * p.inputs * p.kernel * p.kernel).fill(1), ...fresh({ ...l, inputs: p.inputs, outputs: p.outputs, channels: undefined } as Layer, net.scheme, seed, net.arch) };
+  });
+  // Unchanged layers keep the ticket's lineage, so it still rewinds to its initialisation; a redrawn layer starts a new one.
+  const { records: _records, measured: _measured, earlyStop: _earlyStop, ...rest } = net;
+  return { ...rest, inputShape: data.inputShape, classes: data.classes, layers, history: [], ...(changed.length ? { init: lineage(layers) } : {}) };
+}
+
 export const implementations: OpImplementations = {
+  transfer: { engine: false, run: (ctx) => ({ kind: "Net", net: transfer(ctx) }) },
   init: {
     engine: false,
     // Which architectures `init` can build: a message naming what is missing otherwise.
