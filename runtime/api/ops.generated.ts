@@ -191,6 +191,10 @@ export interface PruneOptions {
   readonly seed?: number;
   /** the data SNIP and GraSP score on: one batch of 10 training examples per class; required when criterion is snip or grasp */
   readonly data?: Dataset;
+  /** what goes: single weights, or whole conv filters (with their channel's bias and batch norm), ranked by score; default weight */
+  readonly structure?: "weight" | "filter";
+  /** how filters are ranked (structure: filter): the L1 norm of their weights (Li et al., 2017) or |γ| of their batch norm (network slimming, Liu et al., 2017); default l1 */
+  readonly score?: "l1" | "bn_scale";
 }
 
 /** The optional parameters of `earlybird`. */
@@ -509,6 +513,11 @@ export abstract class Ops {
   /** removes rate of the weights that remain (biases are never pruned) */
   prune(net: Net, rate: Percent, options: PruneOptions = {}): Net {
     return this.call("prune", { net, rate, ...options }) as Net;
+  }
+
+  /** the physically smaller dense net: masked channels removed with their filters and the next layer's weights that read them; it computes what the masked net computed */
+  compact(net: Net): Net {
+    return this.call("compact", { net }) as Net;
   }
 
   /** the weights of `to` under the mask of net; both must come from the same initialisation */

@@ -108,6 +108,11 @@ function toJson(v: CompiledValue, read: (id: StageId) => CachedResult): Json {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** Multiply-adds of a forward pass, and the speed-up a kernel that skipped removed weights would give. */
+function flopsLine(f: { total: number; remaining: number }, indent: string): string {
+  return `${indent}  multiply-adds a forward pass: ${Math.round(f.remaining).toLocaleString("en")} of ${Math.round(f.total).toLocaleString("en")} (${pct(f.remaining / f.total)}; ${f.remaining > 0 ? `${(f.total / f.remaining).toFixed(2)}× fewer` : "none left"})`;
+}
+
 function text(name: string, j: Json, indent = ""): string[] {
   switch (j["type"]) {
     case "List":
@@ -128,6 +133,7 @@ function text(name: string, j: Json, indent = ""): string[] {
       const lines = [
         `${indent}${name}: Net (${j["stage"]}, ${j["backend"] ?? "computed without a tensor engine"})${acc === null ? unmeasured : `, test accuracy ${pct(acc)}, loss ${(j["loss"] as number).toFixed(4)}`}`,
         `${indent}  weights: ${w.remaining} of ${w.total} remaining (${pct(w.remaining / w.total)})`,
+        ...(j["flops"] ? [flopsLine(j["flops"] as { total: number; remaining: number }, indent)] : []),
       ];
       for (const line of recordLines(j)) lines.push(`${indent}  ${line}`);
       const early = j["earlyStop"] as { step: number; epoch: number; validationLoss: number; validationAccuracy: number; testAccuracy: number; testLoss: number } | undefined;

@@ -2,7 +2,7 @@
 // activation memory of one batch, and multiply-adds of a forward pass and of a training step.
 // Counts are of the dense arithmetic the engine does (a masked weight is still multiplied).
 
-import type { Layer, NetValue } from "./net.js";
+import { liveMask, type Layer, type NetValue } from "./net.js";
 
 /** One layer's (or a whole net's) cost. */
 export interface Cost {
@@ -85,4 +85,39 @@ export function netCost(net: Pick<NetValue, "inputShape"> & { readonly layers: r
     forward: sum((c) => c.forward),
     layers,
   };
+}
+
+/**
+ * Multiply-adds of one forward pass of one example: `total` of the dense net, `remaining`
+ * counting only the weights still in use: alive under the mask and the layer's channel mask,
+ * and reading an input channel the layer before kept (a conv after a conv, or the first dense
+ * layer after the convs: its inputs are the channels flattened, or averaged over space). A
+ * pruned net's `remaining` is what a sparse kernel would compute; `compact` makes a
+ * channel-pruned net's dense arithmetic that small.
+ */
+export function netFlops(net: Pick<NetValue, "inputShape" | "layers" | "head">): { total: number; remaining: number } {
+  const cost = netCost(net, 1);
+  let remaining = 0;
+  net.layers.forEach((l, i) => {
+    const weights = l.outputs * l.inputs * l.kernel * l.kernel;
+    const positions = cost.layers[i]!.forward / weights;
+    const live = liveMask(l);
+    // The channels of the layer this one reads (a chain's; a shortcut reads its block's input, which is not followed here).
+    const before = i > 0 && !l.shortcut ? net.layers[i - 1] : undefined;
+    const fed = before?.kind === "conv" && before.channels && !before.shortcut ? before.channels : undefined;
+    const perInput = l.kernel * l.kernel;
+    // Inputs per channel of the layer before: 1 for a conv, the spatial positions for a flattened dense input.
+    const spread = fed ? l.inputs / fed.length : 1;
+    let used = 0;
+    for (let j = 0; j < weights; j++) {
+      if (!live[j]) continue;
+      if (fed) {
+        const input = Math.floor(j / perInput) % l.inputs;
+        if (!fed[Math.floor(input / spread)]) continue;
+      }
+      used++;
+    }
+    remaining += used * positions;
+  });
+  return { total: cost.forward, remaining };
 }

@@ -6,6 +6,8 @@ import { withMasks, type NetValue } from "../core/net.js";
 import { Random } from "../core/random.js";
 import { lowest } from "../core/select.js";
 import { netInput, num, str, type OpContext, onEngine, type OpImplementations } from "../ops/context.js";
+import { OpFailure } from "../core/errors.js";
+import { pruneFilters } from "./structured.js";
 
 export type PruneScope = "layerwise" | "global";
 
@@ -72,6 +74,11 @@ export function prune(ctx: OpContext): NetValue {
   const rate = num(ctx, "rate");
   const outputRate = num(ctx, "output_rate");
   const scope = str(ctx, "scope") as PruneScope;
+  // Parameters added later: absent from older stages, which read them at their defaults.
+  if (ctx.params["structure"] === "filter") {
+    if (str(ctx, "criterion") !== "magnitude") throw new OpFailure(`structure: filter ranks filters by score (l1 or bn_scale), not by criterion ${str(ctx, "criterion")}; leave criterion at magnitude`);
+    return pruneFilters(net, rate, scope, ctx.params["score"] === "bn_scale" ? "bn_scale" : "l1");
+  }
   if (str(ctx, "criterion") === "magnitude") {
     return pruneByScores(net, net.layers.map((l) => Float32Array.from(l.weight, Math.abs)), rate, outputRate, scope);
   }
@@ -84,9 +91,9 @@ const SALIENCY: ReadonlySet<string> = new Set(["snip", "grasp", "synflow"]);
 
 export const implementations: OpImplementations = {
   prune: {
-    engine: (params) => SALIENCY.has(String(params["criterion"])),
+    engine: (params) => SALIENCY.has(String(params["criterion"])) && params["structure"] !== "filter",
     run: (ctx, engine) =>
-      SALIENCY.has(str(ctx, "criterion"))
+      SALIENCY.has(str(ctx, "criterion")) && ctx.params["structure"] !== "filter"
         ? // saliency.ts builds on this module's removal, so it is loaded when first needed.
           onEngine(async (c, e) => ({ kind: "Net", net: (await import("./saliency.js")).pruneBySaliency(c, e) }))(ctx, engine)
         : { kind: "Net", net: prune(ctx) },

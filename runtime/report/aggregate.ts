@@ -5,6 +5,7 @@
 // every replicate has one) and of the share of weights remaining; of a number, its value.
 
 import { earlyStopOf, measurement, sparsity, type EarlyStop, type NetValue } from "../core/net.js";
+import { netFlops } from "../core/cost.js";
 
 /** Mean, sample standard deviation (0 for one value), minimum and maximum. */
 export interface Stats {
@@ -34,6 +35,8 @@ export interface NetFigures {
   readonly loss: number | null;
   readonly measured: boolean;
   readonly weights: { readonly total: number; readonly remaining: number };
+  /** Multiply-adds of one forward pass of one example (`netFlops`). */
+  readonly flops: { readonly total: number; readonly remaining: number };
   readonly earlyStop?: Omit<EarlyStop, "parameters">;
 }
 
@@ -47,6 +50,8 @@ export function netFigures(net: NetValue): NetFigures {
     loss: measured?.loss ?? null,
     measured: measured !== undefined,
     weights: { total: layers.reduce((a, l) => a + l.total, 0), remaining: layers.reduce((a, l) => a + l.remaining, 0) },
+    // Multiply-adds of one forward pass of one example, of the dense net and of the weights still in use.
+    flops: netFlops(net),
     ...(early ? { earlyStop: early } : {}),
   };
 }

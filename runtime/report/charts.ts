@@ -24,6 +24,8 @@ export interface NetSummary {
   readonly layers?: readonly { readonly name: string; readonly remaining: number }[];
   /** The early-stopping point of the training that made it, where its dataset had a validation split. */
   readonly earlyStop?: { readonly step: number; readonly testAccuracy: number };
+  /** Multiply-adds of one forward pass of one example: the dense net's, and of the weights still in use. */
+  readonly flops?: { readonly total: number; readonly remaining: number };
 }
 
 /** One position of a `replicate` block's aggregate: mean ± standard deviation over the replicates. */

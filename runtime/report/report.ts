@@ -4,6 +4,7 @@
 
 import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
 import { earlyStopOf, measurement, sparsity, type NetValue } from "../core/net.js";
+import { netFlops } from "../core/cost.js";
 import { aggregate, isListAggregate, netFigures, type Aggregate, type Item, type ListAggregate, type Stats } from "./aggregate.js";
 import { plan, readResults, selectStages, type CachedResult, type Unavailable } from "../plan.js";
 import { nonDefaultParams } from "../../compiler/graph-format.js";
@@ -45,6 +46,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
     history: history.map((h) => ({ step: h.step, accuracy: h.accuracy })),
     ...(net.records ? { records: net.records } : {}),
     ...(width !== undefined ? { width } : {}),
+    flops: netFlops(net),
     ...(earlyStopOf(net) ? { earlyStop: { step: earlyStopOf(net)!.step, testAccuracy: earlyStopOf(net)!.testAccuracy } } : {}),
   };
 }
@@ -235,9 +237,15 @@ const pct = (x: number | null | undefined, digits = 2) => (x === null || x === u
 function table(nets: readonly NetSummary[], widths: boolean): string {
   const rows = nets.map(
     (n) =>
-      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${n.accuracy === null ? "not measured" : pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td><td>${n.earlyStop ? `${pct(n.earlyStop.testAccuracy)} (step ${n.earlyStop.step})` : "–"}</td></tr>`,
+      `<tr><td>${escapeHtml(n.name)}</td>${widths ? `<td>${n.width ?? "–"}</td>` : ""}<td>${pct(n.remaining, 1)}</td><td>${n.accuracy === null ? "not measured" : pct(n.accuracy)}</td><td>${pct(n.best?.accuracy)}</td><td>${n.best?.step ?? "–"}</td><td>${n.earlyStop ? `${pct(n.earlyStop.testAccuracy)} (step ${n.earlyStop.step})` : "–"}</td><td>${n.flops ? flopsCell(n.flops) : "–"}</td></tr>`,
   );
-  return `<table><thead><tr><th>net</th>${widths ? "<th>width</th>" : ""}<th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th><th>at early stop</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>net</th>${widths ? "<th>width</th>" : ""}<th>weights remaining</th><th>final accuracy</th><th>best accuracy</th><th>step of best</th><th>at early stop</th><th>multiply-adds a forward pass (speed-up)</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+/** Multiply-adds still in use and the speed-up over the dense net's: `1.2 M (4.00×)`. */
+function flopsCell(f: { readonly total: number; readonly remaining: number }): string {
+  const count = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : `${Math.round(n)}`);
+  return `${count(f.remaining)} (${f.remaining > 0 ? `${(f.total / f.remaining).toFixed(2)}×` : "–"})`;
 }
 
 export interface ReportSection {

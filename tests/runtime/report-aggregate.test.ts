@@ -145,8 +145,8 @@ describe("the report page", () => {
   it("gives each net an 'at early stop' column: the test accuracy there and its step, blank without one", async () => {
     const html = await renderReport("p.lth", [{ title: "t", nets: [summary("a", 0.9, { step: 20, testAccuracy: 0.875 }), summary("b", 0.8)] }]);
     expect(html).toContain("<th>at early stop</th>");
-    expect(html).toContain("<tr><td>a</td><td>100.0%</td><td>90.00%</td><td>90.00%</td><td>40</td><td>87.50% (step 20)</td></tr>");
-    expect(html).toContain("<tr><td>b</td><td>100.0%</td><td>80.00%</td><td>80.00%</td><td>40</td><td>–</td></tr>");
+    expect(html).toContain("<tr><td>a</td><td>100.0%</td><td>90.00%</td><td>90.00%</td><td>40</td><td>87.50% (step 20)</td><td>–</td></tr>");
+    expect(html).toContain("<tr><td>b</td><td>100.0%</td><td>80.00%</td><td>80.00%</td><td>40</td><td>–</td><td>–</td></tr>");
   });
 
   it("draws replicates of lists as the mean line with a shaded ± std band and tables the aggregate", async () => {
