@@ -759,7 +759,7 @@ const declarations: readonly OpDecl[] = [
     category: "pruning",
     doc: "iterative hard thresholding of a linear net: full-batch gradient steps, each followed by keeping the k largest weights; then, with debias, the loss minimised on that support",
     params: [
-      net("a linear net with one output (regression or two classes); its weights are the starting point"),
+      net("a linear net with one output (regression or two classes); only its shape is used: IHT starts from w = 0"),
       data(),
       { name: "k", type: Int, doc: "weights kept", bounds: { min: 1 } },
       { name: "steps", type: Duration, doc: "gradient steps (full batch: an epoch is one step)", unit: "epochs|steps", bounds: POSITIVE },

@@ -237,8 +237,9 @@ export function iht(ctx: OpContext): NetValue {
   const lr = num(ctx, "lr");
   const steps = Math.max(1, toSteps(durationParam(ctx, "steps"), 1));
   const p = problemOf(data, data.train);
-  let { w, b } = start(l);
-  let support = hardThreshold(w, k);
+  // From w = 0 (Blumensath & Davies), the bias alone fitted: the first step keeps the k features most correlated with the residual.
+  let { w, b } = refit(p, []);
+  let support: number[] = [];
   for (let t = 0; t < steps; t++) {
     const g = gradient(p, w, b);
     for (let j = 0; j < p.d; j++) w[j] = w[j]! - lr * g.gw[j]!;
