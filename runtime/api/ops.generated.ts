@@ -393,6 +393,44 @@ export interface FilterDistanceOptions {
   readonly keep?: Percent;
 }
 
+/** The optional parameters of `continuous_sparsification`. */
+export interface ContinuousSparsificationOptions {
+  /** rounds, each with β from 1 to beta_final; default 3 */
+  readonly rounds?: number;
+  /** the masks' starting value and their clamp between rounds (lower: sparser); default 0 */
+  readonly s0?: number | Num;
+  /** weight of the L1 penalty on the soft masks; default 1e-8 */
+  readonly lambda?: number | Num;
+  /** β at the last epoch of each round; default 200 */
+  readonly beta_final?: number | Num;
+  /** learning rate; default 0.1 */
+  readonly lr?: number | Num;
+  /** minibatch size; default 60 */
+  readonly batch?: number;
+  /** update rule; default sgd */
+  readonly optimizer?: "sgd" | "momentum" | "adam";
+  /** momentum coefficient (momentum optimizer); default 0.9 */
+  readonly momentum?: number | Num;
+  /** L2 weight decay; default 0 */
+  readonly weight_decay?: number | Num;
+  /** learning-rate schedule after warmup (step: multiplied by gamma at each milestone); default constant */
+  readonly schedule?: "constant" | "cosine" | "step";
+  /** linear learning-rate warmup; default 0 steps */
+  readonly warmup?: Duration;
+  /** seed of the data order; default 0 */
+  readonly seed?: number;
+  /** where the step schedule multiplies the learning rate by gamma (OpenLTH's CIFAR ResNets: [80 epochs, 120 epochs] of 160); required when schedule is step */
+  readonly milestones?: readonly Duration[];
+  /** the step schedule's factor at each milestone; default 0.1 */
+  readonly gamma?: number | Num;
+  /** Nesterov momentum (momentum optimizer), as PyTorch's SGD(nesterov=True); default false */
+  readonly nesterov?: boolean;
+  /** on-the-fly augmentation of each training batch: crop_flip is a random crop after 4-pixel zero padding and a random horizontal flip, drawn per example per epoch from seed; default none */
+  readonly augment?: "none" | "crop_flip";
+  /** how often test (and validation) loss and accuracy are measured; also at the end; default 1 epoch */
+  readonly eval_every?: Duration;
+}
+
 /** The optional parameters of `transfer`. */
 export interface TransferOptions {
   /** seed of any layer drawn afresh; default 0 */
@@ -578,6 +616,11 @@ export abstract class Ops {
   /** normalised Hamming distance between two masks of the same architecture */
   mask_distance(a: Net, b: Net): Num {
     return this.call("mask_distance", { a, b }) as Num;
+  }
+
+  /** continuous sparsification (Savarese et al., 2020): weights times soft masks σ(β·s), an L1 penalty on the masks, β raised each epoch to beta_final, the masks clamped between rounds; returns the trained weights under the hard mask 1[s > 0] (rewind and retrain it for the ticket) */
+  continuous_sparsification(net: Net, data: Dataset, length: Duration, options: ContinuousSparsificationOptions = {}): Net {
+    return this.call("continuous_sparsification", { net, data, length, ...options }) as Net;
   }
 
   /** a ticket moved to another dataset (Morcos et al., 2019): layers whose shape the new data leaves unchanged keep weights and mask; a layer whose shape changes (the output layer for another class count, an input layer for another input size) is drawn afresh from seed, all alive */

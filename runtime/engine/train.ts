@@ -91,6 +91,7 @@ export function trainStep(
   weights?: () => Tensor[],
   batch?: Float32Array,
   y2?: Tensor,
+  penalty?: () => TF.Scalar,
 ): Tensor {
   return tf.tidy(() => {
     const indices = tf.tensor1d(idx, "int32");
@@ -104,7 +105,9 @@ export function trainStep(
     const { value, grads } = tf.variableGrads(() => {
       const logits = model.forward(xb, true, updates, weights?.());
       const loss = lossOf(tf, logits, yb, model.net.classes);
-      return yb2 ? (tf.mul(tf.add(loss, lossOf(tf, logits, yb2, model.net.classes)), 0.5) as TF.Scalar) : loss;
+      const data = yb2 ? (tf.mul(tf.add(loss, lossOf(tf, logits, yb2, model.net.classes)), 0.5) as TF.Scalar) : loss;
+      // A method's penalty on its own variables (continuous sparsification's on its masks).
+      return penalty ? (tf.add(data, penalty()) as TF.Scalar) : data;
     }, variables);
     optimizer.step(lr, variables.map((v) => grads[v.name]!));
     model.setStatistics(updates);
@@ -206,6 +209,8 @@ export interface FitHooks {
   readonly trainables?: (model: EngineNet) => Trainable[];
   /** Weights for the forward pass, one per layer in the engine layout, made inside the gradient's scope (a supermask's masked weights). */
   readonly forwardWeights?: (model: EngineNet) => Tensor[];
+  /** A term added to the loss, made inside the gradient's scope (continuous sparsification's L1 penalty on its masks). */
+  readonly penalty?: () => TF.Scalar;
   /** Called after every optimizer step with the schedule's step count so far (gmp's and dpf's masks). */
   readonly afterStep?: (step: number, model: EngineNet) => void;
   /** Called after each whole epoch's measurement; returning true stops training there (earlybird). */
@@ -301,7 +306,7 @@ export function fit(engine: Engine, net: NetValue, data: DatasetValue, o: FitOpt
       const from = inEpoch * batch;
       const idx = order.subarray(from, Math.min(n, from + batch));
       const lr = lrAt(t);
-      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr, forwardWeights, augmenter?.batch(idx, epoch), yTrain2);
+      const loss = trainStep(tf, model, xTrain, yTrain, Int32Array.from(idx), variables, optimizer, lr, forwardWeights, augmenter?.batch(idx, epoch), yTrain2, hooks.penalty);
       hooks.afterStep?.(t + 1, model);
       pending.push(loss);
       done = t + 1 - first;

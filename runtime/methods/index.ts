@@ -11,11 +11,12 @@ import { implementations as instability } from "./instability.js";
 import { implementations as loft } from "./loft/loft.js";
 import { implementations as nets } from "./nets.js";
 import { implementations as pruning } from "./pruning.js";
+import { implementations as sparsification } from "./sparsification.js";
 import { implementations as structured } from "./structured.js";
 import { implementations as supermask } from "./supermask.js";
 import { implementations as training } from "./training.js";
 
-const MODULES: readonly OpImplementations[] = [nets, training, pruning, gradual, supermask, earlybird, greedy, instability, loft, distances, convex, structured];
+const MODULES: readonly OpImplementations[] = [nets, training, pruning, gradual, supermask, earlybird, greedy, instability, loft, distances, convex, structured, sparsification];
 
 /** Each method op's implementation, by op name; an op implemented twice is a bug. */
 export const METHOD_OPS: OpImplementations = MODULES.reduce<Record<string, OpImplementations[string]>>((all, module) => {

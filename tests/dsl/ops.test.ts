@@ -78,7 +78,7 @@ describe("the contract", () => {
   it("covers every op of the contract, and beyond it only the pruning testbed's ops", () => {
     const contract = contractRows().flatMap(([names]) => names);
     // Issue 9's testbed (pruning during training, learned masks, greedy selection, stability) and issue 10's LoFT and data ops.
-    const testbed = ["augment", "dpf", "filter_distance", "gmp", "greedy", "instability", "loft", "supermask", /* issue 19's recipes */ "resnet", "cifar100", /* issue 21 */ "concat", /* issue 22 */ "planted", "linear", "iht", "forward_greedy", "l1", "support_recovery", "distance_to_truth", "transfer", "compact"];
+    const testbed = ["augment", "dpf", "filter_distance", "gmp", "greedy", "instability", "loft", "supermask", /* issue 19's recipes */ "resnet", "cifar100", /* issue 21 */ "concat", /* issue 22 */ "planted", "linear", "iht", "forward_greedy", "l1", "support_recovery", "distance_to_truth", "transfer", "compact", "continuous_sparsification"];
     expect(ops.map((op) => op.name).sort()).toEqual([...contract, ...testbed].sort());
   });
 });
