@@ -43,6 +43,15 @@ program
   });
 
 program
+  .command("lsp")
+  .description("a Language Server Protocol server over standard input and output, for editors (diagnostics, hover, completion, definition, references, rename, symbols, folding, formatting)")
+  .option("--stdio", "talk over standard input and output (the default; accepted as editors pass it)")
+  .action(async () => {
+    const { startServer } = await import("./dsl/lsp/server.js");
+    process.exitCode = await startServer();
+  });
+
+program
   .command("ops")
   .description("print the standard library: every op with its parameters, types, ranges and defaults")
   .option("--json", "as JSON")

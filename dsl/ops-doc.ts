@@ -4,7 +4,8 @@
 import { LANGUAGE_VERSION, OPS, type Bounds, type DefaultValue, type OpCategory, type OpDecl, type ParamDecl } from "./ops.js";
 import { showType, showValue, type Type } from "./types.js";
 
-function showDefault(d: DefaultValue): string {
+/** A parameter's default as the language writes it (`0.1`, `layerwise`, or another parameter's name). */
+export function showDefault(d: DefaultValue): string {
   return d.kind === "Param" ? d.name : showValue(d);
 }
 

@@ -42,16 +42,28 @@ export interface CheckOptions {
   readonly dataFiles?: DataFileHost;
 }
 
-/** Checks one file (and what it imports); `problem` when the file itself cannot be read. */
-export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoader(), options: CheckOptions = {}): CheckResult | { problem: string } {
+/**
+ * What an editor needs of a file, with or without errors: its diagnostics, its modules, and,
+ * unless a syntax error left holes in a tree, the names resolved and every expression's type.
+ */
+export interface Analysis {
+  readonly diagnostics: readonly Diagnostic[];
+  readonly root: Module;
+  readonly modules: readonly Module[];
+  readonly resolution?: Resolution;
+  readonly info?: ReadonlyMap<Expr, ExprInfo>;
+  readonly resources?: ReadonlyMap<string, OpResources>;
+}
+
+/** Analyses one file (and what it imports); `problem` when the file itself cannot be read. */
+export function analyseProgram(path: string, loader: ModuleLoader = new ModuleLoader(), options: CheckOptions = {}): Analysis | { problem: string } {
   const loaded = loader.load(resolvePath(path));
   if ("problem" in loaded) return loaded;
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   // Recovery leaves holes in a tree with syntax errors; checking it would report echoes.
   if (loaded.modules.some((m) => m.syntaxErrors)) {
-    return { ok: false, diagnostics: sortDiagnostics(diagnostics.filter((d) => d.code === "syntax")) };
+    return { diagnostics: sortDiagnostics(diagnostics.filter((d) => d.code === "syntax")), root: loaded.root, modules: loaded.modules };
   }
-
   const checked = withinStack(() => {
     const resolution = resolveModules(loaded.modules, diagnostics);
     const types = new TypeChecker(resolution, diagnostics, options.dataFiles);
@@ -61,19 +73,26 @@ export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoad
     return { resolution, types, resources: resources.get(loaded.root)! };
   });
   if (!checked) diagnostics.push(error(loaded.root.source, { start: 0, end: 0 }, "syntax", TOO_DEEP));
-  const sorted = sortDiagnostics(diagnostics);
-  if (!checked || hasErrors(sorted)) return { ok: false, diagnostics: sorted };
-  const { resolution, types, resources } = checked;
+  const base = { diagnostics: sortDiagnostics(diagnostics), root: loaded.root, modules: loaded.modules };
+  return checked ? { ...base, resolution: checked.resolution, info: checked.types.info, resources: checked.resources } : base;
+}
+
+/** Checks one file (and what it imports); `problem` when the file itself cannot be read. */
+export function checkProgram(path: string, loader: ModuleLoader = new ModuleLoader(), options: CheckOptions = {}): CheckResult | { problem: string } {
+  const analysis = analyseProgram(path, loader, options);
+  if ("problem" in analysis) return analysis;
+  const { diagnostics, resolution, info, resources } = analysis;
+  if (!resolution || !info || !resources || hasErrors(diagnostics)) return { ok: false, diagnostics };
   const program = {
-    root: loaded.root,
-    modules: loaded.modules,
-    scope: resolution.fileScopes.get(loaded.root)!,
-    reports: loaded.root.ast.items.filter((i): i is ReportItem => i.kind === "Report"),
+    root: analysis.root,
+    modules: analysis.modules,
+    scope: resolution.fileScopes.get(analysis.root)!,
+    reports: analysis.root.ast.items.filter((i): i is ReportItem => i.kind === "Report"),
     resolution,
-    info: types.info,
+    info,
     resources,
   } as unknown as CheckedProgram;
-  return { ok: true, program, diagnostics: sorted };
+  return { ok: true, program, diagnostics };
 }
 
 /** An in-memory host: path → text. For tests and editors. */

@@ -1,0 +1,115 @@
+// `lth lsp`: a Language Server Protocol server over standard input and output
+// (vscode-languageserver). Each change re-checks the file and what it imports, the open
+// documents' unsaved text taking the place of the files on disk, and publishes diagnostics
+// for every file involved; hover, completion, definition, references, rename, symbols,
+// folding and formatting are answered from the latest analysis (features.ts).
+
+import { fileURLToPath } from "node:url";
+import { createConnection, StreamMessageReader, StreamMessageWriter, TextDocuments, TextDocumentSyncKind, type Connection } from "vscode-languageserver/node.js";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import { analyseProgram, diskHost, ModuleLoader, type Analysis, type Module, type SourceHost } from "../check/index.js";
+import { LANGUAGE_VERSION } from "../ops.js";
+import { complete, definition, diagnosticsByFile, folding, formatting, hover, references, rename, symbols } from "./features.js";
+
+/** Starts the server on the given streams (standard input and output for `lth lsp`); resolves when the client exits. */
+export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const connection: Connection = createConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
+  const documents = new TextDocuments(TextDocument);
+  /** URIs this server published diagnostics for, by the document whose analysis did. */
+  const published = new Map<string, Set<string>>();
+  let shutdown = false;
+
+  // Open documents' text first, then the disk.
+  const host: SourceHost = {
+    read(path) {
+      for (const d of documents.all()) if (fileURLToPath(d.uri) === path) return { text: d.getText() };
+      return diskHost.read(path);
+    },
+  };
+
+  const pathOf = (uri: string): string | undefined => {
+    try {
+      return fileURLToPath(uri);
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** The analysis of an open document and its module, from its current text. */
+  function analyse(uri: string): { analysis: Analysis; module: Module; text: string } | undefined {
+    const doc = documents.get(uri);
+    const path = pathOf(uri);
+    if (!doc || !path) return undefined;
+    const analysis = analyseProgram(path, new ModuleLoader(host));
+    if ("problem" in analysis) return undefined;
+    return { analysis, module: analysis.root, text: doc.getText() };
+  }
+
+  function validate(uri: string): void {
+    const a = analyse(uri);
+    if (!a) return;
+    const byFile = diagnosticsByFile(a.analysis);
+    // Files this document's last analysis reported on and this one no longer does: cleared.
+    for (const old of published.get(uri) ?? []) if (!byFile.has(old)) byFile.set(old, []);
+    for (const [file, diagnostics] of byFile) void connection.sendDiagnostics({ uri: file, diagnostics });
+    published.set(uri, new Set([...byFile].filter(([, d]) => d.length > 0).map(([f]) => f)));
+  }
+
+  connection.onInitialize(() => ({
+    capabilities: {
+      textDocumentSync: TextDocumentSyncKind.Incremental,
+      hoverProvider: true,
+      completionProvider: { triggerCharacters: ["(", ",", ":", " "] },
+      definitionProvider: true,
+      referencesProvider: true,
+      renameProvider: true,
+      documentSymbolProvider: true,
+      documentFormattingProvider: true,
+      foldingRangeProvider: true,
+    },
+    serverInfo: { name: "lth", version: `language ${LANGUAGE_VERSION}` },
+  }));
+
+  documents.onDidChangeContent((e) => validate(e.document.uri));
+  documents.onDidClose((e) => {
+    for (const file of published.get(e.document.uri) ?? []) void connection.sendDiagnostics({ uri: file, diagnostics: [] });
+    published.delete(e.document.uri);
+  });
+
+  const at = <T>(uri: string, position: { line: number; character: number }, f: (a: NonNullable<ReturnType<typeof analyse>>, offset: number) => T): T | null => {
+    const a = analyse(uri);
+    const doc = documents.get(uri);
+    if (!a || !doc) return null;
+    return f(a, doc.offsetAt(position));
+  };
+
+  connection.onHover((p) => at(p.textDocument.uri, p.position, (a, o) => hover(a.analysis, a.module, o)));
+  connection.onCompletion((p) => at(p.textDocument.uri, p.position, (a, o) => complete(a.analysis, a.module, a.text, o)) ?? []);
+  connection.onDefinition((p) => at(p.textDocument.uri, p.position, (a, o) => definition(a.analysis, a.module, o)));
+  connection.onReferences((p) => at(p.textDocument.uri, p.position, (a, o) => references(a.analysis, a.module, o, p.context.includeDeclaration)) ?? []);
+  connection.onRenameRequest((p) =>
+    at(p.textDocument.uri, p.position, (a, o) => {
+      const edits = rename(a.analysis, a.module, o, p.newName);
+      if ("problem" in edits) throw new Error(edits.problem);
+      return { changes: Object.fromEntries(edits) };
+    }),
+  );
+  connection.onDocumentSymbol((p) => analyse(p.textDocument.uri)?.module && symbols(analyse(p.textDocument.uri)!.module));
+  connection.onFoldingRanges((p) => {
+    const a = analyse(p.textDocument.uri);
+    return a ? folding(a.module) : [];
+  });
+  connection.onDocumentFormatting((p) => {
+    const a = analyse(p.textDocument.uri);
+    return a ? formatting(a.module) : [];
+  });
+  connection.onShutdown(() => {
+    shutdown = true;
+  });
+
+  documents.listen(connection);
+  return new Promise((resolve) => {
+    connection.onExit(() => resolve(shutdown ? 0 : 1));
+    connection.listen();
+  });
+}
