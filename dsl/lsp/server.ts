@@ -35,14 +35,21 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
 
+  /** Analyses since the last change to any open document (an import may be one of them). */
+  const analyses = new Map<string, { analysis: Analysis; module: Module; text: string }>();
+
   /** The analysis of an open document and its module, from its current text. */
   function analyse(uri: string): { analysis: Analysis; module: Module; text: string } | undefined {
+    const cached = analyses.get(uri);
+    if (cached) return cached;
     const doc = documents.get(uri);
     const path = pathOf(uri);
     if (!doc || !path) return undefined;
     const analysis = analyseProgram(path, new ModuleLoader(host));
     if ("problem" in analysis) return undefined;
-    return { analysis, module: analysis.root, text: doc.getText() };
+    const result = { analysis, module: analysis.root, text: doc.getText() };
+    analyses.set(uri, result);
+    return result;
   }
 
   function validate(uri: string): void {
@@ -70,8 +77,12 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     serverInfo: { name: "lth", version: `language ${LANGUAGE_VERSION}` },
   }));
 
-  documents.onDidChangeContent((e) => validate(e.document.uri));
+  documents.onDidChangeContent((e) => {
+    analyses.clear();
+    validate(e.document.uri);
+  });
   documents.onDidClose((e) => {
+    analyses.clear();
     for (const file of published.get(e.document.uri) ?? []) void connection.sendDiagnostics({ uri: file, diagnostics: [] });
     published.delete(e.document.uri);
   });
@@ -94,7 +105,10 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       return { changes: Object.fromEntries(edits) };
     }),
   );
-  connection.onDocumentSymbol((p) => analyse(p.textDocument.uri)?.module && symbols(analyse(p.textDocument.uri)!.module));
+  connection.onDocumentSymbol((p) => {
+    const a = analyse(p.textDocument.uri);
+    return a ? symbols(a.module) : [];
+  });
   connection.onFoldingRanges((p) => {
     const a = analyse(p.textDocument.uri);
     return a ? folding(a.module) : [];
