@@ -4,6 +4,8 @@
 
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { dirname } from "node:path";
 import { EXIT, processIO } from "./dsl/commands/io.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -48,7 +50,19 @@ program
   .option("--stdio", "talk over standard input and output (the default; accepted as editors pass it)")
   .action(async () => {
     const { startServer } = await import("./dsl/lsp/server.js");
-    process.exitCode = await startServer();
+    // The runtime's half: lenses planned from the store (no tensor engine), and a binding run as `lth run FILE NAME` in a child process.
+    const { bindingLenses } = await import("./runtime/commands/lens.js");
+    const { execFile } = await import("node:child_process");
+    const cliPath = fileURLToPath(import.meta.url);
+    process.exitCode = await startServer({
+      lenses: (path) => bindingLenses(path),
+      run: (path, name) =>
+        new Promise((resolve) =>
+          execFile(process.execPath, [cliPath, "run", path, name], { cwd: dirname(path), maxBuffer: 64 * 2 ** 20 }, (error, _stdout, stderr) =>
+            resolve(error ? { ok: false, message: `lth run ${name}: ${stderr.trim().split("\n").slice(-3).join(" ") || error.message}` } : { ok: true, message: `lth run ${name}: done` }),
+          ),
+        ),
+    });
   });
 
 program

@@ -5,6 +5,7 @@
 
 import { pathToFileURL } from "node:url";
 import type {
+  CodeLens,
   CompletionItem,
   Diagnostic as LspDiagnostic,
   DocumentSymbol,
@@ -399,6 +400,26 @@ export function formatting(m: Module): TextEdit[] {
   if (formatted === m.source.text) return [];
   const doc = documentOf(m);
   return [{ range: { start: { line: 0, character: 0 }, end: doc.positionAt(m.source.text.length) }, newText: formatted }];
+}
+
+/** What a lens provider says of one binding (the runtime's `bindingLenses`). */
+export interface BindingLens {
+  readonly name: string;
+  readonly title: string;
+}
+
+/** The command a lens runs: `lth run FILE NAME`. */
+export const RUN_COMMAND = "lth.run";
+
+/** A lens above each top-level binding the provider speaks of, running it when clicked. */
+export function codeLenses(m: Module, lenses: readonly BindingLens[]): CodeLens[] {
+  const doc = documentOf(m);
+  const byName = new Map(lenses.map((l) => [l.name, l.title]));
+  return m.ast.items.flatMap((item): CodeLens[] => {
+    if (item.kind !== "Let") return [];
+    const title = byName.get(item.name.name);
+    return title ? [{ range: rangeIn(doc, item.name.range), command: { title, command: RUN_COMMAND, arguments: [m.source.path, item.name.name] } }] : [];
+  });
 }
 
 export type { Position };

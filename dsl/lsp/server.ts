@@ -9,10 +9,20 @@ import { createConnection, StreamMessageReader, StreamMessageWriter, TextDocumen
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { analyseProgram, diskHost, ModuleLoader, type Analysis, type Module, type SourceHost } from "../check/index.js";
 import { LANGUAGE_VERSION } from "../ops.js";
-import { complete, definition, diagnosticsByFile, folding, formatting, hover, references, rename, symbols } from "./features.js";
+import { codeLenses, complete, definition, diagnosticsByFile, folding, formatting, hover, references, rename, RUN_COMMAND, symbols, type BindingLens } from "./features.js";
+
+/**
+ * What the server asks of the runtime, which dsl/ does not load: each binding's lens from the
+ * store beside a file, and running one binding. `lth lsp` passes the runtime's; without them
+ * there are no lenses.
+ */
+export interface ServerOptions {
+  readonly lenses?: (path: string) => readonly BindingLens[];
+  readonly run?: (path: string, name: string) => Promise<{ ok: boolean; message: string }>;
+}
 
 /** Starts the server on the given streams (standard input and output for `lth lsp`); resolves when the client exits. */
-export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<number> {
+export function startServer(options: ServerOptions = {}, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<number> {
   const connection: Connection = createConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
   const documents = new TextDocuments(TextDocument);
   /** URIs this server published diagnostics for, by the document whose analysis did. */
@@ -73,6 +83,8 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       documentSymbolProvider: true,
       documentFormattingProvider: true,
       foldingRangeProvider: true,
+      ...(options.lenses ? { codeLensProvider: { resolveProvider: false } } : {}),
+      ...(options.run ? { executeCommandProvider: { commands: [RUN_COMMAND] } } : {}),
     },
     serverInfo: { name: "lth", version: `language ${LANGUAGE_VERSION}` },
   }));
@@ -116,6 +128,28 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   connection.onDocumentFormatting((p) => {
     const a = analyse(p.textDocument.uri);
     return a ? formatting(a.module) : [];
+  });
+  // Lenses come from the store beside the saved file: computed when asked, asked again after a save or a run.
+  connection.onCodeLens((p) => {
+    const a = analyse(p.textDocument.uri);
+    const path = pathOf(p.textDocument.uri);
+    if (!a || !path || !options.lenses) return [];
+    try {
+      return codeLenses(a.module, options.lenses(path));
+    } catch (e) {
+      connection.console.error(`lth lsp: lenses of ${path}: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    }
+  });
+  const refreshLenses = () => void connection.sendRequest("workspace/codeLens/refresh").catch(() => undefined);
+  documents.onDidSave(() => refreshLenses());
+  connection.onExecuteCommand(async (p) => {
+    if (p.command !== RUN_COMMAND || !options.run) return null;
+    const [path, name] = (p.arguments ?? []) as [string, string];
+    const result = await options.run(path, name);
+    refreshLenses();
+    if (!result.ok) void connection.window.showErrorMessage(result.message);
+    return result;
   });
   connection.onShutdown(() => {
     shutdown = true;

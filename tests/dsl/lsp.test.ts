@@ -189,4 +189,34 @@ report "r" {rounds}
     expect(edits).toHaveLength(1);
     expect(edits[0]!.newText).toContain('report "r" { rounds }');
   });
+
+  it("shows beside each binding whether it is cached and what it is, or why it will run, and runs one on command", async () => {
+    const text = `let data = mnist(train: 200, test: 100, seed: 1)
+let net0 = init(mlp(hidden: [16]), data, seed: 1)
+let trained = train(net0, data, 1 epoch)
+`;
+    const { uri } = await open("lens.lth", text);
+    const lenses = async () =>
+      Object.fromEntries(
+        ((await client.sendRequest("textDocument/codeLens", { textDocument: { uri } })) as { range: { start: { line: number } }; command: { title: string; command: string; arguments: string[] } }[]).map((l) => [l.command.arguments[1], l]),
+      );
+    const before = await lenses();
+    expect(before["trained"]!.command.title).toMatch(/^will run: new/);
+    expect(before["trained"]!.range.start.line).toBe(2);
+    expect(before["trained"]!.command.command).toBe("lth.run");
+    const ran = (await client.sendRequest("workspace/executeCommand", { command: "lth.run", arguments: before["trained"]!.command.arguments })) as { ok: boolean };
+    expect(ran.ok).toBe(true);
+    const after = await lenses();
+    expect(after["trained"]!.command.title).toMatch(/^cached · \d+\.\d\d% · 100\.0% of weights$/);
+    expect(after["data"]!.command.title).toBe("cached · 200 train / 100 test");
+    // Saved with another learning rate: it will run, and says why.
+    const edited = text.replace("1 epoch)", "1 epoch, lr: 0.05)");
+    writeFileSync(join(dir, "lens.lth"), edited);
+    await client.sendNotification("textDocument/didChange", { textDocument: { uri, version: 2 }, contentChanges: [{ text: edited }] });
+    await client.sendNotification("textDocument/didSave", { textDocument: { uri } });
+    const changed = await lenses();
+    expect(changed["trained"]!.command.title).toContain("will run: params changed");
+    expect(changed["trained"]!.command.title).toContain("lr");
+    expect(changed["net0"]!.command.title).toMatch(/^cached/);
+  });
 });
