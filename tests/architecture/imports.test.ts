@@ -291,6 +291,8 @@ function sources(): Map<string, string> {
   for (const folder of ["dsl", "compiler", "runtime"]) {
     for (const entry of readdirSync(posix.join(repo, folder), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+      // Packages installed inside the tree (the editor extension's, after npm run package:vscode) are not ours.
+      if (entry.parentPath.split("/").includes("node_modules")) continue;
       const path = posix.relative(repo, posix.join(entry.parentPath, entry.name));
       files.set(path, readFileSync(posix.join(repo, path), "utf8"));
     }
