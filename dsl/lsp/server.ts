@@ -9,7 +9,7 @@ import { createConnection, StreamMessageReader, StreamMessageWriter, TextDocumen
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { analyseProgram, diskHost, ModuleLoader, type Analysis, type Module, type SourceHost } from "../check/index.js";
 import { LANGUAGE_VERSION } from "../ops.js";
-import { codeLenses, complete, definition, diagnosticsByFile, folding, formatting, hover, references, rename, RUN_COMMAND, symbols, type BindingLens } from "./features.js";
+import { codeLenses, uriOf, complete, definition, diagnosticsByFile, folding, formatting, hover, references, rename, RUN_COMMAND, symbols, type BindingLens } from "./features.js";
 
 /**
  * What the server asks of the runtime, which dsl/ does not load: each binding's lens from the
@@ -62,7 +62,11 @@ export function startServer(options: ServerOptions = {}, input: NodeJS.ReadableS
     return result;
   }
 
+  /** The client asks for diagnostics itself (LSP 3.17's pull model): they are not pushed. */
+  let pull = false;
+
   function validate(uri: string): void {
+    if (pull) return;
     const a = analyse(uri);
     if (!a) return;
     const byFile = diagnosticsByFile(a.analysis);
@@ -72,8 +76,12 @@ export function startServer(options: ServerOptions = {}, input: NodeJS.ReadableS
     published.set(uri, new Set([...byFile].filter(([, d]) => d.length > 0).map(([f]) => f)));
   }
 
-  connection.onInitialize(() => ({
+  connection.onInitialize((params) => {
+    pull = params.capabilities.textDocument?.diagnostic !== undefined;
+    return {
     capabilities: {
+      // Diagnostics are pushed as each document changes, or pulled by clients that ask.
+      diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false },
       textDocumentSync: TextDocumentSyncKind.Incremental,
       hoverProvider: true,
       completionProvider: { triggerCharacters: ["(", ",", ":", " "] },
@@ -87,7 +95,14 @@ export function startServer(options: ServerOptions = {}, input: NodeJS.ReadableS
       ...(options.run ? { executeCommandProvider: { commands: [RUN_COMMAND] } } : {}),
     },
     serverInfo: { name: "lth", version: `language ${LANGUAGE_VERSION}` },
-  }));
+    };
+  });
+  connection.languages.diagnostics.on((p) => {
+    const a = analyse(p.textDocument.uri);
+    const path = pathOf(p.textDocument.uri);
+    const items = a && path ? (diagnosticsByFile(a.analysis).get(uriOf(path)) ?? []) : [];
+    return { kind: "full", items };
+  });
 
   documents.onDidChangeContent((e) => {
     analyses.clear();

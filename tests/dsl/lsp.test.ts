@@ -219,4 +219,31 @@ let trained = train(net0, data, 1 epoch)
     expect(changed["trained"]!.command.title).toContain("lr");
     expect(changed["net0"]!.command.title).toMatch(/^cached/);
   });
+
+  it("answers a client that pulls diagnostics (LSP 3.17), and then pushes none", async () => {
+    const puller = spawn(process.execPath, [cli, "lsp", "--stdio"], { stdio: ["pipe", "pipe", "inherit"] });
+    const c = createMessageConnection(new StreamMessageReader(puller.stdout!), new StreamMessageWriter(puller.stdin!));
+    let pushed = 0;
+    c.onNotification("textDocument/publishDiagnostics", () => pushed++);
+    c.listen();
+    try {
+      const init = (await c.sendRequest("initialize", { processId: process.pid, rootUri: null, capabilities: { textDocument: { diagnostic: { dynamicRegistration: false } } } })) as { capabilities: { diagnosticProvider?: unknown } };
+      expect(init.capabilities.diagnosticProvider).toBeDefined();
+      await c.sendNotification("initialized", {});
+      const path = join(dir, "pulled.lth");
+      const text = "let data = mnist(train: 1000, test: 500)\nlet a = init(mlp(hidden: [8]), dat, seed: 1)\n";
+      writeFileSync(path, text);
+      const uri = pathToFileURL(path).href;
+      await c.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "lth", version: 1, text } });
+      const report = (await c.sendRequest("textDocument/diagnostic", { textDocument: { uri } })) as { kind: string; items: { code: string; range: { start: { line: number; character: number } } }[] };
+      expect(report.kind).toBe("full");
+      expect(report.items.map((d) => [d.code, d.range.start.line, d.range.start.character])).toEqual([["undefined-name", 1, 31]]);
+      expect(pushed).toBe(0);
+      await c.sendRequest("shutdown");
+      await c.sendNotification("exit");
+    } finally {
+      c.dispose();
+      puller.kill();
+    }
+  });
 });
