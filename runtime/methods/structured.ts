@@ -8,7 +8,7 @@ import { OpFailure } from "../core/errors.js";
 import { describeArch, isChain, withChannels, type Layer, type NetValue } from "../core/net.js";
 import { lowest } from "../core/select.js";
 import { netInput, type OpContext, type OpImplementations } from "../ops/context.js";
-import { takeInputs, takeOutputs } from "./loft/slices.js";
+import { keepInputs, keepOutputs } from "./loft/slices.js";
 import type { PruneScope } from "./pruning.js";
 
 /**
@@ -95,30 +95,19 @@ export function compact(net: NetValue): NetValue {
       throw new OpFailure(`compact removes masked channels whose output only the next layer reads; layer ${l.name} of ${describeArch(net)} feeds a shortcut, so its masked channels cannot be removed`);
     }
   }
-  const layers: Layer[] = net.layers.map((l) => ({ ...l }));
+  const layers: Layer[] = [...net.layers];
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
     if (!eligible.has(i) || !l.channels || l.channels.every((c) => c === 1)) continue;
     const keep = Int32Array.from(Array.from({ length: l.outputs }, (_, c) => c).filter((c) => l.channels![c] === 1));
-    const per = l.inputs * l.kernel * l.kernel;
-    const { channels: _all, ...rest } = l;
-    layers[i] = {
-      ...rest,
-      outputs: keep.length,
-      weight: takeOutputs(l.weight, per, keep),
-      mask: takeOutputs(l.mask, per, keep),
-      ...(l.bias ? { bias: takeOutputs(l.bias, 1, keep) } : {}),
-      ...(l.norm ? { norm: { gamma: takeOutputs(l.norm.gamma, 1, keep), beta: takeOutputs(l.norm.beta, 1, keep), mean: takeOutputs(l.norm.mean, 1, keep), variance: takeOutputs(l.norm.variance, 1, keep) } } : {}),
-    };
+    // Every channel left is kept: the layer needs no channel mask.
+    const { channels: _all, ...cut } = keepOutputs(l, keep);
+    layers[i] = cut;
     const next = layers[i + 1]!;
-    if (next.kind === "conv") {
-      layers[i + 1] = { ...next, inputs: keep.length, weight: takeInputs(next.weight, next, keep), mask: takeInputs(next.mask, next, keep) };
-    } else {
-      // The first dense layer reads the channels flattened channel-major (spatial features each) or averaged (one each).
-      const spatial = next.inputs / l.outputs;
-      const features = Int32Array.from(Array.from(keep).flatMap((c) => Array.from({ length: spatial }, (_, s) => c * spatial + s)));
-      layers[i + 1] = { ...next, inputs: features.length, weight: takeInputs(next.weight, next, features), mask: takeInputs(next.mask, next, features) };
-    }
+    // The first dense layer reads the channels flattened channel-major (spatial features each) or averaged (one each).
+    const spatial = next.kind === "conv" ? 1 : next.inputs / l.outputs;
+    const inputs = Int32Array.from(Array.from(keep).flatMap((c) => Array.from({ length: spatial }, (_, s) => c * spatial + s)));
+    layers[i + 1] = keepInputs(next, inputs);
   }
   return { ...net, layers };
 }

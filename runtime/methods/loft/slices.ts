@@ -44,26 +44,35 @@ export function dealtTo(outputs: number, workers: number, w: number): number {
  */
 export function subnetwork(layers: readonly Layer[], slices: Readonly<Record<number, Int32Array>>): Layer[] {
   return layers.map((l, i) => {
-    let out = l;
     const own = slices[i];
-    if (own) {
-      const per = l.inputs * l.kernel * l.kernel;
-      out = {
-        ...out,
-        outputs: own.length,
-        weight: takeOutputs(l.weight, per, own),
-        mask: takeOutputs(l.mask, per, own),
-        ...(l.bias ? { bias: takeOutputs(l.bias, 1, own) } : {}),
-        ...(l.norm
-          ? { norm: { gamma: takeOutputs(l.norm.gamma, 1, own), beta: takeOutputs(l.norm.beta, 1, own), mean: takeOutputs(l.norm.mean, 1, own), variance: takeOutputs(l.norm.variance, 1, own) } }
-          : {}),
-        ...(l.channels ? { channels: takeOutputs(l.channels, 1, own) } : {}),
-      };
-    }
     const fed = slices[i - 1];
-    if (fed) out = { ...out, inputs: fed.length, weight: takeInputs(out.weight, out, fed), mask: takeInputs(out.mask, out, fed) };
-    return out;
+    const cut = own ? keepOutputs(l, own) : l;
+    return fed ? keepInputs(cut, fed) : cut;
   });
+}
+
+/**
+ * The layer with only the output channels `keep`, in that order: their filters' rows and masks,
+ * biases, batch norm and channel mask (LoFT's worker slice; `compact`'s removal of masked channels).
+ */
+export function keepOutputs(l: Layer, keep: Int32Array): Layer {
+  const per = l.inputs * l.kernel * l.kernel;
+  return {
+    ...l,
+    outputs: keep.length,
+    weight: takeOutputs(l.weight, per, keep),
+    mask: takeOutputs(l.mask, per, keep),
+    ...(l.bias ? { bias: takeOutputs(l.bias, 1, keep) } : {}),
+    ...(l.norm
+      ? { norm: { gamma: takeOutputs(l.norm.gamma, 1, keep), beta: takeOutputs(l.norm.beta, 1, keep), mean: takeOutputs(l.norm.mean, 1, keep), variance: takeOutputs(l.norm.variance, 1, keep) } }
+      : {}),
+    ...(l.channels ? { channels: takeOutputs(l.channels, 1, keep) } : {}),
+  };
+}
+
+/** The layer reading only its inputs `keep` (a conv's input channels, a dense layer's features): their weights and masks. */
+export function keepInputs(l: Layer, keep: Int32Array): Layer {
+  return { ...l, inputs: keep.length, weight: takeInputs(l.weight, l, keep), mask: takeInputs(l.mask, l, keep) };
 }
 
 type Shape = Pick<Layer, "inputs" | "outputs" | "kernel">;
