@@ -338,7 +338,11 @@ function unavailable(decisions: ReadonlyMap<StageId, PlannedStage>, id: StageId,
  * is not there (not run, failed, damaged), why not.
  */
 export function readResults(graph: StageGraph, store: Store, ids: readonly StageId[], runHint: string): (id: StageId) => CachedResult | Unavailable {
-  const decisions = new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p]));
+  return resultsOf(new Map(plan(graph, store, selectStages(graph, ids)).map((p) => [p.stage.id, p])), store, runHint);
+}
+
+/** `readResults` over decisions already made (a plan of every stage the reads need). */
+export function resultsOf(decisions: ReadonlyMap<StageId, PlannedStage>, store: Store, runHint: string): (id: StageId) => CachedResult | Unavailable {
   return (id) => {
     const p = decisions.get(id)!;
     if (p.decision.status !== "cached") return unavailable(decisions, id, runHint);

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { compile } from "../../compiler/compile.js";
 import { stagesOf, type CompiledValue, type StageId } from "../../compiler/stage.js";
 import { checkProgram, ModuleLoader } from "../../dsl/check/index.js";
-import { describeReason, plan, readResults, selectStages, type PlannedStage } from "../plan.js";
+import { describeReason, plan, resultsOf, selectStages, type PlannedStage } from "../plan.js";
 import { netFigures } from "../report/aggregate.js";
 import { openStore } from "./pipeline.js";
 import type { Artifact } from "../artifacts.js";
@@ -42,16 +42,17 @@ export function bindingLenses(file: string, loader: ModuleLoader = new ModuleLoa
   if ("problem" in checked || !checked.ok) return [];
   const graph = compile(checked.program);
   const store = openStore(graph, undefined, dirname(file));
+  // One plan of every stage serves every binding's lens and read.
   const planned = new Map<StageId, PlannedStage>(plan(graph, store, selectStages(graph)).map((p) => [p.stage.id, p]));
   const lenses: BindingLens[] = [];
   for (const [name, value] of graph.bindings) {
-    const title = lensOf(value, planned, (ids) => readResults(graph, store, ids, `lth run ${file} ${name}`));
+    const title = lensOf(value, planned, resultsOf(planned, store, `lth run ${file} ${name}`));
     if (title) lenses.push({ name, title });
   }
   return lenses;
 }
 
-function lensOf(value: CompiledValue, planned: ReadonlyMap<StageId, PlannedStage>, reader: (ids: readonly StageId[]) => ReturnType<typeof readResults>): string | undefined {
+function lensOf(value: CompiledValue, planned: ReadonlyMap<StageId, PlannedStage>, read: ReturnType<typeof resultsOf>): string | undefined {
   const ids = stagesOf(value);
   if (ids.length === 0) return undefined;
   const pending = ids.map((id) => planned.get(id)!).filter((p) => p.decision.status === "run");
@@ -62,6 +63,6 @@ function lensOf(value: CompiledValue, planned: ReadonlyMap<StageId, PlannedStage
     return `will run: ${describeReason(d.reason, p.stage.op)}${more}`;
   }
   if (value.kind === "list") return `cached · ${value.items.length} items`;
-  const read = reader(ids)(ids[0]!);
-  return "artifact" in read ? `cached · ${summary(read.artifact)}` : `not available: ${read.why}`;
+  const result = read(ids[0]!);
+  return "artifact" in result ? `cached · ${summary(result.artifact)}` : `not available: ${result.why}`;
 }
