@@ -30,6 +30,11 @@ export interface NetCost extends Cost {
 
 const FLOAT = 4;
 
+/** A count as people read it: `950`, `1.2 K`, `3.45 M`, `1.02 G`. */
+export function countText(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : `${Math.round(n)}`;
+}
+
 /** Output side of a conv of `kernel` and `stride` on a side of `n`: PyTorch's padding (k−1)/2, "same" at stride 1. */
 function convSide(n: number, kernel: number, stride: number): number {
   if (stride === 1) return n;

@@ -46,3 +46,13 @@ export interface MetricsValue {
   readonly accuracy: number;
   readonly loss: number;
 }
+
+/** A regression's accuracy: R² = 1 − mean squared error / the targets' variance about their mean (1 perfect, 0 the mean's). */
+export function rSquared(meanSquaredError: number, targets: ArrayLike<number>): number {
+  const n = targets.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += targets[i]! / n;
+  let variance = 0;
+  for (let i = 0; i < n; i++) variance += ((targets[i]! - mean) * (targets[i]! - mean)) / n;
+  return 1 - meanSquaredError / variance;
+}

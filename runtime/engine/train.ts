@@ -4,7 +4,7 @@
 // supermask, instability's copies) runs it, changing what it needs through its hooks.
 
 import type * as TF from "@tensorflow/tfjs-core";
-import type { DatasetValue, MetricsValue, Split } from "../core/dataset.js";
+import { rSquared, type DatasetValue, type MetricsValue, type Split } from "../core/dataset.js";
 import { stepsPerEpoch, toSteps, type Duration } from "../core/duration.js";
 import { OpFailure } from "../core/errors.js";
 import { parametersDigest, withMeasurement, type EarlyStop, type HistoryPoint, type Layer, type NetValue } from "../core/net.js";
@@ -142,14 +142,7 @@ export function measure(tf: typeof TF, model: EngineNet, x: Tensor, y: Tensor, w
     loss += scalar(l!);
     correct += scalar(c!);
   }
-  if (regression) {
-    const values = y.dataSync() as Float32Array;
-    let mean = 0;
-    for (const v of values) mean += v / n;
-    let variance = 0;
-    for (const v of values) variance += ((v - mean) * (v - mean)) / n;
-    return { loss: loss / n, accuracy: 1 - loss / n / variance };
-  }
+  if (regression) return { loss: loss / n, accuracy: rSquared(loss / n, y.dataSync() as Float32Array) };
   return { loss: loss / n, accuracy: correct / n };
 }
 

@@ -8,7 +8,7 @@
 // (f(x) − y)² for regression, the mean of log(1 + e^(−s·f(x))), s = ±1, for two classes.
 // Features are the dataset's standardised ones (`standardised`), as the engine sees them.
 
-import type { DatasetValue, Split } from "../core/dataset.js";
+import { rSquared, type DatasetValue, type Split } from "../core/dataset.js";
 import { OpFailure } from "../core/errors.js";
 import { describeArch, withMeasurement, type Layer, type NetValue } from "../core/net.js";
 import { highest } from "../core/select.js";
@@ -207,11 +207,7 @@ function metrics(p: Problem, w: Float64Array, b: number): { accuracy: number; lo
     for (let i = 0; i < p.n; i++) hits += (z[i]! > 0 ? 1 : 0) === p.y[i] ? 1 : 0;
     return { accuracy: hits / p.n, loss };
   }
-  let mean = 0;
-  for (const v of p.y) mean += v / p.n;
-  let variance = 0;
-  for (const v of p.y) variance += ((v - mean) * (v - mean)) / p.n;
-  return { accuracy: 1 - loss / variance, loss };
+  return { accuracy: rSquared(loss, p.y), loss };
 }
 
 /** The net with weights w (masked where `mask` is 0) and bias b, measured on the test split. */

@@ -15,7 +15,7 @@ export const RECORDS: readonly AnyRecord[] = [earlybirdRecord, greedyRecord, lof
 export const MASK_RECORDS: ReadonlySet<string> = new Set(RECORDS.filter((r) => r.followsMask).map((r) => r.name));
 
 /** A net's known records as `show` presents them: name, JSON and lines, in `RECORDS` order. */
-export function presentRecords(net: NetValue): { name: string; json: Record<string, unknown>; lines: string[] }[] {
+export function presentRecords(net: Pick<NetValue, "records">): { name: string; json: Record<string, unknown>; lines: string[] }[] {
   return RECORDS.flatMap((r) => {
     const record = net.records?.[r.name];
     if (record === undefined) return [];
@@ -27,16 +27,6 @@ export function presentRecords(net: NetValue): { name: string; json: Record<stri
 /** The lines for records already in `show`'s JSON form (as `presentRecords` made them). */
 export function recordLines(json: Readonly<Record<string, unknown>>): string[] {
   return RECORDS.flatMap((r) => (json[r.name] === undefined ? [] : (r.lines as (j: unknown) => string[])(json[r.name])));
-}
-
-/** The lines `show` prints for a net's known records, in `RECORDS` order (what the report lists). */
-export function linesOfRecords(records: Readonly<Partial<MethodRecords>>): string[] {
-  return RECORDS.flatMap((r) => {
-    const record = records[r.name];
-    if (record === undefined) return [];
-    const json = (r.json as (x: unknown) => Record<string, unknown>)(record);
-    return (r.lines as (j: Record<string, unknown>) => string[])(json);
-  });
 }
 
 /** The figures the records of a report section's nets ask for, in `RECORDS` order. */

@@ -4,14 +4,14 @@
 
 import { stagesOf, type CompiledValue, type StageGraph } from "../../compiler/stage.js";
 import { earlyStopOf, measurement, sparsity, type NetValue } from "../core/net.js";
-import { netFlops } from "../core/cost.js";
+import { countText, netFlops } from "../core/cost.js";
 import { aggregate, isListAggregate, netFigures, type Aggregate, type Item, type ListAggregate, type Stats } from "./aggregate.js";
 import { plan, readResults, selectStages, type CachedResult, type Unavailable } from "../plan.js";
 import { nonDefaultParams } from "../../compiler/graph-format.js";
 import { fileDigest } from "../store/store.js";
 import { existsSync } from "node:fs";
 import type { Store } from "../store/store.js";
-import { linesOfRecords, recordFigures } from "../methods/records.js";
+import { presentRecords, recordFigures } from "../methods/records.js";
 import { accuracyBySparsity, accuracyOverTraining, numbersByPosition, recordFigure, sparsityByLayer, testErrorByWidth, widthSweeps, type BandPoint, type NetSummary, type ReplicateSummary } from "./charts.js";
 
 export function escapeHtml(s: string): string {
@@ -54,7 +54,7 @@ function summarise(name: string, series: string, net: NetValue): NetSummary {
 /** What the methods recorded about each net (LoFT's traffic, memory and FLOPs; early-bird's emergence…), as `show` prints it. */
 function recordsTable(nets: readonly NetSummary[]): string {
   const rows = nets.flatMap((n) => {
-    const lines = n.records ? linesOfRecords(n.records) : [];
+    const lines = presentRecords(n).flatMap((r) => r.lines);
     return lines.length ? [`<tr><td>${escapeHtml(n.name)}</td><td><pre>${escapeHtml(lines.join("\n"))}</pre></td></tr>`] : [];
   });
   return rows.length ? `<table class="records"><thead><tr><th>net</th><th>what its methods recorded</th></tr></thead><tbody>${rows.join("")}</tbody></table>` : "";
@@ -244,8 +244,7 @@ function table(nets: readonly NetSummary[], widths: boolean): string {
 
 /** Multiply-adds still in use and the speed-up over the dense net's: `1.2 M (4.00×)`. */
 function flopsCell(f: { readonly total: number; readonly remaining: number }): string {
-  const count = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : `${Math.round(n)}`);
-  return `${count(f.remaining)} (${f.remaining > 0 ? `${(f.total / f.remaining).toFixed(2)}×` : "–"})`;
+  return `${countText(f.remaining)} (${f.remaining > 0 ? `${(f.total / f.remaining).toFixed(2)}×` : "–"})`;
 }
 
 export interface ReportSection {

@@ -1,7 +1,7 @@
 // What a `loft` pretraining records about its run: how it was dealt out and what it sent.
 
 import type { MethodRecord } from "../record.js";
-import type { Cost } from "../../core/cost.js";
+import { countText, type Cost } from "../../core/cost.js";
 
 /** What a net holds and computes in one training step (`netCost`), in total and per layer. */
 export interface LoftCost extends Cost {
@@ -45,7 +45,6 @@ declare module "../../core/net.js" {
 
 const megabytes = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 const size = (b: number) => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
-const count = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : `${n}`);
 const share = (part: number, whole: number) => `${((100 * part) / whole).toFixed(0)}%`;
 
 /** The record describes how the weights were trained, so `rewind` keeps the one of the weights' net. */
@@ -66,10 +65,10 @@ export const loftRecord: MethodRecord<"loft", { [K in keyof LoftRecord]: LoftRec
     // Records made before version 3 have no costs.
     ...(r.full && r.perWorker
       ? [
-          `  full net: ${count(r.full.weights)} weights, ${size(r.full.activationBytes)} of activations a batch, ${count(r.full.flopsPerStep)} multiply-adds a step`,
+          `  full net: ${countText(r.full.weights)} weights, ${size(r.full.activationBytes)} of activations a batch, ${countText(r.full.flopsPerStep)} multiply-adds a step`,
           ...r.perWorker.map(
             (w, i) =>
-              `  worker ${i + 1}: ${count(w.weights)} weights (${share(w.weights, r.full.weights)}), ${size(w.activationBytes)} of activations (${share(w.activationBytes, r.full.activationBytes)}), ${count(w.flopsPerStep)} multiply-adds (${share(w.flopsPerStep, r.full.flopsPerStep)})`,
+              `  worker ${i + 1}: ${countText(w.weights)} weights (${share(w.weights, r.full.weights)}), ${size(w.activationBytes)} of activations (${share(w.activationBytes, r.full.activationBytes)}), ${countText(w.flopsPerStep)} multiply-adds (${share(w.flopsPerStep, r.full.flopsPerStep)})`,
           ),
         ]
       : []),
